@@ -1,0 +1,6 @@
+//! The `assistance` Lambda function (see `certificate_recovery::http::ROUTES`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    certificate_recovery::lambda::run(certificate_recovery::lambda::Function::Assistance).await
+}

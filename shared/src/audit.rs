@@ -1,0 +1,140 @@
+//! The audit trail (SPEC §4): who did what, when, with what outcome — never a code, a date of
+//! birth or a full email.
+
+use crate::domain::{AccountSubject, CertificateNumber};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "id", rename_all = "lowercase")]
+pub enum Actor {
+    Account(String),
+    Agent(String),
+}
+
+impl Actor {
+    pub fn account(account: &AccountSubject) -> Self {
+        Self::Account(account.as_str().to_owned())
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Account(_) => "account",
+            Self::Agent(_) => "agent",
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Account(id) | Self::Agent(id) => id,
+        }
+    }
+
+    pub fn from_parts(kind: &str, id: &str) -> Option<Self> {
+        match kind {
+            "account" => Some(Self::Account(id.to_owned())),
+            "agent" => Some(Self::Agent(id.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    Lookup,
+    CodeSend,
+    CodeVerify,
+    InvoiceTry,
+    Link,
+    Unlink,
+    AssistanceRequest,
+    LinkNotice,
+    StaffResolve,
+    EmailChange,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 10] = [
+        Self::Lookup,
+        Self::CodeSend,
+        Self::CodeVerify,
+        Self::InvoiceTry,
+        Self::Link,
+        Self::Unlink,
+        Self::AssistanceRequest,
+        Self::LinkNotice,
+        Self::StaffResolve,
+        Self::EmailChange,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lookup => "lookup",
+            Self::CodeSend => "code_send",
+            Self::CodeVerify => "code_verify",
+            Self::InvoiceTry => "invoice_try",
+            Self::Link => "link",
+            Self::Unlink => "unlink",
+            Self::AssistanceRequest => "assistance_request",
+            Self::LinkNotice => "link_notice",
+            Self::StaffResolve => "staff_resolve",
+            Self::EmailChange => "email_change",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == raw)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub id: String,
+    pub certificate_number: CertificateNumber,
+    #[serde(with = "crate::time_format::instant")]
+    pub at: OffsetDateTime,
+    pub actor: Actor,
+    pub action: AuditAction,
+    /// A stable word: `matched`, `no_match`, `locked`, `sent`, `wrong_code`, `linked`…
+    pub outcome: String,
+    /// A non-personal detail: an assistance reference, the account that lost a link…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    pub fn new(
+        certificate_number: &CertificateNumber,
+        at: OffsetDateTime,
+        actor: Actor,
+        action: AuditAction,
+        outcome: &str,
+    ) -> Self {
+        Self {
+            id: crate::ids::random_hex(8),
+            certificate_number: certificate_number.clone(),
+            at,
+            actor,
+            action,
+            outcome: outcome.to_owned(),
+            detail: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Sort key: newest first when read backwards.
+    pub fn sort_key(&self) -> String {
+        format!(
+            "AUDIT#{:020}#{}",
+            self.at.unix_timestamp_nanos().max(0),
+            self.id
+        )
+    }
+}

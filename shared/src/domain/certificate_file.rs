@@ -1,0 +1,70 @@
+use super::{AccountSubject, CertificateNumber, DateOfBirth, EmailAddress, Language};
+use serde::Serialize;
+use time::Date;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertificateStatus {
+    Active,
+    Suspended,
+    Expired,
+    Revoked,
+}
+
+impl CertificateStatus {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "active" => Some(Self::Active),
+            "suspended" => Some(Self::Suspended),
+            "expired" => Some(Self::Expired),
+            "revoked" => Some(Self::Revoked),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// A holder's certificate file, as the Office's registry holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFile {
+    pub number: CertificateNumber,
+    pub holder_name: String,
+    pub date_of_birth: DateOfBirth,
+    pub email: Option<EmailAddress>,
+    pub phone: String,
+    pub language: Language,
+    pub status: CertificateStatus,
+    pub expires_on: Date,
+    /// The account the file is linked to, if any.
+    pub linked_account: Option<AccountSubject>,
+}
+
+/// What a holder sees of a file: never the date of birth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateSummary {
+    pub number: CertificateNumber,
+    pub holder_name: String,
+    pub status: CertificateStatus,
+    #[serde(with = "crate::time_format::date")]
+    pub expiry_date: Date,
+}
+
+impl From<&CertificateFile> for CertificateSummary {
+    fn from(file: &CertificateFile) -> Self {
+        Self {
+            number: file.number.clone(),
+            holder_name: file.holder_name.clone(),
+            status: file.status,
+            expiry_date: file.expires_on,
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The route table: the local API serves all of it; each Lambda function serves its rows.
+
+use super::{Request, Response, handlers};
+use crate::app::App;
+use lambda_http::RequestExt;
+
+/// Every route: method, path (API Gateway syntax), and the function that serves it.
+pub const ROUTES: &[(&str, &str, &str)] = &[
+    ("POST", "/recovery/lookup", "lookup"),
+    ("POST", "/recovery/code", "send-code"),
+    ("POST", "/recovery/verify", "verify-code"),
+    ("POST", "/recovery/invoice", "check-invoice"),
+    ("POST", "/recovery/assistance", "assistance"),
+    ("GET", "/recovery", "recovery-state"),
+    ("GET", "/me/certificate", "recovery-state"),
+];
+
+/// The request's path without an API Gateway stage.
+fn path_of(request: &Request) -> String {
+    let raw = request.raw_http_path();
+    if raw.is_empty() {
+        request.uri().path().to_owned()
+    } else {
+        raw.to_owned()
+    }
+}
+
+/// Serves any route of [`ROUTES`].
+pub async fn route(app: &App, request: Request) -> Response {
+    let path = path_of(&request);
+    let path = path.trim_end_matches('/');
+    match (request.method().as_str(), path) {
+        ("POST", "/recovery/lookup") => handlers::lookup(app, request).await,
+        ("POST", "/recovery/code") => handlers::send_code(app, request).await,
+        ("POST", "/recovery/verify") => handlers::verify_code(app, request).await,
+        ("POST", "/recovery/invoice") => handlers::check_invoice(app, request).await,
+        ("POST", "/recovery/assistance") => handlers::request_assistance(app, request).await,
+        ("GET", "/recovery") => handlers::recovery_state(app, request).await,
+        ("GET", "/me/certificate") => handlers::my_certificate(app, request).await,
+        _ => handlers::not_found(request).await,
+    }
+}
+
+/// The state function's two routes.
+pub async fn recovery_state_routes(app: &App, request: Request) -> Response {
+    match path_of(&request).trim_end_matches('/') {
+        "/me/certificate" => handlers::my_certificate(app, request).await,
+        "/recovery" => handlers::recovery_state(app, request).await,
+        _ => handlers::not_found(request).await,
+    }
+}

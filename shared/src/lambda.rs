@@ -1,0 +1,45 @@
+//! What every Lambda function's `main` runs: JSON logs, the app built once per container,
+//! then the runtime loop calling one handler.
+
+use crate::app::App;
+use crate::http::{self, Request, Response};
+
+/// The Lambda functions, one per crate under `functions/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Lookup,
+    SendCode,
+    VerifyCode,
+    CheckInvoice,
+    Assistance,
+    RecoveryState,
+}
+
+impl Function {
+    pub async fn handle(self, app: &App, request: Request) -> Response {
+        match self {
+            Self::Lookup => http::lookup(app, request).await,
+            Self::SendCode => http::send_code(app, request).await,
+            Self::VerifyCode => http::verify_code(app, request).await,
+            Self::CheckInvoice => http::check_invoice(app, request).await,
+            Self::Assistance => http::request_assistance(app, request).await,
+            Self::RecoveryState => http::router::recovery_state_routes(app, request).await,
+        }
+    }
+}
+
+/// Runs `function` in the Lambda runtime. Settings and clients are built here, once, before
+/// the first invocation.
+pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
+    crate::telemetry::init_json();
+    let app = App::from_lambda_env()
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let app = &app;
+    lambda_http::run(lambda_http::service_fn(
+        move |request: Request| async move {
+            Ok::<_, std::convert::Infallible>(function.handle(app, request).await)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,40 @@
+//! The one place where use-case errors become HTTP problems.
+
+use crate::auth::TokenError;
+use crate::problem::{ErrorCode, Problem};
+use crate::recovery::RecoveryError;
+
+pub fn problem(error: &RecoveryError) -> Problem {
+    match error {
+        RecoveryError::NoMatch => ErrorCode::NoMatch.into(),
+        RecoveryError::Locked { retry_after } => {
+            Problem::new(ErrorCode::Locked).with_retry_after(*retry_after)
+        }
+        RecoveryError::NoRecoverySession => ErrorCode::NoRecoverySession.into(),
+        RecoveryError::NoEmailOnFile => ErrorCode::NoEmailOnFile.into(),
+        RecoveryError::ResendTooSoon { retry_after } => {
+            Problem::new(ErrorCode::ResendTooSoon).with_retry_after(*retry_after)
+        }
+        RecoveryError::TooManyCodes => ErrorCode::TooManyCodes.into(),
+        RecoveryError::WrongCode { attempts_left } => {
+            Problem::new(ErrorCode::WrongCode).with_attempts_left(*attempts_left)
+        }
+        RecoveryError::CodeExpired => ErrorCode::CodeExpired.into(),
+        RecoveryError::TooManyAttempts => ErrorCode::TooManyAttempts.into(),
+        RecoveryError::InvoiceNotAccepted { attempts_left } => {
+            Problem::new(ErrorCode::InvoiceNotAccepted).with_attempts_left(*attempts_left)
+        }
+        RecoveryError::InvoiceTooOld { attempts_left } => {
+            Problem::new(ErrorCode::InvoiceTooOld).with_attempts_left(*attempts_left)
+        }
+        RecoveryError::AlreadyLinked => ErrorCode::AlreadyLinked.into(),
+        RecoveryError::NotLinked => ErrorCode::NotLinked.into(),
+        RecoveryError::Store(_) | RecoveryError::Mail(_) | RecoveryError::Random => {
+            ErrorCode::ServiceUnavailable.into()
+        }
+    }
+}
+
+pub fn token_problem(_error: &TokenError) -> Problem {
+    ErrorCode::Unauthorized.into()
+}

@@ -1,0 +1,260 @@
+//! The recovery use cases (SPEC §1, §4): lookup, security code send and verify, invoice,
+//! assistance request, and the caller's current state.
+
+pub mod assistance;
+pub mod assistance_request;
+pub mod check_invoice;
+pub mod lookup;
+pub mod send_code;
+pub mod state;
+pub mod verify_code;
+
+use crate::app::App;
+use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::domain::{AccountSubject, CertificateFile, CertificateNumber, CertificateSummary};
+use crate::mailer::MailerError;
+use crate::store::{LinkCommand, LinkOutcome, LinkProof, SessionContext, StoreError};
+use serde::Serialize;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Why a recovery step was refused; mapped to a problem in `crate::problem_mapping`.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    #[error("the certificate number and date of birth match no file")]
+    NoMatch,
+    #[error("lookups are locked")]
+    Locked { retry_after: Duration },
+    #[error("no matched, unexpired recovery session")]
+    NoRecoverySession,
+    #[error("the file has no email")]
+    NoEmailOnFile,
+    #[error("within the resend cooldown")]
+    ResendTooSoon { retry_after: Duration },
+    #[error("code sends used up")]
+    TooManyCodes,
+    #[error("wrong code")]
+    WrongCode { attempts_left: u32 },
+    #[error("the code expired or was replaced")]
+    CodeExpired,
+    #[error("tries used up")]
+    TooManyAttempts,
+    #[error("invoice not accepted")]
+    InvoiceNotAccepted { attempts_left: u32 },
+    #[error("invoice too old")]
+    InvoiceTooOld { attempts_left: u32 },
+    #[error("the file is linked to another account")]
+    AlreadyLinked,
+    #[error("the account is not linked")]
+    NotLinked,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] MailerError),
+    #[error("the random source failed")]
+    Random,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryOption {
+    EmailCode,
+    Invoice,
+    Assistance,
+}
+
+/// What a holder may do after a match: the email code only with an email on file; the
+/// invoice only when the file is not linked to another account (invoices never move a link).
+pub fn options_for(file: &CertificateFile, account: &AccountSubject) -> Vec<RecoveryOption> {
+    let mut options = Vec::with_capacity(3);
+    if file.email.is_some() {
+        options.push(RecoveryOption::EmailCode);
+    }
+    if file
+        .linked_account
+        .as_ref()
+        .is_none_or(|owner| owner == account)
+    {
+        options.push(RecoveryOption::Invoice);
+    }
+    options.push(RecoveryOption::Assistance);
+    options
+}
+
+/// The caller's recovery state, as every citizen route answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "state",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum RecoveryState {
+    None,
+    Matched {
+        masked_email: Option<String>,
+        options: Vec<RecoveryOption>,
+    },
+    CodeSent {
+        masked_email: Option<String>,
+        #[serde(with = "crate::time_format::instant")]
+        expires_at: OffsetDateTime,
+        #[serde(with = "crate::time_format::instant")]
+        resend_available_at: OffsetDateTime,
+        sends_left: u32,
+        attempts_left: u32,
+        options: Vec<RecoveryOption>,
+    },
+    AssistanceRequested {
+        reference: String,
+    },
+    Linked {
+        certificate: CertificateSummary,
+    },
+}
+
+impl RecoveryState {
+    pub fn matched(file: &CertificateFile, account: &AccountSubject) -> Self {
+        Self::Matched {
+            masked_email: file.email.as_ref().map(|e| e.masked()),
+            options: options_for(file, account),
+        }
+    }
+
+    pub fn linked(file: &CertificateFile) -> Self {
+        Self::Linked {
+            certificate: CertificateSummary::from(file),
+        }
+    }
+}
+
+pub(crate) fn audit(
+    certificate: &CertificateNumber,
+    now: OffsetDateTime,
+    account: &AccountSubject,
+    action: AuditAction,
+    outcome: &str,
+) -> AuditEvent {
+    AuditEvent::new(certificate, now, Actor::account(account), action, outcome)
+}
+
+/// Appends an audit event for a refusal that changes nothing else.
+pub(crate) async fn audit_refusal(
+    app: &App,
+    context: &SessionContext,
+    action: AuditAction,
+    error: RecoveryError,
+) -> RecoveryError {
+    let outcome = crate::problem_mapping::problem(&error).code.as_str();
+    let event = audit(
+        &context.session.certificate_number,
+        app.clock.now(),
+        &context.session.account,
+        action,
+        outcome,
+    );
+    if let Err(e) = app.store.append_audit(&event).await {
+        tracing::error!(error = %e, "audit event not written");
+        return RecoveryError::Store(e);
+    }
+    error
+}
+
+/// The session of the caller, or — when a concurrent request already linked the account —
+/// the linked answer.
+pub(crate) async fn require_session(
+    app: &App,
+    account: &AccountSubject,
+) -> Result<SessionContext, RecoveryError> {
+    match app.store.session_context(account, app.clock.now()).await? {
+        Some(context) => Ok(context),
+        None => Err(RecoveryError::NoRecoverySession),
+    }
+}
+
+/// Links the account to the session's file and sends the link notice.
+pub(crate) async fn link(
+    app: &App,
+    context: &SessionContext,
+    file: &CertificateFile,
+    proof: LinkProof,
+    proof_action: AuditAction,
+) -> Result<LinkOutcome, RecoveryError> {
+    let now = app.clock.now();
+    let account = &context.session.account;
+    let number = &file.number;
+    let mut events = vec![
+        audit(number, now, account, proof_action, "accepted"),
+        audit(number, now, account, AuditAction::Link, "linked"),
+    ];
+    if let Some(previous) = file.linked_account.as_ref().filter(|p| *p != account) {
+        events.push(
+            AuditEvent::new(
+                number,
+                now,
+                Actor::Account(previous.as_str().to_owned()),
+                AuditAction::Unlink,
+                "moved",
+            )
+            .with_detail(format!("to account {account}")),
+        );
+    }
+    let command = LinkCommand {
+        account: account.clone(),
+        certificate_number: number.clone(),
+        session_id: context.session.id.clone(),
+        proof,
+        file_linked_account: file.linked_account.clone(),
+        account_linked_certificate: context.account_link.clone(),
+        now,
+        audit: events,
+    };
+    let outcome = app.store.link(&command).await?;
+    if outcome == LinkOutcome::Linked {
+        tracing::info!(certificate = %number, moved = file.linked_account.is_some(), "file linked");
+        send_link_notice(app, file, account, now).await;
+    }
+    Ok(outcome)
+}
+
+/// Every successful link sends a notice to the email on file. The link stands if the notice
+/// fails; the failure is logged and audited for follow-up.
+async fn send_link_notice(
+    app: &App,
+    file: &CertificateFile,
+    account: &AccountSubject,
+    now: OffsetDateTime,
+) {
+    let Some(email) = &file.email else {
+        return;
+    };
+    let when = crate::time_format::local_datetime(now, file.language);
+    let notice = crate::mailer::templates::link_notice(email, file.language, &file.number, &when);
+    let outcome = match app.mailer.send(&notice).await {
+        Ok(()) => "sent",
+        Err(e) => {
+            tracing::error!(error = %e, certificate = %file.number, "link notice not sent");
+            "failed"
+        }
+    };
+    let event = audit(&file.number, now, account, AuditAction::LinkNotice, outcome);
+    if let Err(e) = app.store.append_audit(&event).await {
+        tracing::error!(error = %e, "audit event not written");
+    }
+}
+
+/// After a refused link write, what the caller should hear: linked if a concurrent request
+/// linked this very file to them.
+pub(crate) async fn after_link_conflict(
+    app: &App,
+    account: &AccountSubject,
+    number: &CertificateNumber,
+    otherwise: RecoveryError,
+) -> Result<RecoveryState, RecoveryError> {
+    let file = app.store.certificate(number).await?;
+    match file {
+        Some(file) if file.linked_account.as_ref() == Some(account) => {
+            Ok(RecoveryState::linked(&file))
+        }
+        _ => Err(otherwise),
+    }
+}

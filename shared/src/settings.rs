@@ -1,0 +1,175 @@
+//! Rule settings (SPEC §4), each read from its environment variable with the SPEC default.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("setting {name} has an invalid value")]
+pub struct SettingError {
+    pub name: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSettings {
+    pub code_ttl: Duration,
+    pub code_max_attempts: u32,
+    pub code_resend_cooldown: Duration,
+    pub code_max_sends: u32,
+    pub code_max_sends_per_certificate: u32,
+    pub code_max_wrong_per_certificate: u32,
+    pub lookup_max_failures_per_account: u32,
+    pub lookup_max_failures_per_certificate: u32,
+    pub session_ttl: Duration,
+    pub invoice_max_age_years: u32,
+    pub invoice_max_attempts: u32,
+    /// The sliding window of the per-account and per-certificate limits: 24 h.
+    pub limit_window: Duration,
+}
+
+impl Default for RuleSettings {
+    fn default() -> Self {
+        Self {
+            code_ttl: Duration::from_secs(900),
+            code_max_attempts: 5,
+            code_resend_cooldown: Duration::from_secs(60),
+            code_max_sends: 5,
+            code_max_sends_per_certificate: 10,
+            code_max_wrong_per_certificate: 20,
+            lookup_max_failures_per_account: 5,
+            lookup_max_failures_per_certificate: 10,
+            session_ttl: Duration::from_secs(1800),
+            invoice_max_age_years: 3,
+            invoice_max_attempts: 5,
+            limit_window: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// The environment variables, their defaults and meaning — the README's settings table.
+pub const SETTINGS: &[(&str, u64, &str)] = &[
+    ("CODE_TTL_SECONDS", 900, "lifetime of a security code"),
+    ("CODE_MAX_ATTEMPTS", 5, "wrong tries that kill a code"),
+    ("CODE_RESEND_COOLDOWN_SECONDS", 60, "wait between two sends"),
+    ("CODE_MAX_SENDS", 5, "code sends per recovery session"),
+    (
+        "CODE_MAX_SENDS_PER_CERTIFICATE",
+        10,
+        "code sends per certificate per 24 h",
+    ),
+    (
+        "CODE_MAX_WRONG_PER_CERTIFICATE",
+        20,
+        "wrong codes per certificate per 24 h",
+    ),
+    (
+        "LOOKUP_MAX_FAILURES_PER_ACCOUNT",
+        5,
+        "failed lookups per account per 24 h",
+    ),
+    (
+        "LOOKUP_MAX_FAILURES_PER_CERTIFICATE",
+        10,
+        "failed lookups per certificate per 24 h",
+    ),
+    (
+        "SESSION_TTL_SECONDS",
+        1800,
+        "lifetime of a recovery session",
+    ),
+    (
+        "INVOICE_MAX_AGE_YEARS",
+        3,
+        "an invoice is accepted when younger than this",
+    ),
+    (
+        "INVOICE_MAX_ATTEMPTS",
+        5,
+        "invoice tries per recovery session",
+    ),
+];
+
+impl RuleSettings {
+    pub fn from_env() -> Result<Self, SettingError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
+        let number = |name: &'static str, default: u64| -> Result<u64, SettingError> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => match raw.trim().parse::<u64>() {
+                    Ok(v) if v > 0 && v <= 10 * 365 * 24 * 3600 => Ok(v),
+                    _ => Err(SettingError { name }),
+                },
+            }
+        };
+        let count = |name: &'static str, default: u32| -> Result<u32, SettingError> {
+            number(name, default as u64)
+                .and_then(|v| u32::try_from(v).map_err(|_| SettingError { name }))
+        };
+        let d = Self::default();
+        Ok(Self {
+            code_ttl: Duration::from_secs(number("CODE_TTL_SECONDS", d.code_ttl.as_secs())?),
+            code_max_attempts: count("CODE_MAX_ATTEMPTS", d.code_max_attempts)?,
+            code_resend_cooldown: Duration::from_secs(number(
+                "CODE_RESEND_COOLDOWN_SECONDS",
+                d.code_resend_cooldown.as_secs(),
+            )?),
+            code_max_sends: count("CODE_MAX_SENDS", d.code_max_sends)?,
+            code_max_sends_per_certificate: count(
+                "CODE_MAX_SENDS_PER_CERTIFICATE",
+                d.code_max_sends_per_certificate,
+            )?,
+            code_max_wrong_per_certificate: count(
+                "CODE_MAX_WRONG_PER_CERTIFICATE",
+                d.code_max_wrong_per_certificate,
+            )?,
+            lookup_max_failures_per_account: count(
+                "LOOKUP_MAX_FAILURES_PER_ACCOUNT",
+                d.lookup_max_failures_per_account,
+            )?,
+            lookup_max_failures_per_certificate: count(
+                "LOOKUP_MAX_FAILURES_PER_CERTIFICATE",
+                d.lookup_max_failures_per_certificate,
+            )?,
+            session_ttl: Duration::from_secs(number(
+                "SESSION_TTL_SECONDS",
+                d.session_ttl.as_secs(),
+            )?),
+            invoice_max_age_years: count("INVOICE_MAX_AGE_YEARS", d.invoice_max_age_years)?,
+            invoice_max_attempts: count("INVOICE_MAX_ATTEMPTS", d.invoice_max_attempts)?,
+            limit_window: d.limit_window,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_match_the_spec_and_env_overrides() {
+        let env: HashMap<&str, &str> =
+            [("CODE_TTL_SECONDS", "120"), ("CODE_MAX_SENDS", "2")].into();
+        let s = RuleSettings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.code_ttl, Duration::from_secs(120));
+        assert_eq!(s.code_max_sends, 2);
+        assert_eq!(s.code_max_attempts, 5);
+        assert_eq!(s.session_ttl, Duration::from_secs(1800));
+        for (name, default, _) in SETTINGS {
+            let d = RuleSettings::from_lookup(|_| None).unwrap();
+            let _ = (name, default, d);
+        }
+    }
+
+    #[test]
+    fn refuses_garbage() {
+        let err = RuleSettings::from_lookup(|k| (k == "CODE_MAX_ATTEMPTS").then(|| "five".into()))
+            .unwrap_err();
+        assert_eq!(err.name, "CODE_MAX_ATTEMPTS");
+        assert!(
+            RuleSettings::from_lookup(|k| (k == "SESSION_TTL_SECONDS").then(|| "0".into()))
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,1034 @@
+//! The DynamoDB adapter: one table, `pk`/`sk` keys, `expires_at` as the TTL attribute on
+//! every expiring item, conditional writes for every counter, one `TransactWriteItems` for
+//! the link. Expired items read as absent even before the TTL sweep.
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | certificate file | `CERT#<number>` | `FILE` |
+//! | 24 h counter of a certificate | `CERT#<number>` | `COUNTER#<kind>` |
+//! | audit event | `CERT#<number>` | `AUDIT#<ns>#<id>` |
+//! | invoice | `INVOICE#<number>` | `INVOICE` |
+//! | recovery session | `ACCOUNT#<sub>` | `SESSION` |
+//! | link | `ACCOUNT#<sub>` | `LINK` |
+//! | open assistance request of an account | `ACCOUNT#<sub>` | `ASSISTANCE` |
+//! | 24 h counter of an account | `ACCOUNT#<sub>` | `COUNTER#<kind>` |
+//! | assistance request | `ASSISTANCE#<reference>` | `REQUEST` (GSI `gsi1`: `ASSISTANCE#open`, `<created ms>#<reference>` while open) |
+
+mod items;
+
+use super::*;
+use crate::recovery::assistance_request::AssistanceRequest;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem, Update,
+};
+use items::*;
+use std::collections::HashMap;
+
+pub use items::{GSI_OPEN_ASSISTANCE, TTL_ATTRIBUTE};
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug>(error: SdkError<E>) -> StoreError {
+    let code = error.code().unwrap_or("transport_error").to_owned();
+    let message = error.message().unwrap_or_default().to_owned();
+    StoreError::Unavailable(format!("{code}: {message}"))
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
+    error.code() == Some("ConditionalCheckFailedException")
+}
+
+/// Which items of a cancelled transaction failed their condition, or `None` when the
+/// failure was something else.
+fn cancelled_conditions(
+    error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>,
+) -> Option<Vec<bool>> {
+    let service = error.as_service_error()?;
+    let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) =
+        service
+    else {
+        return None;
+    };
+    let reasons: Vec<bool> = e
+        .cancellation_reasons()
+        .iter()
+        .map(|r| r.code() == Some("ConditionalCheckFailed"))
+        .collect();
+    reasons.iter().any(|failed| *failed).then_some(reasons)
+}
+
+fn values(pairs: &[(&str, AttributeValue)]) -> Option<Item> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+    )
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table (keys, GSI, on-demand, TTL) when it does not exist: the local API
+    /// and tests. In AWS the SAM template owns the table.
+    pub async fn create_table_if_missing(&self) -> StoreResult<()> {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {}
+            Err(e) => return Err(unavailable(e)),
+        }
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition")
+        };
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("key")
+        };
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("pk"))
+            .attribute_definitions(attribute("sk"))
+            .attribute_definitions(attribute("gsi1pk"))
+            .attribute_definitions(attribute("gsi1sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(GSI_OPEN_ASSISTANCE)
+                    .key_schema(key("gsi1pk", KeyType::Hash))
+                    .key_schema(key("gsi1sk", KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .expect("index"),
+            )
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(e) if e.code() == Some("ResourceInUseException") => return Ok(()),
+            Err(e) => return Err(unavailable(e)),
+        }
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .build()
+                    .expect("ttl"),
+            )
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    /// All items of a partition whose sort key is at least `from` (one consistent query).
+    async fn partition(&self, pk: String, from: Option<&str>) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .set_exclusive_start_key(start.take());
+            query = match from {
+                Some(from) => query
+                    .key_condition_expression("pk = :pk AND sk >= :from")
+                    .expression_attribute_values(":from", s(from)),
+                None => query.key_condition_expression("pk = :pk"),
+            };
+            let out = query.send().await.map_err(unavailable)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> StoreResult<Vec<Item>> {
+        let mut pending = KeysAndAttributes::builder().consistent_read(true);
+        for (pk, sk) in keys {
+            pending = pending.keys(HashMap::from([
+                ("pk".to_owned(), s(pk)),
+                ("sk".to_owned(), s(sk)),
+            ]));
+        }
+        let mut request = Some(pending.build().expect("keys"));
+        let mut items = Vec::new();
+        for attempt in 0..5u32 {
+            let Some(keys) = request.take() else { break };
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            if let Some(mut responses) = out.responses {
+                items.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            request = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys.is_empty());
+            if request.is_some() {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+        }
+        if request.is_some() {
+            return Err(StoreError::Unavailable(
+                "batch read left keys unprocessed".into(),
+            ));
+        }
+        Ok(items)
+    }
+
+    async fn put(&self, item: Item) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Adds one to a 24 h counter: in its current window, or in a new window when the old one
+    /// ended. Each step is a conditional write; a lost race retries.
+    async fn bump(
+        &self,
+        pk: String,
+        counter: Counter,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let sk = counter_sk(counter);
+        let ends = now + window;
+        for _ in 0..5 {
+            let added = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk.clone()))
+                .key("sk", s(sk.clone()))
+                .update_expression(
+                    "SET #count = if_not_exists(#count, :zero) + :one, window_ends_ms = if_not_exists(window_ends_ms, :ends), expires_at = if_not_exists(expires_at, :ttl)",
+                )
+                .condition_expression("attribute_not_exists(pk) OR window_ends_ms > :now")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":ends", ms(ends))
+                .expression_attribute_values(":ttl", ttl(ends))
+                .expression_attribute_values(":now", ms(now))
+                .send()
+                .await;
+            match added {
+                Ok(_) => return Ok(()),
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+            let restarted = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(counter_item(pk.clone(), counter, 1, ends)))
+                .condition_expression("attribute_not_exists(pk) OR window_ends_ms <= :now")
+                .expression_attribute_values(":now", ms(now))
+                .send()
+                .await;
+            match restarted {
+                Ok(_) => return Ok(()),
+                Err(e) if is_condition_failure(&e) => continue,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "counter kept changing under concurrent writes".into(),
+        ))
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Result<(), Vec<bool>>> {
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Ok(())),
+            Err(e) => match cancelled_conditions(&e) {
+                Some(failed) => Ok(Err(failed)),
+                None => Err(unavailable(e)),
+            },
+        }
+    }
+
+    fn put_item(&self, item: Item) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .build()
+                    .expect("put"),
+            )
+            .build()
+    }
+
+    fn session_of(
+        &self,
+        items: &[Item],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<RecoverySession>> {
+        items
+            .iter()
+            .find(|i| sk_of(i) == SESSION_SK)
+            .map(session_from_item)
+            .transpose()
+            .map(|s| s.filter(|s| s.expires_at > now))
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for DynamoStore {
+    async fn certificate(
+        &self,
+        number: &CertificateNumber,
+    ) -> StoreResult<Option<CertificateFile>> {
+        self.get(cert_pk(number), FILE_SK)
+            .await?
+            .as_ref()
+            .map(file_from_item)
+            .transpose()
+    }
+
+    async fn invoice(&self, number: &InvoiceNumber) -> StoreResult<Option<Invoice>> {
+        self.get(invoice_pk(number), INVOICE_SK)
+            .await?
+            .as_ref()
+            .map(invoice_from_item)
+            .transpose()
+    }
+
+    async fn lookup_context(
+        &self,
+        account: &AccountSubject,
+        certificate: &CertificateNumber,
+        now: OffsetDateTime,
+    ) -> StoreResult<LookupContext> {
+        let items = self
+            .batch_get(vec![
+                (cert_pk(certificate), FILE_SK.to_owned()),
+                (
+                    account_pk(account),
+                    counter_sk(Counter::LookupFailuresOfAccount),
+                ),
+                (
+                    cert_pk(certificate),
+                    counter_sk(Counter::LookupFailuresOfCertificate),
+                ),
+            ])
+            .await?;
+        let find = |pk: String, sk: String| items.iter().find(|i| pk_of(i) == pk && sk_of(i) == sk);
+        Ok(LookupContext {
+            file: find(cert_pk(certificate), FILE_SK.to_owned())
+                .map(file_from_item)
+                .transpose()?,
+            account_failures: find(
+                account_pk(account),
+                counter_sk(Counter::LookupFailuresOfAccount),
+            )
+            .map(count_from_item)
+            .transpose()?
+            .and_then(|c| WindowCount::current(Some(c), now)),
+            certificate_failures: find(
+                cert_pk(certificate),
+                counter_sk(Counter::LookupFailuresOfCertificate),
+            )
+            .map(count_from_item)
+            .transpose()?
+            .and_then(|c| WindowCount::current(Some(c), now)),
+        })
+    }
+
+    async fn record_lookup_failure(
+        &self,
+        account: &AccountSubject,
+        certificate: &CertificateNumber,
+        window: Duration,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        let (a, c, e) = tokio::join!(
+            self.bump(
+                account_pk(account),
+                Counter::LookupFailuresOfAccount,
+                window,
+                now
+            ),
+            self.bump(
+                cert_pk(certificate),
+                Counter::LookupFailuresOfCertificate,
+                window,
+                now
+            ),
+            self.put(audit_item(&audit)),
+        );
+        a.and(c).and(e)
+    }
+
+    async fn open_session(&self, session: &RecoverySession, audit: AuditEvent) -> StoreResult<()> {
+        let items = vec![
+            self.put_item(session_item(session)),
+            self.put_item(audit_item(&audit)),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Unavailable(
+                "unconditional session write was cancelled".into(),
+            )),
+        }
+    }
+
+    async fn session_context(
+        &self,
+        account: &AccountSubject,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<SessionContext>> {
+        let account_items = self.partition(account_pk(account), None).await?;
+        let Some(session) = self.session_of(&account_items, now)? else {
+            return Ok(None);
+        };
+        let account_link = account_items
+            .iter()
+            .find(|i| sk_of(i) == LINK_SK)
+            .map(link_from_item)
+            .transpose()?;
+        // Counters and the file sort after "COUNTER#", audit events before: one query.
+        let certificate_items = self
+            .partition(cert_pk(&session.certificate_number), Some(COUNTER_PREFIX))
+            .await?;
+        let counter = |c: Counter| -> StoreResult<Option<WindowCount>> {
+            let sk = counter_sk(c);
+            Ok(certificate_items
+                .iter()
+                .find(|i| sk_of(i) == sk)
+                .map(count_from_item)
+                .transpose()?
+                .and_then(|c| WindowCount::current(Some(c), now)))
+        };
+        Ok(Some(SessionContext {
+            file: certificate_items
+                .iter()
+                .find(|i| sk_of(i) == FILE_SK)
+                .map(file_from_item)
+                .transpose()?,
+            code_sends_of_certificate: counter(Counter::CodeSendsOfCertificate)?,
+            wrong_codes_of_certificate: counter(Counter::WrongCodesOfCertificate)?,
+            account_link,
+            session,
+        }))
+    }
+
+    async fn account_view(
+        &self,
+        account: &AccountSubject,
+        now: OffsetDateTime,
+    ) -> StoreResult<AccountView> {
+        let items = self.partition(account_pk(account), None).await?;
+        Ok(AccountView {
+            session: self.session_of(&items, now)?,
+            link: items
+                .iter()
+                .find(|i| sk_of(i) == LINK_SK)
+                .map(link_from_item)
+                .transpose()?,
+            open_assistance: items
+                .iter()
+                .find(|i| sk_of(i) == ASSISTANCE_SK)
+                .map(assistance_from_item)
+                .transpose()?,
+        })
+    }
+
+    async fn record_code_sent(&self, send: &CodeSend) -> StoreResult<Result<(), CodeSendRefused>> {
+        let cert = &send.certificate_number;
+        for _ in 0..3 {
+            let counter_item_now = self
+                .get(cert_pk(cert), &counter_sk(Counter::CodeSendsOfCertificate))
+                .await?;
+            let current = counter_item_now
+                .as_ref()
+                .map(count_from_item)
+                .transpose()?
+                .and_then(|c| WindowCount::current(Some(c), send.now));
+            if current.is_some_and(|c| c.count >= send.max_sends_per_certificate) {
+                return Ok(Err(CodeSendRefused::CertificateSendsUsedUp));
+            }
+            let counter_write = match current {
+                None => TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(counter_item(
+                                cert_pk(cert),
+                                Counter::CodeSendsOfCertificate,
+                                1,
+                                send.now + send.window,
+                            )))
+                            .condition_expression(
+                                "attribute_not_exists(pk) OR window_ends_ms <= :now",
+                            )
+                            .set_expression_attribute_values(values(&[(":now", ms(send.now))]))
+                            .build()
+                            .expect("put"),
+                    )
+                    .build(),
+                Some(c) => TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .key("pk", s(cert_pk(cert)))
+                            .key("sk", s(counter_sk(Counter::CodeSendsOfCertificate)))
+                            .update_expression("SET #count = #count + :one")
+                            .condition_expression("window_ends_ms = :ends AND #count < :max")
+                            .expression_attribute_names("#count", "count")
+                            .set_expression_attribute_values(values(&[
+                                (":one", n(1)),
+                                (":ends", ms(c.window_ends)),
+                                (":max", n(send.max_sends_per_certificate as i64)),
+                            ]))
+                            .build()
+                            .expect("update"),
+                    )
+                    .build(),
+            };
+            let code = &send.code;
+            let session_write = TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(account_pk(&send.account)))
+                        .key("sk", s(SESSION_SK))
+                        .update_expression(
+                            "SET code_id = :cid, code_hash = :hash, code_issued_ms = :now, code_expires_ms = :cexp, code_attempts = :zero, sends = sends + :one, last_sent_ms = :now",
+                        )
+                        .condition_expression(
+                            "session_id = :sid AND sends = :before AND sends < :max AND session_expires_ms > :now AND (attribute_not_exists(last_sent_ms) OR last_sent_ms <= :edge)",
+                        )
+                        .set_expression_attribute_values(values(&[
+                            (":cid", s(&code.id)),
+                            (":hash", s(&code.hash)),
+                            (":now", ms(send.now)),
+                            (":cexp", ms(code.expires_at)),
+                            (":zero", n(0)),
+                            (":one", n(1)),
+                            (":sid", s(&send.session_id)),
+                            (":before", n(send.sends_before as i64)),
+                            (":max", n(send.max_sends as i64)),
+                            (":edge", ms(send.now - send.cooldown)),
+                        ]))
+                        .build()
+                        .expect("update"),
+                )
+                .build();
+            match self
+                .transact(vec![
+                    session_write,
+                    counter_write,
+                    self.put_item(audit_item(&send.audit)),
+                ])
+                .await?
+            {
+                Ok(()) => return Ok(Ok(())),
+                Err(failed) if failed.first() == Some(&true) => {
+                    let items = self
+                        .partition(account_pk(&send.account), Some(SESSION_SK))
+                        .await?;
+                    let session = self.session_of(&items, send.now)?;
+                    return Ok(Err(match session {
+                        Some(s) if s.id == send.session_id && s.sends >= send.max_sends => {
+                            CodeSendRefused::SessionSendsUsedUp
+                        }
+                        Some(s)
+                            if s.id == send.session_id
+                                && s.last_sent_at
+                                    .is_some_and(|at| at + send.cooldown > send.now) =>
+                        {
+                            CodeSendRefused::TooSoon
+                        }
+                        _ => CodeSendRefused::SessionChanged,
+                    }));
+                }
+                // The certificate counter moved under us: read it again and retry.
+                Err(_) => continue,
+            }
+        }
+        Err(StoreError::Unavailable(
+            "certificate send counter kept changing".into(),
+        ))
+    }
+
+    async fn undo_code_sent(&self, undo: &CodeSendUndo) -> StoreResult<()> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_pk(&undo.account)))
+            .key("sk", s(SESSION_SK))
+            .condition_expression("session_id = :sid AND code_id = :new")
+            .expression_attribute_values(":sid", s(&undo.session_id))
+            .expression_attribute_values(":new", s(&undo.code_id))
+            .expression_attribute_values(":one", n(1));
+        let mut set = vec!["sends = sends - :one".to_owned()];
+        let mut remove = Vec::new();
+        match &undo.previous_code {
+            Some(code) => {
+                set.push("code_id = :pcid, code_hash = :phash, code_issued_ms = :pissued, code_expires_ms = :pexp, code_attempts = :pattempts".into());
+                update = update
+                    .expression_attribute_values(":pcid", s(&code.id))
+                    .expression_attribute_values(":phash", s(&code.hash))
+                    .expression_attribute_values(":pissued", ms(code.issued_at))
+                    .expression_attribute_values(":pexp", ms(code.expires_at))
+                    .expression_attribute_values(":pattempts", n(code.attempts as i64));
+            }
+            None => remove.extend([
+                "code_id",
+                "code_hash",
+                "code_issued_ms",
+                "code_expires_ms",
+                "code_attempts",
+            ]),
+        }
+        match undo.previous_last_sent_at {
+            Some(at) => {
+                set.push("last_sent_ms = :plast".into());
+                update = update.expression_attribute_values(":plast", ms(at));
+            }
+            None => remove.push("last_sent_ms"),
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        match update.update_expression(expression).send().await {
+            Ok(_) => {}
+            Err(e) if is_condition_failure(&e) => return Ok(()),
+            Err(e) => return Err(unavailable(e)),
+        }
+        let taken_back = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(cert_pk(&undo.certificate_number)))
+            .key("sk", s(counter_sk(Counter::CodeSendsOfCertificate)))
+            .update_expression("SET #count = #count - :one")
+            .condition_expression("#count > :zero")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match taken_back {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn record_wrong_code(&self, wrong: &WrongCode) -> StoreResult<WrongCodeCounted> {
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_pk(&wrong.account)))
+            .key("sk", s(SESSION_SK))
+            .update_expression("SET code_attempts = code_attempts + :one")
+            .condition_expression(
+                "session_id = :sid AND code_id = :cid AND code_attempts < :max AND session_expires_ms > :now",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":sid", s(&wrong.session_id))
+            .expression_attribute_values(":cid", s(&wrong.code_id))
+            .expression_attribute_values(":max", n(wrong.max_attempts as i64))
+            .expression_attribute_values(":now", ms(wrong.now))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let attempts = match counted {
+            Ok(out) => get_n(
+                out.attributes.as_ref().unwrap_or(&HashMap::new()),
+                "code_attempts",
+            )? as u32,
+            Err(e) if is_condition_failure(&e) => {
+                let old = e.as_service_error().and_then(|se| match se {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                        c.item().cloned()
+                    }
+                    _ => None,
+                });
+                let same_code = old.as_ref().is_some_and(|item| {
+                    opt_s(item, "session_id").as_deref() == Some(wrong.session_id.as_str())
+                        && opt_s(item, "code_id").as_deref() == Some(wrong.code_id.as_str())
+                        && get_ms(item, "session_expires_ms").is_ok_and(|at| at > wrong.now)
+                });
+                return Ok(if same_code {
+                    WrongCodeCounted::AttemptsUsedUp
+                } else {
+                    WrongCodeCounted::CodeGone
+                });
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        let (c, a) = tokio::join!(
+            self.bump(
+                cert_pk(&wrong.certificate_number),
+                Counter::WrongCodesOfCertificate,
+                wrong.window,
+                wrong.now
+            ),
+            self.put(audit_item(&wrong.audit)),
+        );
+        c.and(a)?;
+        Ok(WrongCodeCounted::Attempts(attempts))
+    }
+
+    async fn record_invoice_failure(&self, failure: &InvoiceFailure) -> StoreResult<Option<u32>> {
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_pk(&failure.account)))
+            .key("sk", s(SESSION_SK))
+            .update_expression("SET invoice_attempts = invoice_attempts + :one")
+            .condition_expression(
+                "session_id = :sid AND invoice_attempts < :max AND session_expires_ms > :now",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":sid", s(&failure.session_id))
+            .expression_attribute_values(":max", n(failure.max_attempts as i64))
+            .expression_attribute_values(":now", ms(failure.now))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        let attempts = match counted {
+            Ok(out) => get_n(
+                out.attributes.as_ref().unwrap_or(&HashMap::new()),
+                "invoice_attempts",
+            )? as u32,
+            Err(e) if is_condition_failure(&e) => return Ok(None),
+            Err(e) => return Err(unavailable(e)),
+        };
+        self.put(audit_item(&failure.audit)).await?;
+        Ok(Some(attempts))
+    }
+
+    async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
+        let now = command.now;
+        let account = &command.account;
+        let number = &command.certificate_number;
+        let mut session_values = vec![
+            (":sid", s(&command.session_id)),
+            (":cert", s(number.as_str())),
+            (":now", ms(now)),
+        ];
+        let session_condition = match &command.proof {
+            LinkProof::SecurityCode {
+                code_id,
+                max_attempts,
+            } => {
+                session_values.push((":cid", s(code_id)));
+                session_values.push((":max", n(*max_attempts as i64)));
+                "session_id = :sid AND certificate_number = :cert AND session_expires_ms > :now AND code_id = :cid AND code_attempts < :max AND code_expires_ms > :now"
+            }
+            LinkProof::Invoice { max_attempts } => {
+                session_values.push((":max", n(*max_attempts as i64)));
+                "session_id = :sid AND certificate_number = :cert AND session_expires_ms > :now AND invoice_attempts < :max"
+            }
+        };
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(account_pk(account)))
+                        .key("sk", s(SESSION_SK))
+                        .condition_expression(session_condition)
+                        .set_expression_attribute_values(values(&session_values))
+                        .build()
+                        .expect("delete"),
+                )
+                .build(),
+        ];
+
+        let (file_condition, mut file_values) = match &command.file_linked_account {
+            None => (
+                "attribute_exists(pk) AND attribute_not_exists(linked_account)",
+                vec![],
+            ),
+            Some(previous) => (
+                "linked_account = :previous",
+                vec![(":previous", s(previous.as_str()))],
+            ),
+        };
+        file_values.push((":account", s(account.as_str())));
+        file_values.push((":now", ms(now)));
+        items.push(
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(cert_pk(number)))
+                        .key("sk", s(FILE_SK))
+                        .update_expression("SET linked_account = :account, linked_ms = :now")
+                        .condition_expression(file_condition)
+                        .set_expression_attribute_values(values(&file_values))
+                        .build()
+                        .expect("update"),
+                )
+                .build(),
+        );
+
+        let mut link_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(link_item(account, number, now)));
+        link_put = match &command.account_linked_certificate {
+            None => link_put.condition_expression("attribute_not_exists(pk)"),
+            Some(old) => link_put
+                .condition_expression("certificate_number = :old")
+                .set_expression_attribute_values(values(&[(":old", s(old.as_str()))])),
+        };
+        items.push(
+            TransactWriteItem::builder()
+                .put(link_put.build().expect("put"))
+                .build(),
+        );
+
+        if let Some(previous) = command
+            .file_linked_account
+            .as_ref()
+            .filter(|p| *p != account)
+        {
+            items.push(
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&self.table)
+                            .key("pk", s(account_pk(previous)))
+                            .key("sk", s(LINK_SK))
+                            .condition_expression("certificate_number = :cert")
+                            .set_expression_attribute_values(values(&[(
+                                ":cert",
+                                s(number.as_str()),
+                            )]))
+                            .build()
+                            .expect("delete"),
+                    )
+                    .build(),
+            );
+        }
+        if let Some(old) = command
+            .account_linked_certificate
+            .as_ref()
+            .filter(|old| *old != number)
+        {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .key("pk", s(cert_pk(old)))
+                            .key("sk", s(FILE_SK))
+                            .update_expression("REMOVE linked_account, linked_ms")
+                            .condition_expression("linked_account = :account")
+                            .set_expression_attribute_values(values(&[(
+                                ":account",
+                                s(account.as_str()),
+                            )]))
+                            .build()
+                            .expect("update"),
+                    )
+                    .build(),
+            );
+        }
+        items.extend(command.audit.iter().map(|e| self.put_item(audit_item(e))));
+        Ok(match self.transact(items).await? {
+            Ok(()) => LinkOutcome::Linked,
+            Err(_) => LinkOutcome::Conflict,
+        })
+    }
+
+    async fn open_assistance_request(
+        &self,
+        request: &AssistanceRequest,
+        audit: AuditEvent,
+    ) -> StoreResult<AssistanceOpened> {
+        let marker = TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(assistance_marker_item(request)))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .expect("put"),
+            )
+            .build();
+        let items = vec![
+            marker,
+            self.put_item(assistance_item(request)),
+            self.put_item(audit_item(&audit)),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(AssistanceOpened::Created),
+            Err(_) => {
+                let existing = self
+                    .get(account_pk(&request.account), ASSISTANCE_SK)
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::Unavailable(
+                            "assistance marker changed during the request".into(),
+                        )
+                    })?;
+                Ok(AssistanceOpened::AlreadyOpen(assistance_from_item(
+                    &existing,
+                )?))
+            }
+        }
+    }
+
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        self.put(audit_item(event)).await
+    }
+
+    async fn audit_trail(&self, certificate: &CertificateNumber) -> StoreResult<Vec<AuditEvent>> {
+        let mut events = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :audit)")
+                .expression_attribute_values(":pk", s(cert_pk(certificate)))
+                .expression_attribute_values(":audit", s(AUDIT_PREFIX))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                events.push(audit_from_item(&item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(events),
+            }
+        }
+    }
+
+    async fn upsert_certificate(&self, file: &CertificateFile) -> StoreResult<()> {
+        let (expression, values) = file_registry_update(file);
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(cert_pk(&file.number)))
+            .key("sk", s(FILE_SK))
+            .update_expression(expression);
+        for (k, v) in values {
+            update = update.expression_attribute_values(k, v);
+        }
+        update.send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {
+        self.put(invoice_item(invoice)).await
+    }
+
+    async fn counter(
+        &self,
+        counter: Counter,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<WindowCount>> {
+        let pk = match counter {
+            Counter::LookupFailuresOfAccount => format!("{ACCOUNT_PREFIX}{key}"),
+            _ => format!("{CERT_PREFIX}{key}"),
+        };
+        Ok(self
+            .get(pk, &counter_sk(counter))
+            .await?
+            .as_ref()
+            .map(count_from_item)
+            .transpose()?
+            .and_then(|c| WindowCount::current(Some(c), now)))
+    }
+}

@@ -1,0 +1,412 @@
+//! Domain types to and from DynamoDB items.
+
+use super::Item;
+use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::domain::{
+    AccountSubject, CertificateFile, CertificateNumber, CertificateStatus, DateOfBirth,
+    EmailAddress, Invoice, InvoiceNumber, Language,
+};
+use crate::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
+use crate::store::{Counter, IssuedCode, RecoverySession, StoreError, StoreResult, WindowCount};
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
+
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+pub const GSI_OPEN_ASSISTANCE: &str = "gsi1";
+pub const OPEN_ASSISTANCE_PK: &str = "ASSISTANCE#open";
+pub const CERT_PREFIX: &str = "CERT#";
+pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
+pub const COUNTER_PREFIX: &str = "COUNTER#";
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+pub const FILE_SK: &str = "FILE";
+pub const INVOICE_SK: &str = "INVOICE";
+pub const SESSION_SK: &str = "SESSION";
+pub const LINK_SK: &str = "LINK";
+pub const ASSISTANCE_SK: &str = "ASSISTANCE";
+pub const REQUEST_SK: &str = "REQUEST";
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn millis(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+pub fn ms(at: OffsetDateTime) -> AttributeValue {
+    n(millis(at))
+}
+
+/// The TTL attribute: epoch seconds, rounded up so an item never disappears early.
+pub fn ttl(at: OffsetDateTime) -> AttributeValue {
+    n((millis(at) + 999).div_euclid(1000))
+}
+
+pub fn cert_pk(number: &CertificateNumber) -> String {
+    format!("{CERT_PREFIX}{number}")
+}
+
+pub fn invoice_pk(number: &InvoiceNumber) -> String {
+    format!("INVOICE#{number}")
+}
+
+pub fn account_pk(account: &AccountSubject) -> String {
+    format!("{ACCOUNT_PREFIX}{account}")
+}
+
+pub fn assistance_pk(reference: &str) -> String {
+    format!("ASSISTANCE#{reference}")
+}
+
+pub fn counter_sk(counter: Counter) -> String {
+    let kind = match counter {
+        Counter::LookupFailuresOfAccount | Counter::LookupFailuresOfCertificate => {
+            "lookup_failures"
+        }
+        Counter::CodeSendsOfCertificate => "code_sends",
+        Counter::WrongCodesOfCertificate => "wrong_codes",
+    };
+    format!("{COUNTER_PREFIX}{kind}")
+}
+
+fn corrupt(field: &str) -> StoreError {
+    StoreError::Corrupt(format!("attribute {field} is missing or of the wrong type"))
+}
+
+pub fn get_s<'a>(item: &'a Item, field: &str) -> StoreResult<&'a str> {
+    item.get(field)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| corrupt(field))
+}
+
+pub fn opt_s(item: &Item, field: &str) -> Option<String> {
+    item.get(field).and_then(|v| v.as_s().ok()).cloned()
+}
+
+pub fn get_n(item: &Item, field: &str) -> StoreResult<i64> {
+    item.get(field)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| corrupt(field))
+}
+
+pub fn get_ms(item: &Item, field: &str) -> StoreResult<OffsetDateTime> {
+    let value = get_n(item, field)?;
+    OffsetDateTime::from_unix_timestamp_nanos(value as i128 * 1_000_000).map_err(|_| corrupt(field))
+}
+
+fn opt_ms(item: &Item, field: &str) -> StoreResult<Option<OffsetDateTime>> {
+    if item.contains_key(field) {
+        get_ms(item, field).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+pub fn pk_of(item: &Item) -> &str {
+    get_s(item, "pk").unwrap_or_default()
+}
+
+pub fn sk_of(item: &Item) -> &str {
+    get_s(item, "sk").unwrap_or_default()
+}
+
+fn parsed<T, E>(
+    item: &Item,
+    field: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> StoreResult<T> {
+    parse(get_s(item, field)?).map_err(|_| corrupt(field))
+}
+
+fn date(item: &Item, field: &str) -> StoreResult<time::Date> {
+    crate::time_format::date::parse(get_s(item, field)?).ok_or_else(|| corrupt(field))
+}
+
+/// The registry fields of a file as an update that keeps `linked_account`.
+pub fn file_registry_update(file: &CertificateFile) -> (String, Vec<(String, AttributeValue)>) {
+    let mut set = vec![
+        ("number", s(file.number.as_str())),
+        ("holder_name", s(&file.holder_name)),
+        (
+            "date_of_birth",
+            s(crate::time_format::date::format(&file.date_of_birth.date())),
+        ),
+        ("phone", s(&file.phone)),
+        ("language", s(file.language.code())),
+        ("status", s(file.status.as_str())),
+        (
+            "expires_on",
+            s(crate::time_format::date::format(&file.expires_on)),
+        ),
+    ];
+    if let Some(email) = &file.email {
+        set.push(("email", s(email.as_str())));
+    }
+    let mut expression = format!(
+        "SET {}",
+        set.iter()
+            .map(|(k, _)| format!("{k} = :{k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if file.email.is_none() {
+        expression.push_str(" REMOVE email");
+    }
+    (
+        expression,
+        set.into_iter().map(|(k, v)| (format!(":{k}"), v)).collect(),
+    )
+}
+
+pub fn file_from_item(item: &Item) -> StoreResult<CertificateFile> {
+    Ok(CertificateFile {
+        number: parsed(item, "number", CertificateNumber::parse)?,
+        holder_name: get_s(item, "holder_name")?.to_owned(),
+        date_of_birth: DateOfBirth::from_date(date(item, "date_of_birth")?),
+        email: opt_s(item, "email")
+            .map(|e| EmailAddress::parse(&e).map_err(|_| corrupt("email")))
+            .transpose()?,
+        phone: get_s(item, "phone")?.to_owned(),
+        language: parsed(item, "language", |l| Language::parse(l).ok_or(()))?,
+        status: parsed(item, "status", |l| CertificateStatus::parse(l).ok_or(()))?,
+        expires_on: date(item, "expires_on")?,
+        linked_account: opt_s(item, "linked_account")
+            .map(|a| AccountSubject::parse(&a).map_err(|_| corrupt("linked_account")))
+            .transpose()?,
+    })
+}
+
+pub fn invoice_item(invoice: &Invoice) -> Item {
+    Item::from([
+        ("pk".into(), s(invoice_pk(&invoice.number))),
+        ("sk".into(), s(INVOICE_SK)),
+        ("number".into(), s(invoice.number.as_str())),
+        (
+            "certificate_number".into(),
+            s(invoice.certificate_number.as_str()),
+        ),
+        (
+            "issued_on".into(),
+            s(crate::time_format::date::format(&invoice.issued_on)),
+        ),
+        ("amount_cents".into(), n(invoice.amount_cents)),
+    ])
+}
+
+pub fn invoice_from_item(item: &Item) -> StoreResult<Invoice> {
+    Ok(Invoice {
+        number: parsed(item, "number", InvoiceNumber::parse)?,
+        certificate_number: parsed(item, "certificate_number", CertificateNumber::parse)?,
+        issued_on: date(item, "issued_on")?,
+        amount_cents: get_n(item, "amount_cents")?,
+    })
+}
+
+pub fn session_item(session: &RecoverySession) -> Item {
+    let mut item = Item::from([
+        ("pk".into(), s(account_pk(&session.account))),
+        ("sk".into(), s(SESSION_SK)),
+        ("session_id".into(), s(&session.id)),
+        (
+            "certificate_number".into(),
+            s(session.certificate_number.as_str()),
+        ),
+        ("opened_ms".into(), ms(session.opened_at)),
+        ("session_expires_ms".into(), ms(session.expires_at)),
+        (TTL_ATTRIBUTE.into(), ttl(session.expires_at)),
+        ("sends".into(), n(session.sends as i64)),
+        (
+            "invoice_attempts".into(),
+            n(session.invoice_attempts as i64),
+        ),
+    ]);
+    if let Some(at) = session.last_sent_at {
+        item.insert("last_sent_ms".into(), ms(at));
+    }
+    if let Some(code) = &session.code {
+        item.insert("code_id".into(), s(&code.id));
+        item.insert("code_hash".into(), s(&code.hash));
+        item.insert("code_issued_ms".into(), ms(code.issued_at));
+        item.insert("code_expires_ms".into(), ms(code.expires_at));
+        item.insert("code_attempts".into(), n(code.attempts as i64));
+    }
+    item
+}
+
+pub fn session_from_item(item: &Item) -> StoreResult<RecoverySession> {
+    let code = match opt_s(item, "code_id") {
+        None => None,
+        Some(id) => Some(IssuedCode {
+            id,
+            hash: get_s(item, "code_hash")?.to_owned(),
+            issued_at: get_ms(item, "code_issued_ms")?,
+            expires_at: get_ms(item, "code_expires_ms")?,
+            attempts: get_n(item, "code_attempts")? as u32,
+        }),
+    };
+    Ok(RecoverySession {
+        id: get_s(item, "session_id")?.to_owned(),
+        account: parsed(item, "pk", |pk| {
+            pk.strip_prefix(ACCOUNT_PREFIX)
+                .ok_or(())
+                .and_then(|a| AccountSubject::parse(a).map_err(|_| ()))
+        })?,
+        certificate_number: parsed(item, "certificate_number", CertificateNumber::parse)?,
+        opened_at: get_ms(item, "opened_ms")?,
+        expires_at: get_ms(item, "session_expires_ms")?,
+        code,
+        sends: get_n(item, "sends")? as u32,
+        last_sent_at: opt_ms(item, "last_sent_ms")?,
+        invoice_attempts: get_n(item, "invoice_attempts")? as u32,
+    })
+}
+
+pub fn counter_item(pk: String, counter: Counter, count: u32, window_ends: OffsetDateTime) -> Item {
+    Item::from([
+        ("pk".into(), s(pk)),
+        ("sk".into(), s(counter_sk(counter))),
+        ("count".into(), n(count as i64)),
+        ("window_ends_ms".into(), ms(window_ends)),
+        (TTL_ATTRIBUTE.into(), ttl(window_ends)),
+    ])
+}
+
+pub fn count_from_item(item: &Item) -> StoreResult<WindowCount> {
+    Ok(WindowCount {
+        count: get_n(item, "count")?.max(0) as u32,
+        window_ends: get_ms(item, "window_ends_ms")?,
+    })
+}
+
+pub fn link_item(account: &AccountSubject, number: &CertificateNumber, at: OffsetDateTime) -> Item {
+    Item::from([
+        ("pk".into(), s(account_pk(account))),
+        ("sk".into(), s(LINK_SK)),
+        ("certificate_number".into(), s(number.as_str())),
+        ("linked_ms".into(), ms(at)),
+    ])
+}
+
+pub fn link_from_item(item: &Item) -> StoreResult<CertificateNumber> {
+    parsed(item, "certificate_number", CertificateNumber::parse)
+}
+
+pub fn audit_item(event: &AuditEvent) -> Item {
+    let mut item = Item::from([
+        ("pk".into(), s(cert_pk(&event.certificate_number))),
+        ("sk".into(), s(event.sort_key())),
+        ("id".into(), s(&event.id)),
+        ("at_ms".into(), ms(event.at)),
+        ("actor_type".into(), s(event.actor.kind())),
+        ("actor_id".into(), s(event.actor.id())),
+        ("action".into(), s(event.action.as_str())),
+        ("outcome".into(), s(&event.outcome)),
+    ]);
+    if let Some(detail) = &event.detail {
+        item.insert("detail".into(), s(detail));
+    }
+    item
+}
+
+pub fn audit_from_item(item: &Item) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        id: get_s(item, "id")?.to_owned(),
+        certificate_number: parsed(item, "pk", |pk| {
+            pk.strip_prefix(CERT_PREFIX)
+                .ok_or(())
+                .and_then(|n| CertificateNumber::parse(n).map_err(|_| ()))
+        })?,
+        at: get_ms(item, "at_ms")?,
+        actor: Actor::from_parts(get_s(item, "actor_type")?, get_s(item, "actor_id")?)
+            .ok_or_else(|| corrupt("actor_type"))?,
+        action: parsed(item, "action", |a| AuditAction::parse(a).ok_or(()))?,
+        outcome: get_s(item, "outcome")?.to_owned(),
+        detail: opt_s(item, "detail"),
+    })
+}
+
+fn assistance_attributes(request: &AssistanceRequest) -> Item {
+    let mut item = Item::from([
+        ("reference".into(), s(&request.reference)),
+        ("account".into(), s(request.account.as_str())),
+        (
+            "certificate_number".into(),
+            s(request.certificate_number.as_str()),
+        ),
+        ("preferred_time".into(), s(request.preferred_time.as_str())),
+        ("language".into(), s(request.language.code())),
+        ("created_ms".into(), ms(request.created_at)),
+    ]);
+    if let Some(message) = &request.message {
+        item.insert("message".into(), s(message));
+    }
+    match &request.status {
+        AssistanceStatus::Open => {
+            item.insert("status".into(), s("open"));
+        }
+        AssistanceStatus::Closed { outcome, by, at } => {
+            item.insert("status".into(), s("closed"));
+            item.insert("outcome".into(), s(outcome));
+            item.insert("closed_by".into(), s(by));
+            item.insert("closed_ms".into(), ms(*at));
+        }
+    }
+    item
+}
+
+/// The request itself, on the open-requests index while open.
+pub fn assistance_item(request: &AssistanceRequest) -> Item {
+    let mut item = assistance_attributes(request);
+    item.insert("pk".into(), s(assistance_pk(&request.reference)));
+    item.insert("sk".into(), s(REQUEST_SK));
+    if request.is_open() {
+        item.insert("gsi1pk".into(), s(OPEN_ASSISTANCE_PK));
+        item.insert(
+            "gsi1sk".into(),
+            s(format!(
+                "{:020}#{}",
+                millis(request.created_at),
+                request.reference
+            )),
+        );
+    }
+    item
+}
+
+/// The account's marker of its open request (a copy, so the account view is one query).
+pub fn assistance_marker_item(request: &AssistanceRequest) -> Item {
+    let mut item = assistance_attributes(request);
+    item.insert("pk".into(), s(account_pk(&request.account)));
+    item.insert("sk".into(), s(ASSISTANCE_SK));
+    item
+}
+
+pub fn assistance_from_item(item: &Item) -> StoreResult<AssistanceRequest> {
+    let status = match get_s(item, "status")? {
+        "open" => AssistanceStatus::Open,
+        "closed" => AssistanceStatus::Closed {
+            outcome: get_s(item, "outcome")?.to_owned(),
+            by: get_s(item, "closed_by")?.to_owned(),
+            at: get_ms(item, "closed_ms")?,
+        },
+        _ => return Err(corrupt("status")),
+    };
+    Ok(AssistanceRequest {
+        reference: get_s(item, "reference")?.to_owned(),
+        account: parsed(item, "account", AccountSubject::parse)?,
+        certificate_number: parsed(item, "certificate_number", CertificateNumber::parse)?,
+        preferred_time: parsed(item, "preferred_time", |p| {
+            PreferredTime::parse(p).ok_or(())
+        })?,
+        language: parsed(item, "language", |l| Language::parse(l).ok_or(()))?,
+        message: opt_s(item, "message"),
+        created_at: get_ms(item, "created_ms")?,
+        status,
+    })
+}

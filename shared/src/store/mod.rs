@@ -1,0 +1,281 @@
+//! The store port: every read and atomic write the rules need, in the product's words.
+//! Two adapters with the same semantics: [`memory::MemoryStore`] and
+//! [`dynamodb::DynamoStore`]. Expired items read as absent in both.
+
+pub mod dynamodb;
+pub mod memory;
+
+use crate::audit::AuditEvent;
+use crate::domain::{AccountSubject, CertificateFile, CertificateNumber, Invoice, InvoiceNumber};
+use crate::recovery::assistance_request::AssistanceRequest;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the store holds an item it cannot read: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A recovery session: one per account, opened by a match, replaced by the next match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoverySession {
+    pub id: String,
+    pub account: AccountSubject,
+    pub certificate_number: CertificateNumber,
+    pub opened_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub code: Option<IssuedCode>,
+    pub sends: u32,
+    pub last_sent_at: Option<OffsetDateTime>,
+    pub invoice_attempts: u32,
+}
+
+/// The security code of a session, as stored: its keyed hash only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCode {
+    pub id: String,
+    pub hash: String,
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub attempts: u32,
+}
+
+/// A count inside a window that started with its first event (the 24 h limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowCount {
+    pub count: u32,
+    pub window_ends: OffsetDateTime,
+}
+
+impl WindowCount {
+    pub fn current(count: Option<WindowCount>, now: OffsetDateTime) -> Option<WindowCount> {
+        count.filter(|c| c.window_ends > now)
+    }
+}
+
+/// The counters a rule limits over 24 h.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Counter {
+    LookupFailuresOfAccount,
+    LookupFailuresOfCertificate,
+    CodeSendsOfCertificate,
+    WrongCodesOfCertificate,
+}
+
+/// What a lookup reads in one go.
+#[derive(Debug, Clone)]
+pub struct LookupContext {
+    pub file: Option<CertificateFile>,
+    pub account_failures: Option<WindowCount>,
+    pub certificate_failures: Option<WindowCount>,
+}
+
+/// What the code routes read in one go.
+#[derive(Debug, Clone)]
+pub struct SessionContext {
+    pub session: RecoverySession,
+    pub file: Option<CertificateFile>,
+    pub code_sends_of_certificate: Option<WindowCount>,
+    pub wrong_codes_of_certificate: Option<WindowCount>,
+    /// The certificate the account is linked to now, if any.
+    pub account_link: Option<CertificateNumber>,
+}
+
+/// An account's recovery items, read together.
+#[derive(Debug, Clone, Default)]
+pub struct AccountView {
+    pub session: Option<RecoverySession>,
+    pub link: Option<CertificateNumber>,
+    pub open_assistance: Option<AssistanceRequest>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeSend {
+    pub account: AccountSubject,
+    pub session_id: String,
+    pub certificate_number: CertificateNumber,
+    pub code: IssuedCode,
+    /// The session's send count as read: the write happens only if it is unchanged.
+    pub sends_before: u32,
+    pub max_sends: u32,
+    pub cooldown: Duration,
+    pub max_sends_per_certificate: u32,
+    pub window: Duration,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSendRefused {
+    /// The session ended, was replaced, or another send got in first.
+    SessionChanged,
+    TooSoon,
+    SessionSendsUsedUp,
+    CertificateSendsUsedUp,
+}
+
+/// Undo of a recorded send whose email could not be sent.
+#[derive(Debug, Clone)]
+pub struct CodeSendUndo {
+    pub account: AccountSubject,
+    pub session_id: String,
+    pub certificate_number: CertificateNumber,
+    pub code_id: String,
+    pub previous_code: Option<IssuedCode>,
+    pub previous_last_sent_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WrongCode {
+    pub account: AccountSubject,
+    pub session_id: String,
+    pub code_id: String,
+    pub certificate_number: CertificateNumber,
+    pub max_attempts: u32,
+    pub window: Duration,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrongCodeCounted {
+    /// Counted; this many wrong tries on this code so far.
+    Attempts(u32),
+    /// Not counted: the code's tries were already used up.
+    AttemptsUsedUp,
+    /// Not counted: the code was replaced, used or the session ended.
+    CodeGone,
+}
+
+#[derive(Debug, Clone)]
+pub struct InvoiceFailure {
+    pub account: AccountSubject,
+    pub session_id: String,
+    pub max_attempts: u32,
+    pub now: OffsetDateTime,
+    pub audit: AuditEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkProof {
+    /// A correct security code; the session's code must still be this one, live and with
+    /// tries left. Single use: the link consumes the session.
+    SecurityCode { code_id: String, max_attempts: u32 },
+    /// A recent invoice of the file; the session must have invoice tries left and the file
+    /// must not be linked (invoices never move a link).
+    Invoice { max_attempts: u32 },
+}
+
+#[derive(Debug, Clone)]
+pub struct LinkCommand {
+    pub account: AccountSubject,
+    pub certificate_number: CertificateNumber,
+    pub session_id: String,
+    pub proof: LinkProof,
+    /// The file's linked account as read; the link happens only if it is unchanged.
+    pub file_linked_account: Option<AccountSubject>,
+    /// The certificate the caller's account was linked to as read.
+    pub account_linked_certificate: Option<CertificateNumber>,
+    pub now: OffsetDateTime,
+    pub audit: Vec<AuditEvent>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkOutcome {
+    Linked,
+    /// Something read before changed (a concurrent link, a replaced code, used-up tries):
+    /// nothing was written.
+    Conflict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssistanceOpened {
+    Created,
+    AlreadyOpen(AssistanceRequest),
+}
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    async fn certificate(&self, number: &CertificateNumber)
+    -> StoreResult<Option<CertificateFile>>;
+    async fn invoice(&self, number: &InvoiceNumber) -> StoreResult<Option<Invoice>>;
+
+    async fn lookup_context(
+        &self,
+        account: &AccountSubject,
+        certificate: &CertificateNumber,
+        now: OffsetDateTime,
+    ) -> StoreResult<LookupContext>;
+
+    /// Counts one failed lookup against the account and the certificate, and appends the
+    /// audit event.
+    async fn record_lookup_failure(
+        &self,
+        account: &AccountSubject,
+        certificate: &CertificateNumber,
+        window: Duration,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+
+    /// Opens a recovery session, replacing the account's previous one.
+    async fn open_session(&self, session: &RecoverySession, audit: AuditEvent) -> StoreResult<()>;
+
+    async fn session_context(
+        &self,
+        account: &AccountSubject,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<SessionContext>>;
+
+    async fn account_view(
+        &self,
+        account: &AccountSubject,
+        now: OffsetDateTime,
+    ) -> StoreResult<AccountView>;
+
+    /// Stores a new code in the session (the old one dies) and counts the send, atomically
+    /// under the session and certificate limits.
+    async fn record_code_sent(&self, send: &CodeSend) -> StoreResult<Result<(), CodeSendRefused>>;
+
+    /// Takes back a recorded send whose email failed.
+    async fn undo_code_sent(&self, undo: &CodeSendUndo) -> StoreResult<()>;
+
+    async fn record_wrong_code(&self, wrong: &WrongCode) -> StoreResult<WrongCodeCounted>;
+
+    /// Counts a refused invoice; `None` when the session's invoice tries were used up or the
+    /// session is gone.
+    async fn record_invoice_failure(&self, failure: &InvoiceFailure) -> StoreResult<Option<u32>>;
+
+    /// Links the account to the file in one atomic write: the file, the account's link, the
+    /// session consumed, a previous owner's link removed, the audit events.
+    async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome>;
+
+    /// Opens an assistance request unless the account already has one open.
+    async fn open_assistance_request(
+        &self,
+        request: &AssistanceRequest,
+        audit: AuditEvent,
+    ) -> StoreResult<AssistanceOpened>;
+
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+
+    /// The file's audit events, newest first.
+    async fn audit_trail(&self, certificate: &CertificateNumber) -> StoreResult<Vec<AuditEvent>>;
+
+    /// Registry import: creates or updates a file's registry fields, keeping its link.
+    async fn upsert_certificate(&self, file: &CertificateFile) -> StoreResult<()>;
+    async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()>;
+
+    /// Current value of a 24 h counter (tests and staff views).
+    async fn counter(
+        &self,
+        counter: Counter,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<WindowCount>>;
+}
