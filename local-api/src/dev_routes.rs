@@ -25,10 +25,9 @@ impl Dev {
         let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let roles: Vec<String> = match value.get("roles") {
             None | Some(serde_json::Value::Null) => Vec::new(),
-            Some(serde_json::Value::Array(items)) if items.iter().all(|r| r.is_string()) => items
-                .iter()
-                .filter_map(|r| r.as_str().map(str::to_owned))
-                .collect(),
+            Some(serde_json::Value::Array(items)) if items.iter().all(|r| r.is_string()) => {
+                items.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect()
+            }
             Some(_) => {
                 return Err(Problem::invalid(vec![FieldError {
                     field: "roles".into(),
@@ -37,22 +36,13 @@ impl Dev {
             }
         };
         let sub = sub.expect("validated");
-        let issuer = if roles.iter().any(|r| r == "agent") {
-            &self.staff_issuer
-        } else {
-            &self.citizen_issuer
-        };
-        let token = self
-            .issuer
-            .token(issuer, crate::AUDIENCE, sub.as_str(), &roles, 3600);
+        let issuer = if roles.iter().any(|r| r == "agent") { &self.staff_issuer } else { &self.citizen_issuer };
+        let token = self.issuer.token(issuer, crate::AUDIENCE, sub.as_str(), &roles, 3600);
         Ok(json!({ "token": token }))
     }
 
     pub fn outbox(&self) -> Result<serde_json::Value, Problem> {
-        let outbox = self
-            .outbox
-            .as_ref()
-            .ok_or(Problem::new(ErrorCode::NotFound))?;
+        let outbox = self.outbox.as_ref().ok_or(Problem::new(ErrorCode::NotFound))?;
         Ok(serde_json::to_value(outbox.sent()).expect("emails serialize"))
     }
 

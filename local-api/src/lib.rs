@@ -82,9 +82,8 @@ pub enum StartError {
 }
 
 async fn aws_config() -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(
-        aws_config::Region::new(std::env::var("AWS_REGION").unwrap_or_else(|_| REGION.into())),
-    );
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(std::env::var("AWS_REGION").unwrap_or_else(|_| REGION.into())));
     if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
         // Emulators accept any credentials; never reach for an instance profile locally.
         loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -104,9 +103,7 @@ async fn store(options: &Options) -> Result<Arc<dyn Store>, StartError> {
     };
     let config = aws_config().await;
     let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .endpoint_url(endpoint)
-            .build(),
+        aws_sdk_dynamodb::config::Builder::from(&config).endpoint_url(endpoint).build(),
     );
     let store = DynamoStore::new(client, &options.table);
     store.create_table_if_missing().await?;
@@ -115,42 +112,24 @@ async fn store(options: &Options) -> Result<Arc<dyn Store>, StartError> {
 
 async fn mailer(options: &Options) -> Result<(Arc<dyn Mailer>, Option<Arc<Outbox>>), StartError> {
     let Some(endpoint) = &options.ses_endpoint else {
-        let outbox = Arc::new(if options.print_emails {
-            Outbox::printing()
-        } else {
-            Outbox::new()
-        });
+        let outbox = Arc::new(if options.print_emails { Outbox::printing() } else { Outbox::new() });
         return Ok((outbox.clone(), Some(outbox)));
     };
     let config = aws_config().await;
-    let client = aws_sdk_sesv2::Client::from_conf(
-        aws_sdk_sesv2::config::Builder::from(&config)
-            .endpoint_url(endpoint)
-            .build(),
-    );
-    let domain = options
-        .sender
-        .rsplit_once('@')
-        .map_or(options.sender.as_str(), |(_, d)| d);
-    if let Err(e) = client
-        .create_email_identity()
-        .email_identity(domain)
-        .send()
-        .await
-    {
+    let client =
+        aws_sdk_sesv2::Client::from_conf(aws_sdk_sesv2::config::Builder::from(&config).endpoint_url(endpoint).build());
+    let domain = options.sender.rsplit_once('@').map_or(options.sender.as_str(), |(_, d)| d);
+    if let Err(e) = client.create_email_identity().email_identity(domain).send().await {
         use aws_sdk_sesv2::error::ProvideErrorMetadata;
         if e.code() != Some("AlreadyExistsException") {
-            return Err(StartError::Ses(
-                e.code().unwrap_or("transport_error").to_owned(),
-            ));
+            return Err(StartError::Ses(e.code().unwrap_or("transport_error").to_owned()));
         }
     }
     Ok((Arc::new(SesMailer::new(client, &options.sender)), None))
 }
 
 fn hasher() -> Result<CodeHasher, StartError> {
-    let secret = std::env::var("CODE_HASH_SECRET")
-        .unwrap_or_else(|_| certificate_recovery::ids::random_hex(32));
+    let secret = std::env::var("CODE_HASH_SECRET").unwrap_or_else(|_| certificate_recovery::ids::random_hex(32));
     Ok(CodeHasher::new(&secrecy::SecretString::from(secret))?)
 }
 
@@ -165,20 +144,15 @@ async fn seed(store: &dyn Store, options: &Options) -> Result<(), StartError> {
             }
         }
         None => {
-            let files =
-                certificate_recovery::seed::certificates(DEMO_CERTIFICATES.as_bytes(), today)
-                    .expect("demo header")
-                    .collect::<Result<Vec<_>, _>>()
-                    .expect("demo certificates are valid");
+            let files = certificate_recovery::seed::certificates(DEMO_CERTIFICATES.as_bytes(), today)
+                .expect("demo header")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("demo certificates are valid");
             for file in &files {
                 store.upsert_certificate(file).await?;
             }
-            for invoice in
-                certificate_recovery::seed::invoices(DEMO_INVOICES.as_bytes()).expect("demo header")
-            {
-                store
-                    .upsert_invoice(&invoice.expect("demo invoices are valid"))
-                    .await?;
+            for invoice in certificate_recovery::seed::invoices(DEMO_INVOICES.as_bytes()).expect("demo header") {
+                store.upsert_invoice(&invoice.expect("demo invoices are valid")).await?;
             }
             certificate_recovery::seed::load_links(store, DEMO_LINKS.as_bytes(), now).await?;
         }
@@ -189,15 +163,13 @@ async fn seed(store: &dyn Store, options: &Options) -> Result<(), StartError> {
 impl LocalApi {
     /// Starts the local API on 127.0.0.1 (`port` 0 picks a free one).
     pub async fn start(options: Options) -> Result<Self, StartError> {
-        let listener =
-            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port))).await?;
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port))).await?;
         let address = listener.local_addr()?;
         let base = format!("http://{address}");
         let citizen_issuer = format!("{base}/dev/citizen");
         let staff_issuer = format!("{base}/dev/staff");
         let issuer = Arc::new(DevIssuer::generate());
-        let jwks: jsonwebtoken::jwk::JwkSet =
-            serde_json::from_value(issuer.jwks()).expect("dev JWKS");
+        let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(issuer.jwks()).expect("dev JWKS");
         let verifier = |iss: &str| {
             IssuerVerifier::new(IssuerSettings {
                 issuer: iss.to_owned(),
@@ -206,10 +178,7 @@ impl LocalApi {
                 jwks: JwksSource::Inline(jwks.clone()),
             })
         };
-        let tokens = TokenVerifier {
-            citizen: verifier(&citizen_issuer),
-            staff: Some(verifier(&staff_issuer)),
-        };
+        let tokens = TokenVerifier { citizen: verifier(&citizen_issuer), staff: Some(verifier(&staff_issuer)) };
         let store = store(&options).await?;
         seed(store.as_ref(), &options).await?;
         let (mailer, outbox) = mailer(&options).await?;
@@ -229,16 +198,7 @@ impl LocalApi {
         });
         let (shutdown, stopped) = tokio::sync::oneshot::channel();
         let server = tokio::spawn(server::serve(listener, app.clone(), dev, stopped));
-        Ok(Self {
-            address,
-            app,
-            outbox,
-            issuer,
-            citizen_issuer,
-            staff_issuer,
-            shutdown: Some(shutdown),
-            server,
-        })
+        Ok(Self { address, app, outbox, issuer, citizen_issuer, staff_issuer, shutdown: Some(shutdown), server })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -247,15 +207,13 @@ impl LocalApi {
 
     /// A citizen token for `sub`.
     pub fn citizen_token(&self, sub: &str) -> String {
-        self.issuer
-            .token(&self.citizen_issuer, AUDIENCE, sub, &[], 3600)
+        self.issuer.token(&self.citizen_issuer, AUDIENCE, sub, &[], 3600)
     }
 
     /// A staff token for `sub` with `roles`.
     pub fn staff_token(&self, sub: &str, roles: &[&str]) -> String {
         let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-        self.issuer
-            .token(&self.staff_issuer, AUDIENCE, sub, &roles, 3600)
+        self.issuer.token(&self.staff_issuer, AUDIENCE, sub, &roles, 3600)
     }
 
     /// Serves until Ctrl-C.

@@ -5,9 +5,7 @@ use local_api::{LocalApi, Options};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    about = "Certificate-file recovery, all routes locally: embedded store, outbox, development tokens"
-)]
+#[command(about = "Certificate-file recovery, all routes locally: embedded store, outbox, development tokens")]
 struct Args {
     /// Port on 127.0.0.1.
     #[arg(long, default_value_t = 3000)]
@@ -26,11 +24,7 @@ struct Args {
     #[arg(long, env = "TABLE_NAME", default_value = "certificate-recovery-local")]
     table: String,
     /// Sender address with --ses-endpoint (its domain identity is created when missing).
-    #[arg(
-        long,
-        env = "SENDER_ADDRESS",
-        default_value = "no-reply@opc.local.test"
-    )]
+    #[arg(long, env = "SENDER_ADDRESS", default_value = "no-reply@opc.local.test")]
     sender: String,
 }
 
@@ -49,14 +43,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Options::new(args.port)
     };
     let api = LocalApi::start(options).await?;
-    println!(
-        "Certificate-file recovery — local API on http://{}",
-        api.address
-    );
-    println!(
-        "  token:  curl -s -X POST http://{}/dev/token -d '{{\"sub\":\"moi\"}}'",
-        api.address
-    );
+    println!("Certificate-file recovery — local API on http://{}", api.address);
+    println!("  token:  curl -s -X POST http://{}/dev/token -d '{{\"sub\":\"moi\"}}'", api.address);
     println!("  emails: curl -s http://{}/dev/outbox", api.address);
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

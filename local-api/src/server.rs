@@ -35,9 +35,7 @@ pub async fn serve(
                 let (app, dev) = (app.clone(), dev.clone());
                 async move { Ok::<_, Infallible>(handle(&app, &dev, request).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
@@ -55,11 +53,7 @@ fn to_hyper(response: lambda_http::Response<lambda_http::Body>) -> hyper::Respon
 
 fn query_map(query: Option<&str>) -> HashMap<String, Vec<String>> {
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
-    for pair in query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
+    for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         map.entry(decode(key)).or_default().push(decode(value));
     }
@@ -90,18 +84,11 @@ fn decode(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn handle(
-    app: &App,
-    dev: &Dev,
-    request: hyper::Request<Incoming>,
-) -> hyper::Response<Full<Bytes>> {
+async fn handle(app: &App, dev: &Dev, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, READ_LIMIT).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => Bytes::from(vec![
-            b' ';
-            certificate_recovery::http::body::MAX_BODY_BYTES + 1
-        ]),
+        Err(_) => Bytes::from(vec![b' '; certificate_recovery::http::body::MAX_BODY_BYTES + 1]),
     };
     let lambda_body = if body.is_empty() {
         lambda_http::Body::Empty
@@ -117,11 +104,10 @@ async fn handle(
         .with_query_string_parameters(query)
         .with_raw_http_path(path.clone());
     let language = language_of(&request);
-    let dev_answer =
-        |result: Result<serde_json::Value, certificate_recovery::problem::Problem>| match result {
-            Ok(value) => response::json(200, &value, language),
-            Err(problem) => response::problem(&problem, language),
-        };
+    let dev_answer = |result: Result<serde_json::Value, certificate_recovery::problem::Problem>| match result {
+        Ok(value) => response::json(200, &value, language),
+        Err(problem) => response::problem(&problem, language),
+    };
     let response = match (request.method().as_str(), path.as_str()) {
         ("POST", "/dev/token") => dev_answer(dev.token(request.body().as_ref())),
         ("GET", "/dev/outbox") => dev_answer(dev.outbox()),

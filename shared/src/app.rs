@@ -30,10 +30,7 @@ pub enum StartupError {
 }
 
 fn required(name: &'static str) -> Result<String, StartupError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or(StartupError::Missing(name))
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(StartupError::Missing(name))
 }
 
 impl App {
@@ -48,10 +45,8 @@ impl App {
         let table = required("TABLE_NAME")?;
         let sender = required("SENDER_ADDRESS")?;
         let config = aws_config::load_from_env().await;
-        let store =
-            crate::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
-        let mailer =
-            crate::mailer::ses::SesMailer::new(aws_sdk_sesv2::Client::new(&config), sender);
+        let store = crate::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+        let mailer = crate::mailer::ses::SesMailer::new(aws_sdk_sesv2::Client::new(&config), sender);
         Ok(Self {
             settings,
             store: Arc::new(store),

@@ -131,10 +131,6 @@ impl AuditEvent {
 
     /// Sort key: newest first when read backwards.
     pub fn sort_key(&self) -> String {
-        format!(
-            "AUDIT#{:020}#{}",
-            self.at.unix_timestamp_nanos().max(0),
-            self.id
-        )
+        format!("AUDIT#{:020}#{}", self.at.unix_timestamp_nanos().max(0), self.id)
     }
 }

@@ -39,43 +39,26 @@ pub enum AuthConfigError {
 impl IssuerSettings {
     /// Reads `{PREFIX}_ISSUER`, `{PREFIX}_AUDIENCE`, `{PREFIX}_JWT_ALGORITHM` (default RS256)
     /// and either `{PREFIX}_JWKS` (inline JSON) or `{PREFIX}_JWKS_URL`.
-    pub fn from_lookup(
-        prefix: &str,
-        get: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, AuthConfigError> {
+    pub fn from_lookup(prefix: &str, get: impl Fn(&str) -> Option<String>) -> Result<Self, AuthConfigError> {
         let name = |suffix: &str| format!("{prefix}_{suffix}");
         let required = |suffix: &str| {
-            get(&name(suffix))
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| AuthConfigError::Missing(name(suffix)))
+            get(&name(suffix)).filter(|v| !v.trim().is_empty()).ok_or_else(|| AuthConfigError::Missing(name(suffix)))
         };
         let algorithm = match get(&name("JWT_ALGORITHM")) {
             None => Algorithm::RS256,
-            Some(raw) => parse_algorithm(&raw)
-                .ok_or_else(|| AuthConfigError::Invalid(name("JWT_ALGORITHM")))?,
+            Some(raw) => parse_algorithm(&raw).ok_or_else(|| AuthConfigError::Invalid(name("JWT_ALGORITHM")))?,
         };
-        let jwks = match (
-            get(&name("JWKS")).filter(|v| !v.trim().is_empty()),
-            get(&name("JWKS_URL")),
-        ) {
-            (Some(inline), _) => JwksSource::Inline(
-                serde_json::from_str(&inline)
-                    .map_err(|_| AuthConfigError::Invalid(name("JWKS")))?,
-            ),
-            (None, Some(url))
-                if url.starts_with("https://") || url.starts_with("http://127.0.0.1") =>
-            {
+        let jwks = match (get(&name("JWKS")).filter(|v| !v.trim().is_empty()), get(&name("JWKS_URL"))) {
+            (Some(inline), _) => {
+                JwksSource::Inline(serde_json::from_str(&inline).map_err(|_| AuthConfigError::Invalid(name("JWKS")))?)
+            }
+            (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://127.0.0.1") => {
                 JwksSource::Url(url)
             }
             (None, Some(_)) => return Err(AuthConfigError::Invalid(name("JWKS_URL"))),
             (None, None) => return Err(AuthConfigError::Missing(name("JWKS_URL"))),
         };
-        Ok(Self {
-            issuer: required("ISSUER")?,
-            audience: required("AUDIENCE")?,
-            algorithm,
-            jwks,
-        })
+        Ok(Self { issuer: required("ISSUER")?, audience: required("AUDIENCE")?, algorithm, jwks })
     }
 }
 
@@ -170,12 +153,7 @@ impl IssuerVerifier {
             JwksSource::Inline(set) => keys_of(set, settings.algorithm),
             JwksSource::Url(_) => HashMap::new(),
         };
-        Self {
-            settings,
-            validation,
-            keys: RwLock::new(keys),
-            last_fetch: tokio::sync::Mutex::new(None),
-        }
+        Self { settings, validation, keys: RwLock::new(keys), last_fetch: tokio::sync::Mutex::new(None) }
     }
 
     pub fn issuer(&self) -> &str {
@@ -198,10 +176,7 @@ impl IssuerVerifier {
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
             .map_err(|e| TokenError::Invalid(e.into_kind()))?;
         let account = AccountSubject::parse(&data.claims.sub).map_err(|_| TokenError::Malformed)?;
-        Ok(Caller {
-            account,
-            roles: data.claims.roles,
-        })
+        Ok(Caller { account, roles: data.claims.roles })
     }
 
     fn key(&self, kid: &str) -> Option<DecodingKey> {
@@ -219,9 +194,7 @@ impl IssuerVerifier {
             return Ok(());
         }
         *last = Some(Instant::now());
-        let set = crate::jwks_fetch::fetch(url)
-            .await
-            .map_err(TokenError::KeysUnavailable)?;
+        let set = crate::jwks_fetch::fetch(url).await.map_err(TokenError::KeysUnavailable)?;
         let keys = keys_of(&set, self.settings.algorithm);
         tracing::info!(issuer = %self.settings.issuer, keys = keys.len(), "issuer keys fetched");
         *self.keys.write().expect("keys lock") = keys;
@@ -258,9 +231,7 @@ fn usable(jwk: &Jwk, algorithm: Algorithm) -> bool {
     };
     let declared_ok = match jwk.common.key_algorithm {
         None => true,
-        Some(declared) => {
-            KeyAlgorithm::from_str(&format!("{algorithm:?}")).is_ok_and(|pinned| pinned == declared)
-        }
+        Some(declared) => KeyAlgorithm::from_str(&format!("{algorithm:?}")).is_ok_and(|pinned| pinned == declared),
     };
     family_ok && declared_ok
 }
@@ -276,9 +247,7 @@ impl TokenVerifier {
         let get = |k: &str| std::env::var(k).ok();
         let citizen = IssuerVerifier::new(IssuerSettings::from_lookup("CITIZEN", get)?);
         let staff = match std::env::var("STAFF_ISSUER") {
-            Ok(_) => Some(IssuerVerifier::new(IssuerSettings::from_lookup(
-                "STAFF", get,
-            )?)),
+            Ok(_) => Some(IssuerVerifier::new(IssuerSettings::from_lookup("STAFF", get)?)),
             Err(_) => None,
         };
         Ok(Self { citizen, staff })

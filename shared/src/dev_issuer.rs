@@ -18,9 +18,7 @@ pub struct DevIssuer {
 
 impl std::fmt::Debug for DevIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DevIssuer")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("DevIssuer").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -35,12 +33,7 @@ fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if n == 0 || n > 4 || rest.len() < n {
             return None;
         }
-        (
-            rest[..n]
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | *b as usize),
-            &rest[n..],
-        )
+        (rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize), &rest[n..])
     };
     (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
@@ -65,8 +58,7 @@ fn pkcs1_of_pkcs8(pkcs8: &[u8]) -> Option<Vec<u8>> {
 impl DevIssuer {
     pub fn generate() -> Self {
         let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
-        let pkcs8 =
-            AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).expect("PKCS#8 encoding");
+        let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).expect("PKCS#8 encoding");
         let pkcs1 = pkcs1_of_pkcs8(pkcs8.as_ref()).expect("PKCS#8 holds an RSA key");
         let public = pair.public_key();
         let public_n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
@@ -105,14 +97,7 @@ impl DevIssuer {
     }
 
     /// A token for `sub` from `issuer` to `audience`, valid for `ttl_seconds`.
-    pub fn token(
-        &self,
-        issuer: &str,
-        audience: &str,
-        sub: &str,
-        roles: &[String],
-        ttl_seconds: i64,
-    ) -> String {
+    pub fn token(&self, issuer: &str, audience: &str, sub: &str, roles: &[String], ttl_seconds: i64) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         self.sign(&json!({
             "iss": issuer, "aud": audience, "sub": sub, "roles": roles,
@@ -139,13 +124,7 @@ mod tests {
     async fn its_tokens_verify_and_others_do_not() {
         let issuer = DevIssuer::generate();
         let v = verifier(&issuer);
-        let token = issuer.token(
-            "https://sag.example",
-            "recovery",
-            "abc",
-            &["agent".into()],
-            300,
-        );
+        let token = issuer.token("https://sag.example", "recovery", "abc", &["agent".into()], 300);
         let caller = v.verify(&token).await.unwrap();
         assert_eq!(caller.account.as_str(), "abc");
         assert!(caller.has_role("agent"));
@@ -158,9 +137,6 @@ mod tests {
             },
             &json!({"iss": "https://sag.example", "aud": "recovery", "sub": "abc", "exp": 4_000_000_000u64}),
         );
-        assert!(matches!(
-            v.verify(&forged).await,
-            Err(TokenError::Invalid(_))
-        ));
+        assert!(matches!(v.verify(&forged).await, Err(TokenError::Invalid(_))));
     }
 }

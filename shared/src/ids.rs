@@ -45,11 +45,7 @@ mod tests {
         let b = super::assistance_reference();
         assert_eq!(a.len(), 12);
         assert!(a.starts_with("AR-"));
-        assert!(
-            a[3..]
-                .chars()
-                .all(|c| c == '-' || super::CROCKFORD.contains(&(c as u8)))
-        );
+        assert!(a[3..].chars().all(|c| c == '-' || super::CROCKFORD.contains(&(c as u8))));
         assert_ne!(a, b);
         assert_eq!(super::session_id().len(), 32);
     }

@@ -25,14 +25,11 @@ pub async fn fetch(url: &str) -> Result<JwkSet, String> {
     if !response.status().is_success() {
         return Err(format!("JWKS fetch answered {}", response.status()));
     }
-    let body = tokio::time::timeout(
-        TIMEOUT,
-        Limited::new(response.into_body(), MAX_JWKS_BYTES).collect(),
-    )
-    .await
-    .map_err(|_| "JWKS read timed out".to_owned())?
-    .map_err(|e| format!("JWKS read failed: {e}"))?
-    .to_bytes();
+    let body = tokio::time::timeout(TIMEOUT, Limited::new(response.into_body(), MAX_JWKS_BYTES).collect())
+        .await
+        .map_err(|_| "JWKS read timed out".to_owned())?
+        .map_err(|e| format!("JWKS read failed: {e}"))?
+        .to_bytes();
     serde_json::from_slice(&body).map_err(|_| "the JWKS is not valid JSON".to_owned())
 }
 

@@ -32,14 +32,10 @@ impl Function {
 /// the first invocation.
 pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
     crate::telemetry::init_json();
-    let app = App::from_lambda_env()
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let app = App::from_lambda_env().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let app = &app;
-    lambda_http::run(lambda_http::service_fn(
-        move |request: Request| async move {
-            Ok::<_, std::convert::Infallible>(function.handle(app, request).await)
-        },
-    ))
+    lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
+        Ok::<_, std::convert::Infallible>(function.handle(app, request).await)
+    }))
     .await
 }

@@ -60,10 +60,7 @@ impl ErrorCode {
             Self::Unauthorized => 401,
             Self::Forbidden => 403,
             Self::NotFound | Self::NotLinked => 404,
-            Self::NoRecoverySession
-            | Self::NoEmailOnFile
-            | Self::AlreadyLinked
-            | Self::AlreadyClosed => 409,
+            Self::NoRecoverySession | Self::NoEmailOnFile | Self::AlreadyLinked | Self::AlreadyClosed => 409,
             Self::CodeExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::NoMatch | Self::WrongCode | Self::InvoiceNotAccepted | Self::InvoiceTooOld => 422,
@@ -107,18 +104,10 @@ impl ErrorCode {
             (Self::Unauthorized, En) => "You must sign in to continue.",
             (Self::Forbidden, Fr) => "Vous n’avez pas l’autorisation d’accéder à cette ressource.",
             (Self::Forbidden, En) => "You are not allowed to access this resource.",
-            (Self::NoMatch, Fr) => {
-                "Le numéro de certificat et la date de naissance ne correspondent à aucun dossier."
-            }
-            (Self::NoMatch, En) => {
-                "The certificate number and date of birth do not match any file."
-            }
-            (Self::Locked, Fr) => {
-                "Trop de tentatives infructueuses. Réessayez plus tard ou demandez de l’aide."
-            }
-            (Self::Locked, En) => {
-                "Too many unsuccessful attempts. Try again later or ask for assistance."
-            }
+            (Self::NoMatch, Fr) => "Le numéro de certificat et la date de naissance ne correspondent à aucun dossier.",
+            (Self::NoMatch, En) => "The certificate number and date of birth do not match any file.",
+            (Self::Locked, Fr) => "Trop de tentatives infructueuses. Réessayez plus tard ou demandez de l’aide.",
+            (Self::Locked, En) => "Too many unsuccessful attempts. Try again later or ask for assistance.",
             (Self::NoRecoverySession, Fr) => {
                 "Votre démarche a expiré. Entrez de nouveau votre numéro de certificat et votre date de naissance."
             }
@@ -128,9 +117,7 @@ impl ErrorCode {
             (Self::NoEmailOnFile, Fr) => {
                 "Aucune adresse courriel n’est inscrite à votre dossier. Utilisez une facture ou demandez de l’aide."
             }
-            (Self::NoEmailOnFile, En) => {
-                "No email address is on file. Use an invoice or ask for assistance."
-            }
+            (Self::NoEmailOnFile, En) => "No email address is on file. Use an invoice or ask for assistance.",
             (Self::ResendTooSoon, Fr) => "Veuillez patienter avant de demander un nouveau code.",
             (Self::ResendTooSoon, En) => "Please wait before asking for a new code.",
             (Self::TooManyCodes, Fr) => {
@@ -141,9 +128,7 @@ impl ErrorCode {
             }
             (Self::WrongCode, Fr) => "Le code de sécurité est incorrect.",
             (Self::WrongCode, En) => "The security code is incorrect.",
-            (Self::CodeExpired, Fr) => {
-                "Ce code de sécurité n’est plus valide. Demandez un nouveau code."
-            }
+            (Self::CodeExpired, Fr) => "Ce code de sécurité n’est plus valide. Demandez un nouveau code.",
             (Self::CodeExpired, En) => "This security code is no longer valid. Ask for a new code.",
             (Self::TooManyAttempts, Fr) => {
                 "Trop de tentatives incorrectes. Demandez un nouveau code, utilisez une autre option ou demandez de l’aide."
@@ -151,9 +136,7 @@ impl ErrorCode {
             (Self::TooManyAttempts, En) => {
                 "Too many incorrect attempts. Ask for a new code, use another option or ask for assistance."
             }
-            (Self::InvoiceNotAccepted, Fr) => {
-                "Ce numéro de facture n’est pas accepté pour ce dossier."
-            }
+            (Self::InvoiceNotAccepted, Fr) => "Ce numéro de facture n’est pas accepté pour ce dossier.",
             (Self::InvoiceNotAccepted, En) => "This invoice number is not accepted for this file.",
             (Self::InvoiceTooOld, Fr) => {
                 "Cette facture date de 3 ans ou plus. Utilisez une facture plus récente ou demandez de l’aide."
@@ -178,9 +161,7 @@ impl ErrorCode {
             (Self::ServiceUnavailable, Fr) => {
                 "Le service est temporairement indisponible. Réessayez dans quelques minutes."
             }
-            (Self::ServiceUnavailable, En) => {
-                "The service is temporarily unavailable. Try again in a few minutes."
-            }
+            (Self::ServiceUnavailable, En) => "The service is temporarily unavailable. Try again in a few minutes.",
         }
     }
 }
@@ -248,19 +229,11 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(code: ErrorCode) -> Self {
-        Self {
-            code,
-            errors: Vec::new(),
-            attempts_left: None,
-            retry_after: None,
-        }
+        Self { code, errors: Vec::new(), attempts_left: None, retry_after: None }
     }
 
     pub fn invalid(errors: Vec<FieldError>) -> Self {
-        Self {
-            errors,
-            ..Self::new(ErrorCode::InvalidRequest)
-        }
+        Self { errors, ..Self::new(ErrorCode::InvalidRequest) }
     }
 
     pub fn with_attempts_left(mut self, n: u32) -> Self {
@@ -285,7 +258,9 @@ impl Problem {
             body["errors"] = self
                 .errors
                 .iter()
-                .map(|e| serde_json::json!({"field": e.field, "reason": e.reason, "detail": e.reason.message(language)}))
+                .map(
+                    |e| serde_json::json!({"field": e.field, "reason": e.reason, "detail": e.reason.message(language)}),
+                )
                 .collect();
         }
         if let Some(n) = self.attempts_left {
@@ -311,11 +286,7 @@ mod tests {
     #[test]
     fn every_code_has_both_titles_and_the_spec_status() {
         for code in ErrorCode::ALL {
-            assert_ne!(
-                code.title(Language::Fr),
-                code.title(Language::En),
-                "{code:?}"
-            );
+            assert_ne!(code.title(Language::Fr), code.title(Language::En), "{code:?}");
             let json = serde_json::to_value(code).unwrap();
             assert_eq!(json, code.as_str());
         }

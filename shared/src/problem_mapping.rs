@@ -7,9 +7,7 @@ use crate::recovery::RecoveryError;
 pub fn problem(error: &RecoveryError) -> Problem {
     match error {
         RecoveryError::NoMatch => ErrorCode::NoMatch.into(),
-        RecoveryError::Locked { retry_after } => {
-            Problem::new(ErrorCode::Locked).with_retry_after(*retry_after)
-        }
+        RecoveryError::Locked { retry_after } => Problem::new(ErrorCode::Locked).with_retry_after(*retry_after),
         RecoveryError::NoRecoverySession => ErrorCode::NoRecoverySession.into(),
         RecoveryError::NoEmailOnFile => ErrorCode::NoEmailOnFile.into(),
         RecoveryError::ResendTooSoon { retry_after } => {

@@ -27,9 +27,7 @@ impl CodeHasher {
         if bytes.len() < 32 {
             return Err(WeakSecret);
         }
-        Ok(Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, bytes),
-        })
+        Ok(Self { key: hmac::Key::new(hmac::HMAC_SHA256, bytes) })
     }
 
     fn message(session_id: &str, code: &SecurityCode) -> Vec<u8> {

@@ -2,30 +2,16 @@
 //! `invoices.csv`. Used by the local API's `--seed` and by the registry import.
 
 use crate::domain::{
-    CertificateFile, CertificateNumber, CertificateStatus, DateOfBirth, EmailAddress, Invoice,
-    InvoiceNumber, Language,
+    CertificateFile, CertificateNumber, CertificateStatus, DateOfBirth, EmailAddress, Invoice, InvoiceNumber, Language,
 };
 use crate::store::Store;
 use std::io::Read;
 use std::path::Path;
 use time::Date;
 
-pub const CERTIFICATE_HEADER: [&str; 8] = [
-    "certificate_number",
-    "holder_name",
-    "date_of_birth",
-    "email",
-    "phone",
-    "language",
-    "status",
-    "expires_on",
-];
-pub const INVOICE_HEADER: [&str; 4] = [
-    "invoice_number",
-    "certificate_number",
-    "issued_on",
-    "amount",
-];
+pub const CERTIFICATE_HEADER: [&str; 8] =
+    ["certificate_number", "holder_name", "date_of_birth", "email", "phone", "language", "status", "expires_on"];
+pub const INVOICE_HEADER: [&str; 4] = ["invoice_number", "certificate_number", "issued_on", "amount"];
 
 /// A refused row: its line in the file and why (never the refused value: it may be personal).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,19 +22,10 @@ pub struct RowError {
 }
 
 fn reader<R: Read>(input: R, header: &[&str]) -> Result<csv::Reader<R>, RowError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(input);
-    let found = reader.headers().map_err(|e| RowError {
-        line: 1,
-        reason: format!("unreadable header: {e}"),
-    })?;
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(input);
+    let found = reader.headers().map_err(|e| RowError { line: 1, reason: format!("unreadable header: {e}") })?;
     if found.iter().collect::<Vec<_>>() != header {
-        return Err(RowError {
-            line: 1,
-            reason: format!("the header must be: {}", header.join(",")),
-        });
+        return Err(RowError { line: 1, reason: format!("the header must be: {}", header.join(",")) });
     }
     Ok(reader)
 }
@@ -65,10 +42,7 @@ fn rows<R: Read, T>(
         })?;
         let line = record.position().map_or(0, |p| p.line());
         if record.len() != width {
-            return Err(RowError {
-                line,
-                reason: format!("expected {width} columns, found {}", record.len()),
-            });
+            return Err(RowError { line, reason: format!("expected {width} columns, found {}", record.len()) });
         }
         parse(&record).map_err(|reason| RowError { line, reason })
     })
@@ -85,29 +59,22 @@ pub fn certificates<R: Read>(
 ) -> Result<impl Iterator<Item = Result<CertificateFile, RowError>>, RowError> {
     let reader = reader(input, &CERTIFICATE_HEADER)?;
     Ok(rows(reader, CERTIFICATE_HEADER.len(), move |r| {
-        let number =
-            CertificateNumber::parse(&r[0]).map_err(|e| format!("certificate_number: {e}"))?;
+        let number = CertificateNumber::parse(&r[0]).map_err(|e| format!("certificate_number: {e}"))?;
         let holder_name = r[1].to_owned();
         if holder_name.is_empty() || holder_name.chars().count() > 200 {
             return Err("holder_name is empty or longer than 200 characters".into());
         }
-        let date_of_birth =
-            DateOfBirth::parse(&r[2], today).map_err(|e| format!("date_of_birth: {e}"))?;
+        let date_of_birth = DateOfBirth::parse(&r[2], today).map_err(|e| format!("date_of_birth: {e}"))?;
         let email = match &r[3] {
             "" => None,
             raw => Some(EmailAddress::parse(raw).map_err(|e| format!("email: {e}"))?),
         };
         let phone = r[4].to_owned();
-        if phone.chars().count() > 40
-            || !phone
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-().x".contains(c))
-        {
+        if phone.chars().count() > 40 || !phone.chars().all(|c| c.is_ascii_digit() || " +-().x".contains(c)) {
             return Err("phone has characters other than digits, spaces and + - ( ) . x".into());
         }
         let language = Language::parse(&r[5]).ok_or("language must be fr or en")?;
-        let status = CertificateStatus::parse(&r[6])
-            .ok_or("status must be active, suspended, expired or revoked")?;
+        let status = CertificateStatus::parse(&r[6]).ok_or("status must be active, suspended, expired or revoked")?;
         let expires_on = date(&r[7], "expires_on")?;
         Ok(CertificateFile {
             number,
@@ -136,22 +103,16 @@ fn cents(raw: &str) -> Result<i64, String> {
     }
     let whole: i64 = whole.parse().map_err(|_| error())?;
     let fraction: i64 = format!("{fraction:0<2}").parse().map_err(|_| error())?;
-    whole
-        .checked_mul(100)
-        .and_then(|w| w.checked_add(fraction))
-        .ok_or_else(error)
+    whole.checked_mul(100).and_then(|w| w.checked_add(fraction)).ok_or_else(error)
 }
 
 /// Invoices, one per row.
-pub fn invoices<R: Read>(
-    input: R,
-) -> Result<impl Iterator<Item = Result<Invoice, RowError>>, RowError> {
+pub fn invoices<R: Read>(input: R) -> Result<impl Iterator<Item = Result<Invoice, RowError>>, RowError> {
     let reader = reader(input, &INVOICE_HEADER)?;
     Ok(rows(reader, INVOICE_HEADER.len(), |r| {
         Ok(Invoice {
             number: InvoiceNumber::parse(&r[0]).map_err(|e| format!("invoice_number: {e}"))?,
-            certificate_number: CertificateNumber::parse(&r[1])
-                .map_err(|e| format!("certificate_number: {e}"))?,
+            certificate_number: CertificateNumber::parse(&r[1]).map_err(|e| format!("certificate_number: {e}"))?,
             issued_on: date(&r[2], "issued_on")?,
             amount_cents: cents(&r[3])?,
         })
@@ -161,10 +122,7 @@ pub fn invoices<R: Read>(
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     #[error("{file}: {source}")]
-    Io {
-        file: String,
-        source: std::io::Error,
-    },
+    Io { file: String, source: std::io::Error },
     #[error("{file}: {errors:?}")]
     Rows { file: String, errors: Vec<RowError> },
     #[error(transparent)]
@@ -173,22 +131,12 @@ pub enum SeedError {
 
 /// Loads `certificates.csv` and `invoices.csv` from a folder into a store; any bad row
 /// fails the whole seed (demo data must be clean).
-pub async fn load_dir(
-    store: &dyn Store,
-    dir: &Path,
-    today: Date,
-) -> Result<(usize, usize), SeedError> {
+pub async fn load_dir(store: &dyn Store, dir: &Path, today: Date) -> Result<(usize, usize), SeedError> {
     let open = |name: &str| {
         let path = dir.join(name);
-        std::fs::File::open(&path).map_err(|source| SeedError::Io {
-            file: path.display().to_string(),
-            source,
-        })
+        std::fs::File::open(&path).map_err(|source| SeedError::Io { file: path.display().to_string(), source })
     };
-    let rows_error = |file: &str, errors| SeedError::Rows {
-        file: file.to_owned(),
-        errors,
-    };
+    let rows_error = |file: &str, errors| SeedError::Rows { file: file.to_owned(), errors };
     let files: Vec<_> = certificates(open("certificates.csv")?, today)
         .map_err(|e| rows_error("certificates.csv", vec![e]))?
         .collect::<Result<_, _>>()
@@ -218,22 +166,10 @@ mod tests {
                    AG-1002,Sam Roy,1975-13-01,,514-555-0102,en,active,2027-06-30\n\
                    AG-1003,Léa Côté,1990-01-01,,,xx,active,2027-06-30\n\
                    AG-1004,Short row\n";
-        let rows: Vec<_> = certificates(csv.as_bytes(), date!(2026 - 11 - 29))
-            .unwrap()
-            .collect();
-        assert!(
-            rows[0]
-                .as_ref()
-                .is_ok_and(|f| f.email.is_some() && f.number.as_str() == "AG1001")
-        );
+        let rows: Vec<_> = certificates(csv.as_bytes(), date!(2026 - 11 - 29)).unwrap().collect();
+        assert!(rows[0].as_ref().is_ok_and(|f| f.email.is_some() && f.number.as_str() == "AG1001"));
         assert_eq!(rows[1].as_ref().unwrap_err().line, 3);
-        assert!(
-            rows[1]
-                .as_ref()
-                .unwrap_err()
-                .reason
-                .starts_with("date_of_birth")
-        );
+        assert!(rows[1].as_ref().unwrap_err().reason.starts_with("date_of_birth"));
         assert!(!rows[1].as_ref().unwrap_err().reason.contains("1975"));
         assert_eq!(rows[2].as_ref().unwrap_err().line, 4);
         assert_eq!(rows[3].as_ref().unwrap_err().line, 5);
@@ -254,19 +190,12 @@ mod tests {
 
 /// Demo links (local API only, `links.csv`: `certificate_number,account`): each file is
 /// linked to the account through the store's own link write, with an audit event.
-pub async fn load_links<R: Read>(
-    store: &dyn Store,
-    input: R,
-    now: time::OffsetDateTime,
-) -> Result<usize, SeedError> {
+pub async fn load_links<R: Read>(store: &dyn Store, input: R, now: time::OffsetDateTime) -> Result<usize, SeedError> {
     use crate::audit::{Actor, AuditAction, AuditEvent};
     use crate::domain::AccountSubject;
     use crate::store::{LinkCommand, LinkOutcome, LinkProof, RecoverySession};
-    let reader =
-        reader(input, &["certificate_number", "account"]).map_err(|e| SeedError::Rows {
-            file: "links.csv".into(),
-            errors: vec![e],
-        })?;
+    let reader = reader(input, &["certificate_number", "account"])
+        .map_err(|e| SeedError::Rows { file: "links.csv".into(), errors: vec![e] })?;
     let links: Vec<(CertificateNumber, AccountSubject)> = rows(reader, 2, |r| {
         Ok((
             CertificateNumber::parse(&r[0]).map_err(|e| format!("certificate_number: {e}"))?,
@@ -274,10 +203,7 @@ pub async fn load_links<R: Read>(
         ))
     })
     .collect::<Result<_, _>>()
-    .map_err(|e| SeedError::Rows {
-        file: "links.csv".into(),
-        errors: vec![e],
-    })?;
+    .map_err(|e| SeedError::Rows { file: "links.csv".into(), errors: vec![e] })?;
     for (number, account) in &links {
         let session = RecoverySession {
             id: crate::ids::session_id(),
@@ -289,13 +215,10 @@ pub async fn load_links<R: Read>(
             sends: 0,
             last_sent_at: None,
             invoice_attempts: 0,
+            replaced_code_hashes: Vec::new(),
         };
-        let event = |action, outcome: &str| {
-            AuditEvent::new(number, now, Actor::account(account), action, outcome)
-        };
-        store
-            .open_session(&session, event(AuditAction::Lookup, "seeded"))
-            .await?;
+        let event = |action, outcome: &str| AuditEvent::new(number, now, Actor::account(account), action, outcome);
+        store.open_session(&session, event(AuditAction::Lookup, "seeded")).await?;
         let current = store.certificate(number).await?;
         let command = LinkCommand {
             account: account.clone(),
@@ -310,10 +233,7 @@ pub async fn load_links<R: Read>(
         if store.link(&command).await? != LinkOutcome::Linked {
             return Err(SeedError::Rows {
                 file: "links.csv".into(),
-                errors: vec![RowError {
-                    line: 0,
-                    reason: format!("{number} could not be linked"),
-                }],
+                errors: vec![RowError { line: 0, reason: format!("{number} could not be linked") }],
             });
         }
     }

@@ -50,41 +50,13 @@ pub const SETTINGS: &[(&str, u64, &str)] = &[
     ("CODE_MAX_ATTEMPTS", 5, "wrong tries that kill a code"),
     ("CODE_RESEND_COOLDOWN_SECONDS", 60, "wait between two sends"),
     ("CODE_MAX_SENDS", 5, "code sends per recovery session"),
-    (
-        "CODE_MAX_SENDS_PER_CERTIFICATE",
-        10,
-        "code sends per certificate per 24 h",
-    ),
-    (
-        "CODE_MAX_WRONG_PER_CERTIFICATE",
-        20,
-        "wrong codes per certificate per 24 h",
-    ),
-    (
-        "LOOKUP_MAX_FAILURES_PER_ACCOUNT",
-        5,
-        "failed lookups per account per 24 h",
-    ),
-    (
-        "LOOKUP_MAX_FAILURES_PER_CERTIFICATE",
-        10,
-        "failed lookups per certificate per 24 h",
-    ),
-    (
-        "SESSION_TTL_SECONDS",
-        1800,
-        "lifetime of a recovery session",
-    ),
-    (
-        "INVOICE_MAX_AGE_YEARS",
-        3,
-        "an invoice is accepted when younger than this",
-    ),
-    (
-        "INVOICE_MAX_ATTEMPTS",
-        5,
-        "invoice tries per recovery session",
-    ),
+    ("CODE_MAX_SENDS_PER_CERTIFICATE", 10, "code sends per certificate per 24 h"),
+    ("CODE_MAX_WRONG_PER_CERTIFICATE", 20, "wrong codes per certificate per 24 h"),
+    ("LOOKUP_MAX_FAILURES_PER_ACCOUNT", 5, "failed lookups per account per 24 h"),
+    ("LOOKUP_MAX_FAILURES_PER_CERTIFICATE", 10, "failed lookups per certificate per 24 h"),
+    ("SESSION_TTL_SECONDS", 1800, "lifetime of a recovery session"),
+    ("INVOICE_MAX_AGE_YEARS", 3, "an invoice is accepted when younger than this"),
+    ("INVOICE_MAX_ATTEMPTS", 5, "invoice tries per recovery session"),
 ];
 
 impl RuleSettings {
@@ -103,8 +75,7 @@ impl RuleSettings {
             }
         };
         let count = |name: &'static str, default: u32| -> Result<u32, SettingError> {
-            number(name, default as u64)
-                .and_then(|v| u32::try_from(v).map_err(|_| SettingError { name }))
+            number(name, default as u64).and_then(|v| u32::try_from(v).map_err(|_| SettingError { name }))
         };
         let d = Self::default();
         Ok(Self {
@@ -115,14 +86,8 @@ impl RuleSettings {
                 d.code_resend_cooldown.as_secs(),
             )?),
             code_max_sends: count("CODE_MAX_SENDS", d.code_max_sends)?,
-            code_max_sends_per_certificate: count(
-                "CODE_MAX_SENDS_PER_CERTIFICATE",
-                d.code_max_sends_per_certificate,
-            )?,
-            code_max_wrong_per_certificate: count(
-                "CODE_MAX_WRONG_PER_CERTIFICATE",
-                d.code_max_wrong_per_certificate,
-            )?,
+            code_max_sends_per_certificate: count("CODE_MAX_SENDS_PER_CERTIFICATE", d.code_max_sends_per_certificate)?,
+            code_max_wrong_per_certificate: count("CODE_MAX_WRONG_PER_CERTIFICATE", d.code_max_wrong_per_certificate)?,
             lookup_max_failures_per_account: count(
                 "LOOKUP_MAX_FAILURES_PER_ACCOUNT",
                 d.lookup_max_failures_per_account,
@@ -131,10 +96,7 @@ impl RuleSettings {
                 "LOOKUP_MAX_FAILURES_PER_CERTIFICATE",
                 d.lookup_max_failures_per_certificate,
             )?,
-            session_ttl: Duration::from_secs(number(
-                "SESSION_TTL_SECONDS",
-                d.session_ttl.as_secs(),
-            )?),
+            session_ttl: Duration::from_secs(number("SESSION_TTL_SECONDS", d.session_ttl.as_secs())?),
             invoice_max_age_years: count("INVOICE_MAX_AGE_YEARS", d.invoice_max_age_years)?,
             invoice_max_attempts: count("INVOICE_MAX_ATTEMPTS", d.invoice_max_attempts)?,
             limit_window: d.limit_window,
@@ -149,8 +111,7 @@ mod tests {
 
     #[test]
     fn defaults_match_the_spec_and_env_overrides() {
-        let env: HashMap<&str, &str> =
-            [("CODE_TTL_SECONDS", "120"), ("CODE_MAX_SENDS", "2")].into();
+        let env: HashMap<&str, &str> = [("CODE_TTL_SECONDS", "120"), ("CODE_MAX_SENDS", "2")].into();
         let s = RuleSettings::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(s.code_ttl, Duration::from_secs(120));
         assert_eq!(s.code_max_sends, 2);
@@ -164,12 +125,8 @@ mod tests {
 
     #[test]
     fn refuses_garbage() {
-        let err = RuleSettings::from_lookup(|k| (k == "CODE_MAX_ATTEMPTS").then(|| "five".into()))
-            .unwrap_err();
+        let err = RuleSettings::from_lookup(|k| (k == "CODE_MAX_ATTEMPTS").then(|| "five".into())).unwrap_err();
         assert_eq!(err.name, "CODE_MAX_ATTEMPTS");
-        assert!(
-            RuleSettings::from_lookup(|k| (k == "SESSION_TTL_SECONDS").then(|| "0".into()))
-                .is_err()
-        );
+        assert!(RuleSettings::from_lookup(|k| (k == "SESSION_TTL_SECONDS").then(|| "0".into())).is_err());
     }
 }

@@ -5,8 +5,7 @@ pub mod date {
     use time::{Date, macros::format_description};
 
     pub fn format(date: &Date) -> String {
-        date.format(format_description!("[year]-[month]-[day]"))
-            .expect("date formats")
+        date.format(format_description!("[year]-[month]-[day]")).expect("date formats")
     }
 
     pub fn parse(raw: &str) -> Option<Date> {
@@ -43,10 +42,7 @@ pub mod instant {
         use serde::Serializer;
         use time::OffsetDateTime;
 
-        pub fn serialize<S: Serializer>(
-            at: &Option<OffsetDateTime>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(at: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
             match at {
                 Some(at) => s.serialize_str(&super::format(at)),
                 None => s.serialize_none(),
@@ -64,32 +60,16 @@ pub fn local_datetime(at: time::OffsetDateTime, language: crate::domain::Languag
         let offset = (7 - first.weekday().number_days_from_sunday()) % 7;
         first + time::Duration::days((offset + 7 * (n - 1)) as i64)
     };
-    let dst_start = nth_sunday(time::Month::March, 2)
-        .with_hms(7, 0, 0)
-        .expect("valid")
-        .assume_utc();
-    let dst_end = nth_sunday(time::Month::November, 1)
-        .with_hms(6, 0, 0)
-        .expect("valid")
-        .assume_utc();
-    let hours = if at >= dst_start && at < dst_end {
-        -4
-    } else {
-        -5
-    };
+    let dst_start = nth_sunday(time::Month::March, 2).with_hms(7, 0, 0).expect("valid").assume_utc();
+    let dst_end = nth_sunday(time::Month::November, 1).with_hms(6, 0, 0).expect("valid").assume_utc();
+    let hours = if at >= dst_start && at < dst_end { -4 } else { -5 };
     let local = at.to_offset(time::UtcOffset::from_hms(hours, 0, 0).expect("valid offset"));
     match language {
-        crate::domain::Language::Fr => format!(
-            "{} à {} h {:02} (heure de l’Est)",
-            date::format(&local.date()),
-            local.hour(),
-            local.minute()
-        ),
-        crate::domain::Language::En => format!(
-            "{} at {}:{:02} (Eastern Time)",
-            date::format(&local.date()),
-            local.hour(),
-            local.minute()
-        ),
+        crate::domain::Language::Fr => {
+            format!("{} à {} h {:02} (heure de l’Est)", date::format(&local.date()), local.hour(), local.minute())
+        }
+        crate::domain::Language::En => {
+            format!("{} at {}:{:02} (Eastern Time)", date::format(&local.date()), local.hour(), local.minute())
+        }
     }
 }

@@ -45,18 +45,9 @@ mod tests {
     #[test]
     fn refuses_empty_long_and_symbols() {
         assert_eq!(CertificateNumber::parse(" - "), Err(ParseError::Empty));
-        assert_eq!(
-            CertificateNumber::parse(&"9".repeat(21)),
-            Err(ParseError::TooLong)
-        );
-        assert_eq!(
-            CertificateNumber::parse("AB#12"),
-            Err(ParseError::InvalidFormat)
-        );
-        assert_eq!(
-            CertificateNumber::parse("ÉCOLE1"),
-            Err(ParseError::InvalidFormat)
-        );
+        assert_eq!(CertificateNumber::parse(&"9".repeat(21)), Err(ParseError::TooLong));
+        assert_eq!(CertificateNumber::parse("AB#12"), Err(ParseError::InvalidFormat));
+        assert_eq!(CertificateNumber::parse("ÉCOLE1"), Err(ParseError::InvalidFormat));
     }
 
     proptest! {

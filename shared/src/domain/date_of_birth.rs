@@ -16,8 +16,8 @@ impl DateOfBirth {
         if raw.len() != 10 {
             return Err(ParseError::InvalidFormat);
         }
-        let date = Date::parse(raw, format_description!("[year]-[month]-[day]"))
-            .map_err(|_| ParseError::InvalidFormat)?;
+        let date =
+            Date::parse(raw, format_description!("[year]-[month]-[day]")).map_err(|_| ParseError::InvalidFormat)?;
         let earliest = Date::from_calendar_date(1900, time::Month::January, 1).expect("valid date");
         if date < earliest || date > today {
             return Err(ParseError::OutOfRange);
@@ -56,31 +56,13 @@ mod tests {
 
     #[test]
     fn parses_strict_iso_dates() {
-        assert_eq!(
-            DateOfBirth::parse("1980-02-29", TODAY).unwrap().date(),
-            date!(1980 - 02 - 29)
-        );
-        assert_eq!(
-            DateOfBirth::parse("1981-02-29", TODAY),
-            Err(ParseError::InvalidFormat)
-        );
-        assert_eq!(
-            DateOfBirth::parse("29/02/1980", TODAY),
-            Err(ParseError::InvalidFormat)
-        );
-        assert_eq!(
-            DateOfBirth::parse("1980-2-9", TODAY),
-            Err(ParseError::InvalidFormat)
-        );
+        assert_eq!(DateOfBirth::parse("1980-02-29", TODAY).unwrap().date(), date!(1980 - 02 - 29));
+        assert_eq!(DateOfBirth::parse("1981-02-29", TODAY), Err(ParseError::InvalidFormat));
+        assert_eq!(DateOfBirth::parse("29/02/1980", TODAY), Err(ParseError::InvalidFormat));
+        assert_eq!(DateOfBirth::parse("1980-2-9", TODAY), Err(ParseError::InvalidFormat));
         assert_eq!(DateOfBirth::parse("", TODAY), Err(ParseError::Empty));
-        assert_eq!(
-            DateOfBirth::parse("2030-01-01", TODAY),
-            Err(ParseError::OutOfRange)
-        );
-        assert_eq!(
-            DateOfBirth::parse("1899-12-31", TODAY),
-            Err(ParseError::OutOfRange)
-        );
+        assert_eq!(DateOfBirth::parse("2030-01-01", TODAY), Err(ParseError::OutOfRange));
+        assert_eq!(DateOfBirth::parse("1899-12-31", TODAY), Err(ParseError::OutOfRange));
     }
 
     #[test]

@@ -35,13 +35,8 @@ impl Language {
         for (index, part) in header.split(',').enumerate() {
             let mut pieces = part.split(';');
             let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-            let quality = pieces
-                .find_map(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|q| q.parse::<f32>().ok())
-                })
-                .unwrap_or(1.0);
+            let quality =
+                pieces.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
             let primary = tag.split('-').next().unwrap_or("");
             let Some(language) = Self::parse(primary) else {
                 continue;
@@ -69,15 +64,9 @@ mod tests {
     fn negotiates_french_by_default() {
         assert_eq!(Language::negotiate(None), Language::Fr);
         assert_eq!(Language::negotiate(Some("de-DE, es")), Language::Fr);
-        assert_eq!(
-            Language::negotiate(Some("en-CA,en;q=0.9,fr;q=0.8")),
-            Language::En
-        );
+        assert_eq!(Language::negotiate(Some("en-CA,en;q=0.9,fr;q=0.8")), Language::En);
         assert_eq!(Language::negotiate(Some("fr-CA, en;q=0.5")), Language::Fr);
-        assert_eq!(
-            Language::negotiate(Some("en;q=0.4, fr;q=0.9")),
-            Language::Fr
-        );
+        assert_eq!(Language::negotiate(Some("en;q=0.4, fr;q=0.9")), Language::Fr);
         assert_eq!(Language::negotiate(Some("fr;q=0, en")), Language::En);
     }
 }

@@ -35,11 +35,7 @@ pub enum ParseError {
 /// Registry numbers (certificate, invoice) are compared after trimming, dropping spaces and
 /// hyphens and upper-casing (SPEC §5).
 pub(crate) fn normalize_registry_number(raw: &str) -> String {
-    raw.trim()
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .flat_map(char::to_uppercase)
-        .collect()
+    raw.trim().chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_uppercase).collect()
 }
 
 pub(crate) fn parse_registry_number(raw: &str, max_len: usize) -> Result<String, ParseError> {

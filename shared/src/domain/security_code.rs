@@ -66,22 +66,10 @@ mod tests {
     fn parses_six_digits_only() {
         assert_eq!(SecurityCode::parse(" 012 345 ").unwrap().expose(), "012345");
         assert_eq!(SecurityCode::parse("").unwrap_err(), ParseError::Empty);
-        assert_eq!(
-            SecurityCode::parse("12345").unwrap_err(),
-            ParseError::InvalidFormat
-        );
-        assert_eq!(
-            SecurityCode::parse("1234567").unwrap_err(),
-            ParseError::InvalidFormat
-        );
-        assert_eq!(
-            SecurityCode::parse("12345a").unwrap_err(),
-            ParseError::InvalidFormat
-        );
-        assert_eq!(
-            SecurityCode::parse("１２３４５６").unwrap_err(),
-            ParseError::InvalidFormat
-        );
+        assert_eq!(SecurityCode::parse("12345").unwrap_err(), ParseError::InvalidFormat);
+        assert_eq!(SecurityCode::parse("1234567").unwrap_err(), ParseError::InvalidFormat);
+        assert_eq!(SecurityCode::parse("12345a").unwrap_err(), ParseError::InvalidFormat);
+        assert_eq!(SecurityCode::parse("１２３４５６").unwrap_err(), ParseError::InvalidFormat);
     }
 
     #[test]
@@ -109,10 +97,7 @@ mod tests {
         }
         for counts in [first, last] {
             let expected = N as f64 / 10.0;
-            let chi2: f64 = counts
-                .iter()
-                .map(|&c| (c as f64 - expected).powi(2) / expected)
-                .sum();
+            let chi2: f64 = counts.iter().map(|&c| (c as f64 - expected).powi(2) / expected).sum();
             assert!(chi2 < 27.88, "chi-square {chi2} for {counts:?}");
         }
     }

@@ -12,10 +12,7 @@ pub struct JsonBody {
 }
 
 fn field_error(field: &str, reason: FieldReason) -> FieldError {
-    FieldError {
-        field: field.to_owned(),
-        reason,
-    }
+    FieldError { field: field.to_owned(), reason }
 }
 
 impl JsonBody {
@@ -31,16 +28,10 @@ impl JsonBody {
             match serde_json::from_slice::<serde_json::Value>(raw) {
                 Ok(serde_json::Value::Object(object)) => object,
                 Ok(_) => {
-                    return Err(Problem::invalid(vec![field_error(
-                        "body",
-                        FieldReason::WrongType,
-                    )]));
+                    return Err(Problem::invalid(vec![field_error("body", FieldReason::WrongType)]));
                 }
                 Err(_) => {
-                    return Err(Problem::invalid(vec![field_error(
-                        "body",
-                        FieldReason::InvalidFormat,
-                    )]));
+                    return Err(Problem::invalid(vec![field_error("body", FieldReason::InvalidFormat)]));
                 }
             }
         };
@@ -53,11 +44,7 @@ impl JsonBody {
     }
 
     /// A required string field parsed into its domain type.
-    pub fn required<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, ParseError>,
-    ) -> Option<T> {
+    pub fn required<T>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, ParseError>) -> Option<T> {
         match self.object.get(name) {
             None | Some(serde_json::Value::Null) => {
                 self.errors.push(field_error(name, FieldReason::Required));
@@ -103,12 +90,8 @@ impl JsonBody {
                 if text.chars().count() > max_chars {
                     self.errors.push(field_error(name, FieldReason::TooLong));
                     None
-                } else if text
-                    .chars()
-                    .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-                {
-                    self.errors
-                        .push(field_error(name, FieldReason::InvalidFormat));
+                } else if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+                    self.errors.push(field_error(name, FieldReason::InvalidFormat));
                     None
                 } else {
                     (!text.is_empty()).then(|| text.to_owned())
@@ -123,11 +106,7 @@ impl JsonBody {
 
     /// Fails with every field error found, in order.
     pub fn finish(self) -> Result<(), Problem> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Problem::invalid(self.errors))
-        }
+        if self.errors.is_empty() { Ok(()) } else { Err(Problem::invalid(self.errors)) }
     }
 }
 
@@ -138,25 +117,13 @@ mod tests {
 
     #[test]
     fn names_every_bad_field() {
-        let mut body = JsonBody::parse(
-            br#"{"certificateNumber": 12, "extra": true}"#,
-            &["certificateNumber", "dateOfBirth"],
-        )
-        .unwrap();
-        assert!(
-            body.required("certificateNumber", CertificateNumber::parse)
-                .is_none()
-        );
-        assert!(
-            body.required("dateOfBirth", CertificateNumber::parse)
-                .is_none()
-        );
+        let mut body =
+            JsonBody::parse(br#"{"certificateNumber": 12, "extra": true}"#, &["certificateNumber", "dateOfBirth"])
+                .unwrap();
+        assert!(body.required("certificateNumber", CertificateNumber::parse).is_none());
+        assert!(body.required("dateOfBirth", CertificateNumber::parse).is_none());
         let problem = body.finish().unwrap_err();
-        let fields: Vec<_> = problem
-            .errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.reason))
-            .collect();
+        let fields: Vec<_> = problem.errors.iter().map(|e| (e.field.as_str(), e.reason)).collect();
         assert_eq!(
             fields,
             vec![
@@ -169,19 +136,10 @@ mod tests {
 
     #[test]
     fn refuses_non_objects_and_big_bodies() {
-        assert_eq!(
-            JsonBody::parse(b"[1]", &[]).err().unwrap().code,
-            ErrorCode::InvalidRequest
-        );
-        assert_eq!(
-            JsonBody::parse(b"{", &[]).err().unwrap().code,
-            ErrorCode::InvalidRequest
-        );
+        assert_eq!(JsonBody::parse(b"[1]", &[]).err().unwrap().code, ErrorCode::InvalidRequest);
+        assert_eq!(JsonBody::parse(b"{", &[]).err().unwrap().code, ErrorCode::InvalidRequest);
         let big = vec![b' '; MAX_BODY_BYTES + 1];
-        assert_eq!(
-            JsonBody::parse(&big, &[]).err().unwrap().code,
-            ErrorCode::PayloadTooLarge
-        );
+        assert_eq!(JsonBody::parse(&big, &[]).err().unwrap().code, ErrorCode::PayloadTooLarge);
         assert!(JsonBody::parse(b"", &[]).unwrap().finish().is_ok());
     }
 }

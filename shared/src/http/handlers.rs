@@ -14,25 +14,14 @@ use std::future::Future;
 
 /// The language of the answer: `Accept-Language`, French by default.
 pub fn language_of(request: &Request) -> Language {
-    Language::negotiate(
-        request
-            .headers()
-            .get("accept-language")
-            .and_then(|v| v.to_str().ok()),
-    )
+    Language::negotiate(request.headers().get("accept-language").and_then(|v| v.to_str().ok()))
 }
 
-async fn answer(
-    request: &Request,
-    work: impl Future<Output = Result<Response, Problem>>,
-) -> Response {
+async fn answer(request: &Request, work: impl Future<Output = Result<Response, Problem>>) -> Response {
     let language = language_of(request);
     match work.await {
         Ok(mut ok) => {
-            ok.headers_mut().insert(
-                "content-language",
-                http::HeaderValue::from_static(language.code()),
-            );
+            ok.headers_mut().insert("content-language", http::HeaderValue::from_static(language.code()));
             ok
         }
         Err(p) => response::problem(&p, language),
@@ -45,10 +34,7 @@ fn ok(status: u16, value: &impl serde::Serialize) -> Response {
 
 /// The failure of a use case as a problem; infrastructure failures are logged here once.
 fn failed(error: RecoveryError) -> Problem {
-    if matches!(
-        error,
-        RecoveryError::Store(_) | RecoveryError::Mail(_) | RecoveryError::Random
-    ) {
+    if matches!(error, RecoveryError::Store(_) | RecoveryError::Mail(_) | RecoveryError::Random) {
         tracing::error!(error = %error, "request failed on a dependency");
     }
     problem(&error)
@@ -56,10 +42,7 @@ fn failed(error: RecoveryError) -> Problem {
 
 /// A citizen token from the SAG issuer.
 pub async fn citizen(app: &App, request: &Request) -> Result<Caller, Problem> {
-    let header = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
+    let header = request.headers().get("authorization").and_then(|v| v.to_str().ok());
     let token = bearer_token(header).map_err(|e| token_problem(&e))?;
     app.tokens.citizen.verify(token).await.map_err(|e| {
         tracing::info!(reason = %e, "citizen token refused");
@@ -89,13 +72,8 @@ pub async fn lookup(app: &App, request: Request) -> Response {
         let number = body.required("certificateNumber", CertificateNumber::parse);
         let date_of_birth = body.required("dateOfBirth", |raw| DateOfBirth::parse(raw, today));
         body.finish()?;
-        let (number, date_of_birth) = (
-            number.expect("validated"),
-            date_of_birth.expect("validated"),
-        );
-        let state = recovery::lookup::lookup(app, &caller.account, &number, &date_of_birth)
-            .await
-            .map_err(failed)?;
+        let (number, date_of_birth) = (number.expect("validated"), date_of_birth.expect("validated"));
+        let state = recovery::lookup::lookup(app, &caller.account, &number, &date_of_birth).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -107,9 +85,7 @@ pub async fn send_code(app: &App, request: Request) -> Response {
         size_checked(&request)?;
         let caller = citizen(app, &request).await?;
         body_of(&request, &[])?.finish()?;
-        let state = recovery::send_code::send_code(app, &caller.account)
-            .await
-            .map_err(failed)?;
+        let state = recovery::send_code::send_code(app, &caller.account).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -124,9 +100,7 @@ pub async fn verify_code(app: &App, request: Request) -> Response {
         let code = body.required("code", SecurityCode::parse);
         body.finish()?;
         let code = code.expect("validated");
-        let state = recovery::verify_code::verify_code(app, &caller.account, &code)
-            .await
-            .map_err(failed)?;
+        let state = recovery::verify_code::verify_code(app, &caller.account, &code).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -141,9 +115,7 @@ pub async fn check_invoice(app: &App, request: Request) -> Response {
         let number = body.required("invoiceNumber", InvoiceNumber::parse);
         body.finish()?;
         let number = number.expect("validated");
-        let state = recovery::check_invoice::check_invoice(app, &caller.account, &number)
-            .await
-            .map_err(failed)?;
+        let state = recovery::check_invoice::check_invoice(app, &caller.account, &number).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -165,12 +137,8 @@ pub async fn request_assistance(app: &App, request: Request) -> Response {
             message,
         };
         let (request, created) =
-            recovery::assistance::request_assistance(app, &caller.account, ask)
-                .await
-                .map_err(failed)?;
-        let state = recovery::RecoveryState::AssistanceRequested {
-            reference: request.reference,
-        };
+            recovery::assistance::request_assistance(app, &caller.account, ask).await.map_err(failed)?;
+        let state = recovery::RecoveryState::AssistanceRequested { reference: request.reference };
         Ok(ok(if created { 201 } else { 200 }, &state))
     })
     .await
@@ -180,9 +148,7 @@ pub async fn request_assistance(app: &App, request: Request) -> Response {
 pub async fn recovery_state(app: &App, request: Request) -> Response {
     answer(&request, async {
         let caller = citizen(app, &request).await?;
-        let state = recovery::state::current_state(app, &caller.account)
-            .await
-            .map_err(failed)?;
+        let state = recovery::state::current_state(app, &caller.account).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -192,9 +158,7 @@ pub async fn recovery_state(app: &App, request: Request) -> Response {
 pub async fn my_certificate(app: &App, request: Request) -> Response {
     answer(&request, async {
         let caller = citizen(app, &request).await?;
-        let summary = recovery::state::my_certificate(app, &caller.account)
-            .await
-            .map_err(failed)?;
+        let summary = recovery::state::my_certificate(app, &caller.account).await.map_err(failed)?;
         Ok(ok(200, &summary))
     })
     .await

@@ -22,16 +22,10 @@ pub fn json(status: u16, value: &impl Serialize, language: Language) -> Response
 }
 
 pub fn problem(problem: &Problem, language: Language) -> Response {
-    let mut response = build(
-        problem.code.status(),
-        "application/problem+json",
-        language,
-        problem.body(language).to_string(),
-    );
+    let mut response =
+        build(problem.code.status(), "application/problem+json", language, problem.body(language).to_string());
     if let Some(after) = problem.retry_after {
-        response
-            .headers_mut()
-            .insert("retry-after", http::HeaderValue::from(after.as_secs()));
+        response.headers_mut().insert("retry-after", http::HeaderValue::from(after.as_secs()));
     }
     response
 }

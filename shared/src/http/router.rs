@@ -18,11 +18,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
 /// The request's path without an API Gateway stage.
 fn path_of(request: &Request) -> String {
     let raw = request.raw_http_path();
-    if raw.is_empty() {
-        request.uri().path().to_owned()
-    } else {
-        raw.to_owned()
-    }
+    if raw.is_empty() { request.uri().path().to_owned() } else { raw.to_owned() }
 }
 
 /// Serves any route of [`ROUTES`].

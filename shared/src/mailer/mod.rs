@@ -19,9 +19,7 @@ pub struct Email {
 impl std::fmt::Debug for Email {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The body may hold a security code and the address is personal data.
-        f.debug_struct("Email")
-            .field("subject", &self.subject)
-            .finish_non_exhaustive()
+        f.debug_struct("Email").field("subject", &self.subject).finish_non_exhaustive()
     }
 }
 

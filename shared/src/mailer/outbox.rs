@@ -28,10 +28,7 @@ impl Outbox {
     }
 
     pub fn printing() -> Self {
-        Self {
-            print: true,
-            ..Self::default()
-        }
+        Self { print: true, ..Self::default() }
     }
 
     pub fn sent(&self) -> Vec<SentEmail> {
@@ -39,8 +36,7 @@ impl Outbox {
     }
 
     pub fn set_failing(&self, failing: bool) {
-        self.failing
-            .store(failing, std::sync::atomic::Ordering::SeqCst);
+        self.failing.store(failing, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -57,10 +53,10 @@ impl Mailer for Outbox {
                 email.to, email.subject, email.text
             );
         }
-        self.sent.lock().expect("outbox lock").push(SentEmail {
-            email: email.clone(),
-            sent_at: OffsetDateTime::now_utc(),
-        });
+        self.sent
+            .lock()
+            .expect("outbox lock")
+            .push(SentEmail { email: email.clone(), sent_at: OffsetDateTime::now_utc() });
         Ok(())
     }
 }

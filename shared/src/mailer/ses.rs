@@ -10,10 +10,7 @@ pub struct SesMailer {
 
 impl SesMailer {
     pub fn new(client: aws_sdk_sesv2::Client, sender: impl Into<String>) -> Self {
-        Self {
-            client,
-            sender: sender.into(),
-        }
+        Self { client, sender: sender.into() }
     }
 
     pub fn client(&self) -> &aws_sdk_sesv2::Client {
@@ -22,11 +19,7 @@ impl SesMailer {
 }
 
 fn content(data: &str) -> Result<Content, MailerError> {
-    Content::builder()
-        .data(data)
-        .charset("UTF-8")
-        .build()
-        .map_err(|e| MailerError(e.to_string()))
+    Content::builder().data(data).charset("UTF-8").build().map_err(|e| MailerError(e.to_string()))
 }
 
 #[async_trait::async_trait]
@@ -35,12 +28,7 @@ impl Mailer for SesMailer {
     async fn send(&self, email: &Email) -> Result<(), MailerError> {
         let message = Message::builder()
             .subject(content(&email.subject)?)
-            .body(
-                Body::builder()
-                    .text(content(&email.text)?)
-                    .html(content(&email.html)?)
-                    .build(),
-            )
+            .body(Body::builder().text(content(&email.text)?).html(content(&email.html)?).build())
             .build();
         self.client
             .send_email()

@@ -4,10 +4,7 @@ use super::Email;
 use crate::domain::{CertificateNumber, EmailAddress, Language, SecurityCode};
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn html_page(language: Language, title: &str, paragraphs: &[String]) -> String {
@@ -27,9 +24,7 @@ fn signature(language: Language) -> &'static str {
         Language::Fr => {
             "Office de la protection du consommateur — ce courriel est envoyé automatiquement, n’y répondez pas."
         }
-        Language::En => {
-            "Office de la protection du consommateur — this email is sent automatically; do not reply."
-        }
+        Language::En => "Office de la protection du consommateur — this email is sent automatically; do not reply.",
     }
 }
 
@@ -71,10 +66,7 @@ pub fn security_code(
         .enumerate()
         .map(|(i, l)| {
             if i == 1 {
-                format!(
-                    "<strong style=\"font-size:28px;letter-spacing:6px\">{}</strong>",
-                    escape(l)
-                )
+                format!("<strong style=\"font-size:28px;letter-spacing:6px\">{}</strong>", escape(l))
             } else {
                 escape(l)
             }
@@ -89,12 +81,7 @@ pub fn security_code(
 }
 
 /// The notice sent to the email on file after every successful link.
-pub fn link_notice(
-    to: &EmailAddress,
-    language: Language,
-    certificate: &CertificateNumber,
-    when: &str,
-) -> Email {
+pub fn link_notice(to: &EmailAddress, language: Language, certificate: &CertificateNumber, when: &str) -> Email {
     let (subject, lines) = match language {
         Language::Fr => (
             "Votre dossier de certificat a été associé à un compte".to_owned(),

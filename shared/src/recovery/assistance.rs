@@ -33,14 +33,8 @@ pub async fn request_assistance(
         created_at: now,
         status: AssistanceStatus::Open,
     };
-    let event = audit(
-        &request.certificate_number,
-        now,
-        account,
-        AuditAction::AssistanceRequest,
-        "opened",
-    )
-    .with_detail(request.reference.clone());
+    let event = audit(&request.certificate_number, now, account, AuditAction::AssistanceRequest, "opened")
+        .with_detail(request.reference.clone());
     match app.store.open_assistance_request(&request, event).await? {
         AssistanceOpened::Created => {
             tracing::info!(reference = %request.reference, "assistance request opened");

@@ -32,11 +32,7 @@ impl PreferredTime {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssistanceStatus {
     Open,
-    Closed {
-        outcome: String,
-        by: String,
-        at: OffsetDateTime,
-    },
+    Closed { outcome: String, by: String, at: OffsetDateTime },
 }
 
 /// A holder's request to be called back by an employee.

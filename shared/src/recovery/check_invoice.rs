@@ -1,6 +1,4 @@
-use super::{
-    RecoveryError, RecoveryState, after_link_conflict, audit, audit_refusal, link, require_session,
-};
+use super::{RecoveryError, RecoveryState, after_link_conflict, audit, audit_refusal, link, require_session};
 use crate::app::App;
 use crate::audit::AuditAction;
 use crate::domain::{AccountSubject, InvoiceNumber};
@@ -18,42 +16,21 @@ pub async fn check_invoice(
     let context = require_session(app, account).await?;
     let now = app.clock.now();
     let session = &context.session;
-    let file = context
-        .file
-        .clone()
-        .ok_or(RecoveryError::NoRecoverySession)?;
+    let file = context.file.clone().ok_or(RecoveryError::NoRecoverySession)?;
     if file.linked_account.as_ref() == Some(account) {
         return Ok(RecoveryState::linked(&file));
     }
     if file.linked_account.is_some() {
-        return Err(audit_refusal(
-            app,
-            &context,
-            AuditAction::InvoiceTry,
-            RecoveryError::AlreadyLinked,
-        )
-        .await);
+        return Err(audit_refusal(app, &context, AuditAction::InvoiceTry, RecoveryError::AlreadyLinked).await);
     }
     if session.invoice_attempts >= settings.invoice_max_attempts {
-        return Err(audit_refusal(
-            app,
-            &context,
-            AuditAction::InvoiceTry,
-            RecoveryError::TooManyAttempts,
-        )
-        .await);
+        return Err(audit_refusal(app, &context, AuditAction::InvoiceTry, RecoveryError::TooManyAttempts).await);
     }
 
-    let invoice = app
-        .store
-        .invoice(number)
-        .await?
-        .filter(|i| i.certificate_number == file.number);
+    let invoice = app.store.invoice(number).await?.filter(|i| i.certificate_number == file.number);
     let refused_as = match &invoice {
         None => Some("invoice_not_accepted"),
-        Some(i) if !i.is_recent(now.date(), settings.invoice_max_age_years) => {
-            Some("invoice_too_old")
-        }
+        Some(i) if !i.is_recent(now.date(), settings.invoice_max_age_years) => Some("invoice_too_old"),
         Some(_) => None,
     };
     if let Some(outcome) = refused_as {
@@ -76,17 +53,13 @@ pub async fn check_invoice(
         });
     }
 
-    let proof = LinkProof::Invoice {
-        max_attempts: settings.invoice_max_attempts,
-    };
+    let proof = LinkProof::Invoice { max_attempts: settings.invoice_max_attempts };
     match link(app, &context, &file, proof, AuditAction::InvoiceTry).await? {
         LinkOutcome::Linked => {
             let mut linked = file;
             linked.linked_account = Some(account.clone());
             Ok(RecoveryState::linked(&linked))
         }
-        LinkOutcome::Conflict => {
-            after_link_conflict(app, account, &file.number, RecoveryError::AlreadyLinked).await
-        }
+        LinkOutcome::Conflict => after_link_conflict(app, account, &file.number, RecoveryError::AlreadyLinked).await,
     }
 }

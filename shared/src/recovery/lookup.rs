@@ -23,47 +23,26 @@ pub async fn lookup(
     let context = app.store.lookup_context(account, certificate, now).await?;
 
     let locked_until = [
-        (
-            context.account_failures,
-            settings.lookup_max_failures_per_account,
-        ),
-        (
-            context.certificate_failures,
-            settings.lookup_max_failures_per_certificate,
-        ),
+        (context.account_failures, settings.lookup_max_failures_per_account),
+        (context.certificate_failures, settings.lookup_max_failures_per_certificate),
     ]
     .into_iter()
     .filter_map(|(count, max)| WindowCount::current(count, now).filter(|c| c.count >= max))
     .map(|c| c.window_ends)
     .max();
     if let Some(until) = locked_until {
-        app.store
-            .append_audit(&audit(
-                certificate,
-                now,
-                account,
-                AuditAction::Lookup,
-                "locked",
-            ))
-            .await?;
+        app.store.append_audit(&audit(certificate, now, account, AuditAction::Lookup, "locked")).await?;
         tracing::info!(outcome = "locked", "lookup refused");
-        return Err(RecoveryError::Locked {
-            retry_after: (until - now).unsigned_abs(),
-        });
+        return Err(RecoveryError::Locked { retry_after: (until - now).unsigned_abs() });
     }
 
-    let on_file = context
-        .file
-        .as_ref()
-        .map_or(&NO_FILE_DATE_OF_BIRTH, |f| &f.date_of_birth);
+    let on_file = context.file.as_ref().map_or(&NO_FILE_DATE_OF_BIRTH, |f| &f.date_of_birth);
     let matches = on_file.matches(date_of_birth);
     let file = match context.file {
         Some(file) if matches => file,
         _ => {
             let event = audit(certificate, now, account, AuditAction::Lookup, "no_match");
-            app.store
-                .record_lookup_failure(account, certificate, settings.limit_window, now, event)
-                .await?;
+            app.store.record_lookup_failure(account, certificate, settings.limit_window, now, event).await?;
             tracing::info!(outcome = "no_match", "lookup refused");
             return Err(RecoveryError::NoMatch);
         }
@@ -71,13 +50,7 @@ pub async fn lookup(
 
     if file.linked_account.as_ref() == Some(account) {
         app.store
-            .append_audit(&audit(
-                certificate,
-                now,
-                account,
-                AuditAction::Lookup,
-                "already_linked_to_caller",
-            ))
+            .append_audit(&audit(certificate, now, account, AuditAction::Lookup, "already_linked_to_caller"))
             .await?;
         return Ok(RecoveryState::linked(&file));
     }
@@ -92,13 +65,9 @@ pub async fn lookup(
         sends: 0,
         last_sent_at: None,
         invoice_attempts: 0,
+        replaced_code_hashes: Vec::new(),
     };
-    app.store
-        .open_session(
-            &session,
-            audit(certificate, now, account, AuditAction::Lookup, "matched"),
-        )
-        .await?;
+    app.store.open_session(&session, audit(certificate, now, account, AuditAction::Lookup, "matched")).await?;
     tracing::info!(outcome = "matched", "lookup matched");
     Ok(RecoveryState::matched(&file, account))
 }

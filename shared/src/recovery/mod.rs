@@ -70,11 +70,7 @@ pub fn options_for(file: &CertificateFile, account: &AccountSubject) -> Vec<Reco
     if file.email.is_some() {
         options.push(RecoveryOption::EmailCode);
     }
-    if file
-        .linked_account
-        .as_ref()
-        .is_none_or(|owner| owner == account)
-    {
+    if file.linked_account.as_ref().is_none_or(|owner| owner == account) {
         options.push(RecoveryOption::Invoice);
     }
     options.push(RecoveryOption::Assistance);
@@ -83,11 +79,7 @@ pub fn options_for(file: &CertificateFile, account: &AccountSubject) -> Vec<Reco
 
 /// The caller's recovery state, as every citizen route answers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(
-    tag = "state",
-    rename_all = "snake_case",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "state", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum RecoveryState {
     None,
     Matched {
@@ -114,16 +106,11 @@ pub enum RecoveryState {
 
 impl RecoveryState {
     pub fn matched(file: &CertificateFile, account: &AccountSubject) -> Self {
-        Self::Matched {
-            masked_email: file.email.as_ref().map(|e| e.masked()),
-            options: options_for(file, account),
-        }
+        Self::Matched { masked_email: file.email.as_ref().map(|e| e.masked()), options: options_for(file, account) }
     }
 
     pub fn linked(file: &CertificateFile) -> Self {
-        Self::Linked {
-            certificate: CertificateSummary::from(file),
-        }
+        Self::Linked { certificate: CertificateSummary::from(file) }
     }
 }
 
@@ -145,13 +132,7 @@ pub(crate) async fn audit_refusal(
     error: RecoveryError,
 ) -> RecoveryError {
     let outcome = crate::problem_mapping::problem(&error).code.as_str();
-    let event = audit(
-        &context.session.certificate_number,
-        app.clock.now(),
-        &context.session.account,
-        action,
-        outcome,
-    );
+    let event = audit(&context.session.certificate_number, app.clock.now(), &context.session.account, action, outcome);
     if let Err(e) = app.store.append_audit(&event).await {
         tracing::error!(error = %e, "audit event not written");
         return RecoveryError::Store(e);
@@ -161,10 +142,7 @@ pub(crate) async fn audit_refusal(
 
 /// The session of the caller, or — when a concurrent request already linked the account —
 /// the linked answer.
-pub(crate) async fn require_session(
-    app: &App,
-    account: &AccountSubject,
-) -> Result<SessionContext, RecoveryError> {
+pub(crate) async fn require_session(app: &App, account: &AccountSubject) -> Result<SessionContext, RecoveryError> {
     match app.store.session_context(account, app.clock.now()).await? {
         Some(context) => Ok(context),
         None => Err(RecoveryError::NoRecoverySession),
@@ -188,14 +166,8 @@ pub(crate) async fn link(
     ];
     if let Some(previous) = file.linked_account.as_ref().filter(|p| *p != account) {
         events.push(
-            AuditEvent::new(
-                number,
-                now,
-                Actor::Account(previous.as_str().to_owned()),
-                AuditAction::Unlink,
-                "moved",
-            )
-            .with_detail(format!("to account {account}")),
+            AuditEvent::new(number, now, Actor::Account(previous.as_str().to_owned()), AuditAction::Unlink, "moved")
+                .with_detail(format!("to account {account}")),
         );
     }
     let command = LinkCommand {
@@ -218,12 +190,7 @@ pub(crate) async fn link(
 
 /// Every successful link sends a notice to the email on file. The link stands if the notice
 /// fails; the failure is logged and audited for follow-up.
-async fn send_link_notice(
-    app: &App,
-    file: &CertificateFile,
-    account: &AccountSubject,
-    now: OffsetDateTime,
-) {
+async fn send_link_notice(app: &App, file: &CertificateFile, account: &AccountSubject, now: OffsetDateTime) {
     let Some(email) = &file.email else {
         return;
     };
@@ -252,9 +219,7 @@ pub(crate) async fn after_link_conflict(
 ) -> Result<RecoveryState, RecoveryError> {
     let file = app.store.certificate(number).await?;
     match file {
-        Some(file) if file.linked_account.as_ref() == Some(account) => {
-            Ok(RecoveryState::linked(&file))
-        }
+        Some(file) if file.linked_account.as_ref() == Some(account) => Ok(RecoveryState::linked(&file)),
         _ => Err(otherwise),
     }
 }

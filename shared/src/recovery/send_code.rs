@@ -1,7 +1,4 @@
-use super::{
-    RecoveryError, RecoveryOption, RecoveryState, audit, audit_refusal, options_for,
-    require_session,
-};
+use super::{RecoveryError, RecoveryOption, RecoveryState, audit, audit_refusal, options_for, require_session};
 use crate::app::App;
 use crate::audit::AuditAction;
 use crate::domain::{AccountSubject, SecurityCode};
@@ -10,42 +7,26 @@ use crate::store::{CodeSend, CodeSendRefused, CodeSendUndo, IssuedCode, WindowCo
 /// Sends a security code to the email on file, or a new one (the old one dies), under the
 /// resend cooldown, the per-session sends and the per-certificate sends in 24 h.
 #[tracing::instrument(skip_all, fields(account = %account))]
-pub async fn send_code(
-    app: &App,
-    account: &AccountSubject,
-) -> Result<RecoveryState, RecoveryError> {
+pub async fn send_code(app: &App, account: &AccountSubject) -> Result<RecoveryState, RecoveryError> {
     let settings = &app.settings;
     let context = require_session(app, account).await?;
     let now = app.clock.now();
     let session = &context.session;
-    let file = context
-        .file
-        .clone()
-        .ok_or(RecoveryError::NoRecoverySession)?;
+    let file = context.file.clone().ok_or(RecoveryError::NoRecoverySession)?;
     let Some(email) = file.email.clone() else {
-        return Err(audit_refusal(
-            app,
-            &context,
-            AuditAction::CodeSend,
-            RecoveryError::NoEmailOnFile,
-        )
-        .await);
+        return Err(audit_refusal(app, &context, AuditAction::CodeSend, RecoveryError::NoEmailOnFile).await);
     };
-    let certificate_sends =
-        WindowCount::current(context.code_sends_of_certificate, now).map_or(0, |c| c.count);
-    let refusal = if session.sends >= settings.code_max_sends
-        || certificate_sends >= settings.code_max_sends_per_certificate
-    {
-        Some(RecoveryError::TooManyCodes)
-    } else {
-        session
-            .last_sent_at
-            .map(|at| at + settings.code_resend_cooldown)
-            .filter(|available| *available > now)
-            .map(|available| RecoveryError::ResendTooSoon {
-                retry_after: (available - now).unsigned_abs(),
-            })
-    };
+    let certificate_sends = WindowCount::current(context.code_sends_of_certificate, now).map_or(0, |c| c.count);
+    let refusal =
+        if session.sends >= settings.code_max_sends || certificate_sends >= settings.code_max_sends_per_certificate {
+            Some(RecoveryError::TooManyCodes)
+        } else {
+            session
+                .last_sent_at
+                .map(|at| at + settings.code_resend_cooldown)
+                .filter(|available| *available > now)
+                .map(|available| RecoveryError::ResendTooSoon { retry_after: (available - now).unsigned_abs() })
+        };
     if let Some(refusal) = refusal {
         return Err(audit_refusal(app, &context, AuditAction::CodeSend, refusal).await);
     }
@@ -63,6 +44,7 @@ pub async fn send_code(
         session_id: session.id.clone(),
         certificate_number: file.number.clone(),
         code: issued.clone(),
+        replaced_hash: session.code.as_ref().map(|c| c.hash.clone()),
         sends_before: session.sends,
         max_sends: settings.code_max_sends,
         cooldown: settings.code_resend_cooldown,
@@ -74,9 +56,7 @@ pub async fn send_code(
     match app.store.record_code_sent(&send).await? {
         Ok(()) => {}
         Err(CodeSendRefused::SessionChanged | CodeSendRefused::TooSoon) => {
-            return Err(RecoveryError::ResendTooSoon {
-                retry_after: settings.code_resend_cooldown,
-            });
+            return Err(RecoveryError::ResendTooSoon { retry_after: settings.code_resend_cooldown });
         }
         Err(CodeSendRefused::SessionSendsUsedUp | CodeSendRefused::CertificateSendsUsedUp) => {
             return Err(RecoveryError::TooManyCodes);
@@ -84,13 +64,8 @@ pub async fn send_code(
     }
 
     let lifetime_minutes = settings.code_ttl.as_secs().div_ceil(60);
-    let email_message = crate::mailer::templates::security_code(
-        &email,
-        file.language,
-        &code,
-        &file.number,
-        lifetime_minutes,
-    );
+    let email_message =
+        crate::mailer::templates::security_code(&email, file.language, &code, &file.number, lifetime_minutes);
     if let Err(mail_error) = app.mailer.send(&email_message).await {
         tracing::error!(error = %mail_error, "security code email not sent; taking the send back");
         let undo = CodeSendUndo {
@@ -100,29 +75,16 @@ pub async fn send_code(
             code_id: issued.id.clone(),
             previous_code: session.code.clone(),
             previous_last_sent_at: session.last_sent_at,
+            previous_replaced_code_hashes: session.replaced_code_hashes.clone(),
         };
         app.store.undo_code_sent(&undo).await?;
-        app.store
-            .append_audit(&audit(
-                &file.number,
-                now,
-                account,
-                AuditAction::CodeSend,
-                "mail_failed",
-            ))
-            .await?;
+        app.store.append_audit(&audit(&file.number, now, account, AuditAction::CodeSend, "mail_failed")).await?;
         return Err(RecoveryError::Mail(mail_error));
     }
     tracing::info!(outcome = "sent", "security code sent");
-    let sends_left = (settings.code_max_sends - session.sends - 1).min(
-        settings
-            .code_max_sends_per_certificate
-            .saturating_sub(certificate_sends + 1),
-    );
-    let options = options_for(&file, account)
-        .into_iter()
-        .filter(|o| *o != RecoveryOption::EmailCode)
-        .collect();
+    let sends_left = (settings.code_max_sends - session.sends - 1)
+        .min(settings.code_max_sends_per_certificate.saturating_sub(certificate_sends + 1));
+    let options = options_for(&file, account).into_iter().filter(|o| *o != RecoveryOption::EmailCode).collect();
     Ok(RecoveryState::CodeSent {
         masked_email: Some(email.masked()),
         expires_at: issued.expires_at,

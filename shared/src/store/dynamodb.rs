@@ -21,10 +21,9 @@ use crate::recovery::assistance_request::AssistanceRequest;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TimeToLiveSpecification,
-    TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use items::*;
 use std::collections::HashMap;
@@ -60,29 +59,18 @@ fn cancelled_conditions(
     else {
         return None;
     };
-    let reasons: Vec<bool> = e
-        .cancellation_reasons()
-        .iter()
-        .map(|r| r.code() == Some("ConditionalCheckFailed"))
-        .collect();
+    let reasons: Vec<bool> =
+        e.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
     reasons.iter().any(|failed| *failed).then_some(reasons)
 }
 
 fn values(pairs: &[(&str, AttributeValue)]) -> Option<Item> {
-    Some(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect(),
-    )
+    Some(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -96,13 +84,7 @@ impl DynamoStore {
     /// Creates the table (keys, GSI, on-demand, TTL) when it does not exist: the local API
     /// and tests. In AWS the SAM template owns the table.
     pub async fn create_table_if_missing(&self) -> StoreResult<()> {
-        match self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-        {
+        match self.client.describe_table().table_name(&self.table).send().await {
             Ok(_) => return Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => {}
             Err(e) => return Err(unavailable(e)),
@@ -114,13 +96,8 @@ impl DynamoStore {
                 .build()
                 .expect("attribute definition")
         };
-        let key = |name: &str, kind| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .expect("key")
-        };
+        let key =
+            |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key");
         let created = self
             .client
             .create_table()
@@ -137,11 +114,7 @@ impl DynamoStore {
                     .index_name(GSI_OPEN_ASSISTANCE)
                     .key_schema(key("gsi1pk", KeyType::Hash))
                     .key_schema(key("gsi1sk", KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
                     .build()
                     .expect("index"),
             )
@@ -156,11 +129,7 @@ impl DynamoStore {
             .update_time_to_live()
             .table_name(&self.table)
             .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name(TTL_ATTRIBUTE)
-                    .build()
-                    .expect("ttl"),
+                TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL_ATTRIBUTE).build().expect("ttl"),
             )
             .send()
             .await
@@ -212,61 +181,36 @@ impl DynamoStore {
     async fn batch_get(&self, keys: Vec<(String, String)>) -> StoreResult<Vec<Item>> {
         let mut pending = KeysAndAttributes::builder().consistent_read(true);
         for (pk, sk) in keys {
-            pending = pending.keys(HashMap::from([
-                ("pk".to_owned(), s(pk)),
-                ("sk".to_owned(), s(sk)),
-            ]));
+            pending = pending.keys(HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]));
         }
         let mut request = Some(pending.build().expect("keys"));
         let mut items = Vec::new();
         for attempt in 0..5u32 {
             let Some(keys) = request.take() else { break };
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys)
-                .send()
-                .await
-                .map_err(unavailable)?;
+            let out =
+                self.client.batch_get_item().request_items(&self.table, keys).send().await.map_err(unavailable)?;
             if let Some(mut responses) = out.responses {
                 items.extend(responses.remove(&self.table).unwrap_or_default());
             }
-            request = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .filter(|k| !k.keys.is_empty());
+            request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
             if request.is_some() {
                 tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
             }
         }
         if request.is_some() {
-            return Err(StoreError::Unavailable(
-                "batch read left keys unprocessed".into(),
-            ));
+            return Err(StoreError::Unavailable("batch read left keys unprocessed".into()));
         }
         Ok(items)
     }
 
     async fn put(&self, item: Item) -> StoreResult<()> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(unavailable)?;
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }
 
     /// Adds one to a 24 h counter: in its current window, or in a new window when the old one
     /// ended. Each step is a conditional write; a lost race retries.
-    async fn bump(
-        &self,
-        pk: String,
-        counter: Counter,
-        window: Duration,
-        now: OffsetDateTime,
-    ) -> StoreResult<()> {
+    async fn bump(&self, pk: String, counter: Counter, window: Duration, now: OffsetDateTime) -> StoreResult<()> {
         let sk = counter_sk(counter);
         let ends = now + window;
         for _ in 0..5 {
@@ -308,19 +252,11 @@ impl DynamoStore {
                 Err(e) => return Err(unavailable(e)),
             }
         }
-        Err(StoreError::Unavailable(
-            "counter kept changing under concurrent writes".into(),
-        ))
+        Err(StoreError::Unavailable("counter kept changing under concurrent writes".into()))
     }
 
     async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Result<(), Vec<bool>>> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(Ok(())),
             Err(e) => match cancelled_conditions(&e) {
                 Some(failed) => Ok(Err(failed)),
@@ -331,21 +267,11 @@ impl DynamoStore {
 
     fn put_item(&self, item: Item) -> TransactWriteItem {
         TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .build()
-                    .expect("put"),
-            )
+            .put(Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("put"))
             .build()
     }
 
-    fn session_of(
-        &self,
-        items: &[Item],
-        now: OffsetDateTime,
-    ) -> StoreResult<Option<RecoverySession>> {
+    fn session_of(&self, items: &[Item], now: OffsetDateTime) -> StoreResult<Option<RecoverySession>> {
         items
             .iter()
             .find(|i| sk_of(i) == SESSION_SK)
@@ -357,23 +283,12 @@ impl DynamoStore {
 
 #[async_trait::async_trait]
 impl Store for DynamoStore {
-    async fn certificate(
-        &self,
-        number: &CertificateNumber,
-    ) -> StoreResult<Option<CertificateFile>> {
-        self.get(cert_pk(number), FILE_SK)
-            .await?
-            .as_ref()
-            .map(file_from_item)
-            .transpose()
+    async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>> {
+        self.get(cert_pk(number), FILE_SK).await?.as_ref().map(file_from_item).transpose()
     }
 
     async fn invoice(&self, number: &InvoiceNumber) -> StoreResult<Option<Invoice>> {
-        self.get(invoice_pk(number), INVOICE_SK)
-            .await?
-            .as_ref()
-            .map(invoice_from_item)
-            .transpose()
+        self.get(invoice_pk(number), INVOICE_SK).await?.as_ref().map(invoice_from_item).transpose()
     }
 
     async fn lookup_context(
@@ -385,35 +300,21 @@ impl Store for DynamoStore {
         let items = self
             .batch_get(vec![
                 (cert_pk(certificate), FILE_SK.to_owned()),
-                (
-                    account_pk(account),
-                    counter_sk(Counter::LookupFailuresOfAccount),
-                ),
-                (
-                    cert_pk(certificate),
-                    counter_sk(Counter::LookupFailuresOfCertificate),
-                ),
+                (account_pk(account), counter_sk(Counter::LookupFailuresOfAccount)),
+                (cert_pk(certificate), counter_sk(Counter::LookupFailuresOfCertificate)),
             ])
             .await?;
         let find = |pk: String, sk: String| items.iter().find(|i| pk_of(i) == pk && sk_of(i) == sk);
         Ok(LookupContext {
-            file: find(cert_pk(certificate), FILE_SK.to_owned())
-                .map(file_from_item)
-                .transpose()?,
-            account_failures: find(
-                account_pk(account),
-                counter_sk(Counter::LookupFailuresOfAccount),
-            )
-            .map(count_from_item)
-            .transpose()?
-            .and_then(|c| WindowCount::current(Some(c), now)),
-            certificate_failures: find(
-                cert_pk(certificate),
-                counter_sk(Counter::LookupFailuresOfCertificate),
-            )
-            .map(count_from_item)
-            .transpose()?
-            .and_then(|c| WindowCount::current(Some(c), now)),
+            file: find(cert_pk(certificate), FILE_SK.to_owned()).map(file_from_item).transpose()?,
+            account_failures: find(account_pk(account), counter_sk(Counter::LookupFailuresOfAccount))
+                .map(count_from_item)
+                .transpose()?
+                .and_then(|c| WindowCount::current(Some(c), now)),
+            certificate_failures: find(cert_pk(certificate), counter_sk(Counter::LookupFailuresOfCertificate))
+                .map(count_from_item)
+                .transpose()?
+                .and_then(|c| WindowCount::current(Some(c), now)),
         })
     }
 
@@ -426,33 +327,18 @@ impl Store for DynamoStore {
         audit: AuditEvent,
     ) -> StoreResult<()> {
         let (a, c, e) = tokio::join!(
-            self.bump(
-                account_pk(account),
-                Counter::LookupFailuresOfAccount,
-                window,
-                now
-            ),
-            self.bump(
-                cert_pk(certificate),
-                Counter::LookupFailuresOfCertificate,
-                window,
-                now
-            ),
+            self.bump(account_pk(account), Counter::LookupFailuresOfAccount, window, now),
+            self.bump(cert_pk(certificate), Counter::LookupFailuresOfCertificate, window, now),
             self.put(audit_item(&audit)),
         );
         a.and(c).and(e)
     }
 
     async fn open_session(&self, session: &RecoverySession, audit: AuditEvent) -> StoreResult<()> {
-        let items = vec![
-            self.put_item(session_item(session)),
-            self.put_item(audit_item(&audit)),
-        ];
+        let items = vec![self.put_item(session_item(session)), self.put_item(audit_item(&audit))];
         match self.transact(items).await? {
             Ok(()) => Ok(()),
-            Err(_) => Err(StoreError::Unavailable(
-                "unconditional session write was cancelled".into(),
-            )),
+            Err(_) => Err(StoreError::Unavailable("unconditional session write was cancelled".into())),
         }
     }
 
@@ -465,15 +351,9 @@ impl Store for DynamoStore {
         let Some(session) = self.session_of(&account_items, now)? else {
             return Ok(None);
         };
-        let account_link = account_items
-            .iter()
-            .find(|i| sk_of(i) == LINK_SK)
-            .map(link_from_item)
-            .transpose()?;
+        let account_link = account_items.iter().find(|i| sk_of(i) == LINK_SK).map(link_from_item).transpose()?;
         // Counters and the file sort after "COUNTER#", audit events before: one query.
-        let certificate_items = self
-            .partition(cert_pk(&session.certificate_number), Some(COUNTER_PREFIX))
-            .await?;
+        let certificate_items = self.partition(cert_pk(&session.certificate_number), Some(COUNTER_PREFIX)).await?;
         let counter = |c: Counter| -> StoreResult<Option<WindowCount>> {
             let sk = counter_sk(c);
             Ok(certificate_items
@@ -484,11 +364,7 @@ impl Store for DynamoStore {
                 .and_then(|c| WindowCount::current(Some(c), now)))
         };
         Ok(Some(SessionContext {
-            file: certificate_items
-                .iter()
-                .find(|i| sk_of(i) == FILE_SK)
-                .map(file_from_item)
-                .transpose()?,
+            file: certificate_items.iter().find(|i| sk_of(i) == FILE_SK).map(file_from_item).transpose()?,
             code_sends_of_certificate: counter(Counter::CodeSendsOfCertificate)?,
             wrong_codes_of_certificate: counter(Counter::WrongCodesOfCertificate)?,
             account_link,
@@ -496,33 +372,19 @@ impl Store for DynamoStore {
         }))
     }
 
-    async fn account_view(
-        &self,
-        account: &AccountSubject,
-        now: OffsetDateTime,
-    ) -> StoreResult<AccountView> {
+    async fn account_view(&self, account: &AccountSubject, now: OffsetDateTime) -> StoreResult<AccountView> {
         let items = self.partition(account_pk(account), None).await?;
         Ok(AccountView {
             session: self.session_of(&items, now)?,
-            link: items
-                .iter()
-                .find(|i| sk_of(i) == LINK_SK)
-                .map(link_from_item)
-                .transpose()?,
-            open_assistance: items
-                .iter()
-                .find(|i| sk_of(i) == ASSISTANCE_SK)
-                .map(assistance_from_item)
-                .transpose()?,
+            link: items.iter().find(|i| sk_of(i) == LINK_SK).map(link_from_item).transpose()?,
+            open_assistance: items.iter().find(|i| sk_of(i) == ASSISTANCE_SK).map(assistance_from_item).transpose()?,
         })
     }
 
     async fn record_code_sent(&self, send: &CodeSend) -> StoreResult<Result<(), CodeSendRefused>> {
         let cert = &send.certificate_number;
         for _ in 0..3 {
-            let counter_item_now = self
-                .get(cert_pk(cert), &counter_sk(Counter::CodeSendsOfCertificate))
-                .await?;
+            let counter_item_now = self.get(cert_pk(cert), &counter_sk(Counter::CodeSendsOfCertificate)).await?;
             let current = counter_item_now
                 .as_ref()
                 .map(count_from_item)
@@ -542,9 +404,7 @@ impl Store for DynamoStore {
                                 1,
                                 send.now + send.window,
                             )))
-                            .condition_expression(
-                                "attribute_not_exists(pk) OR window_ends_ms <= :now",
-                            )
+                            .condition_expression("attribute_not_exists(pk) OR window_ends_ms <= :now")
                             .set_expression_attribute_values(values(&[(":now", ms(send.now))]))
                             .build()
                             .expect("put"),
@@ -570,47 +430,44 @@ impl Store for DynamoStore {
                     .build(),
             };
             let code = &send.code;
+            let mut session_values = vec![
+                (":cid", s(&code.id)),
+                (":hash", s(&code.hash)),
+                (":now", ms(send.now)),
+                (":cexp", ms(code.expires_at)),
+                (":zero", n(0)),
+                (":one", n(1)),
+                (":sid", s(&send.session_id)),
+                (":before", n(send.sends_before as i64)),
+                (":max", n(send.max_sends as i64)),
+                (":edge", ms(send.now - send.cooldown)),
+            ];
+            let mut session_update = "SET code_id = :cid, code_hash = :hash, code_issued_ms = :now, code_expires_ms = :cexp, code_attempts = :zero, sends = sends + :one, last_sent_ms = :now".to_owned();
+            if let Some(replaced) = &send.replaced_hash {
+                session_update
+                    .push_str(", replaced_hashes = list_append(if_not_exists(replaced_hashes, :empty), :replaced)");
+                session_values.push((":empty", AttributeValue::L(vec![])));
+                session_values.push((":replaced", AttributeValue::L(vec![s(replaced)])));
+            }
             let session_write = TransactWriteItem::builder()
                 .update(
                     Update::builder()
                         .table_name(&self.table)
                         .key("pk", s(account_pk(&send.account)))
                         .key("sk", s(SESSION_SK))
-                        .update_expression(
-                            "SET code_id = :cid, code_hash = :hash, code_issued_ms = :now, code_expires_ms = :cexp, code_attempts = :zero, sends = sends + :one, last_sent_ms = :now",
-                        )
+                        .update_expression(session_update)
                         .condition_expression(
                             "session_id = :sid AND sends = :before AND sends < :max AND session_expires_ms > :now AND (attribute_not_exists(last_sent_ms) OR last_sent_ms <= :edge)",
                         )
-                        .set_expression_attribute_values(values(&[
-                            (":cid", s(&code.id)),
-                            (":hash", s(&code.hash)),
-                            (":now", ms(send.now)),
-                            (":cexp", ms(code.expires_at)),
-                            (":zero", n(0)),
-                            (":one", n(1)),
-                            (":sid", s(&send.session_id)),
-                            (":before", n(send.sends_before as i64)),
-                            (":max", n(send.max_sends as i64)),
-                            (":edge", ms(send.now - send.cooldown)),
-                        ]))
+                        .set_expression_attribute_values(values(&session_values))
                         .build()
                         .expect("update"),
                 )
                 .build();
-            match self
-                .transact(vec![
-                    session_write,
-                    counter_write,
-                    self.put_item(audit_item(&send.audit)),
-                ])
-                .await?
-            {
+            match self.transact(vec![session_write, counter_write, self.put_item(audit_item(&send.audit))]).await? {
                 Ok(()) => return Ok(Ok(())),
                 Err(failed) if failed.first() == Some(&true) => {
-                    let items = self
-                        .partition(account_pk(&send.account), Some(SESSION_SK))
-                        .await?;
+                    let items = self.partition(account_pk(&send.account), Some(SESSION_SK)).await?;
                     let session = self.session_of(&items, send.now)?;
                     return Ok(Err(match session {
                         Some(s) if s.id == send.session_id && s.sends >= send.max_sends => {
@@ -618,8 +475,7 @@ impl Store for DynamoStore {
                         }
                         Some(s)
                             if s.id == send.session_id
-                                && s.last_sent_at
-                                    .is_some_and(|at| at + send.cooldown > send.now) =>
+                                && s.last_sent_at.is_some_and(|at| at + send.cooldown > send.now) =>
                         {
                             CodeSendRefused::TooSoon
                         }
@@ -630,9 +486,7 @@ impl Store for DynamoStore {
                 Err(_) => continue,
             }
         }
-        Err(StoreError::Unavailable(
-            "certificate send counter kept changing".into(),
-        ))
+        Err(StoreError::Unavailable("certificate send counter kept changing".into()))
     }
 
     async fn undo_code_sent(&self, undo: &CodeSendUndo) -> StoreResult<()> {
@@ -658,13 +512,14 @@ impl Store for DynamoStore {
                     .expression_attribute_values(":pexp", ms(code.expires_at))
                     .expression_attribute_values(":pattempts", n(code.attempts as i64));
             }
-            None => remove.extend([
-                "code_id",
-                "code_hash",
-                "code_issued_ms",
-                "code_expires_ms",
-                "code_attempts",
-            ]),
+            None => remove.extend(["code_id", "code_hash", "code_issued_ms", "code_expires_ms", "code_attempts"]),
+        }
+        if undo.previous_replaced_code_hashes.is_empty() {
+            remove.push("replaced_hashes");
+        } else {
+            set.push("replaced_hashes = :preplaced".into());
+            let hashes = undo.previous_replaced_code_hashes.iter().map(s).collect();
+            update = update.expression_attribute_values(":preplaced", AttributeValue::L(hashes));
         }
         match undo.previous_last_sent_at {
             Some(at) => {
@@ -723,10 +578,7 @@ impl Store for DynamoStore {
             .send()
             .await;
         let attempts = match counted {
-            Ok(out) => get_n(
-                out.attributes.as_ref().unwrap_or(&HashMap::new()),
-                "code_attempts",
-            )? as u32,
+            Ok(out) => get_n(out.attributes.as_ref().unwrap_or(&HashMap::new()), "code_attempts")? as u32,
             Err(e) if is_condition_failure(&e) => {
                 let old = e.as_service_error().and_then(|se| match se {
                     aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
@@ -739,21 +591,12 @@ impl Store for DynamoStore {
                         && opt_s(item, "code_id").as_deref() == Some(wrong.code_id.as_str())
                         && get_ms(item, "session_expires_ms").is_ok_and(|at| at > wrong.now)
                 });
-                return Ok(if same_code {
-                    WrongCodeCounted::AttemptsUsedUp
-                } else {
-                    WrongCodeCounted::CodeGone
-                });
+                return Ok(if same_code { WrongCodeCounted::AttemptsUsedUp } else { WrongCodeCounted::CodeGone });
             }
             Err(e) => return Err(unavailable(e)),
         };
         let (c, a) = tokio::join!(
-            self.bump(
-                cert_pk(&wrong.certificate_number),
-                Counter::WrongCodesOfCertificate,
-                wrong.window,
-                wrong.now
-            ),
+            self.bump(cert_pk(&wrong.certificate_number), Counter::WrongCodesOfCertificate, wrong.window, wrong.now),
             self.put(audit_item(&wrong.audit)),
         );
         c.and(a)?;
@@ -768,9 +611,7 @@ impl Store for DynamoStore {
             .key("pk", s(account_pk(&failure.account)))
             .key("sk", s(SESSION_SK))
             .update_expression("SET invoice_attempts = invoice_attempts + :one")
-            .condition_expression(
-                "session_id = :sid AND invoice_attempts < :max AND session_expires_ms > :now",
-            )
+            .condition_expression("session_id = :sid AND invoice_attempts < :max AND session_expires_ms > :now")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":sid", s(&failure.session_id))
             .expression_attribute_values(":max", n(failure.max_attempts as i64))
@@ -779,10 +620,7 @@ impl Store for DynamoStore {
             .send()
             .await;
         let attempts = match counted {
-            Ok(out) => get_n(
-                out.attributes.as_ref().unwrap_or(&HashMap::new()),
-                "invoice_attempts",
-            )? as u32,
+            Ok(out) => get_n(out.attributes.as_ref().unwrap_or(&HashMap::new()), "invoice_attempts")? as u32,
             Err(e) if is_condition_failure(&e) => return Ok(None),
             Err(e) => return Err(unavailable(e)),
         };
@@ -794,16 +632,10 @@ impl Store for DynamoStore {
         let now = command.now;
         let account = &command.account;
         let number = &command.certificate_number;
-        let mut session_values = vec![
-            (":sid", s(&command.session_id)),
-            (":cert", s(number.as_str())),
-            (":now", ms(now)),
-        ];
+        let mut session_values =
+            vec![(":sid", s(&command.session_id)), (":cert", s(number.as_str())), (":now", ms(now))];
         let session_condition = match &command.proof {
-            LinkProof::SecurityCode {
-                code_id,
-                max_attempts,
-            } => {
+            LinkProof::SecurityCode { code_id, max_attempts } => {
                 session_values.push((":cid", s(code_id)));
                 session_values.push((":max", n(*max_attempts as i64)));
                 "session_id = :sid AND certificate_number = :cert AND session_expires_ms > :now AND code_id = :cid AND code_attempts < :max AND code_expires_ms > :now"
@@ -829,14 +661,8 @@ impl Store for DynamoStore {
         ];
 
         let (file_condition, mut file_values) = match &command.file_linked_account {
-            None => (
-                "attribute_exists(pk) AND attribute_not_exists(linked_account)",
-                vec![],
-            ),
-            Some(previous) => (
-                "linked_account = :previous",
-                vec![(":previous", s(previous.as_str()))],
-            ),
+            None => ("attribute_exists(pk) AND attribute_not_exists(linked_account)", vec![]),
+            Some(previous) => ("linked_account = :previous", vec![(":previous", s(previous.as_str()))]),
         };
         file_values.push((":account", s(account.as_str())));
         file_values.push((":now", ms(now)));
@@ -856,26 +682,16 @@ impl Store for DynamoStore {
                 .build(),
         );
 
-        let mut link_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(link_item(account, number, now)));
+        let mut link_put = Put::builder().table_name(&self.table).set_item(Some(link_item(account, number, now)));
         link_put = match &command.account_linked_certificate {
             None => link_put.condition_expression("attribute_not_exists(pk)"),
             Some(old) => link_put
                 .condition_expression("certificate_number = :old")
                 .set_expression_attribute_values(values(&[(":old", s(old.as_str()))])),
         };
-        items.push(
-            TransactWriteItem::builder()
-                .put(link_put.build().expect("put"))
-                .build(),
-        );
+        items.push(TransactWriteItem::builder().put(link_put.build().expect("put")).build());
 
-        if let Some(previous) = command
-            .file_linked_account
-            .as_ref()
-            .filter(|p| *p != account)
-        {
+        if let Some(previous) = command.file_linked_account.as_ref().filter(|p| *p != account) {
             items.push(
                 TransactWriteItem::builder()
                     .delete(
@@ -884,21 +700,14 @@ impl Store for DynamoStore {
                             .key("pk", s(account_pk(previous)))
                             .key("sk", s(LINK_SK))
                             .condition_expression("certificate_number = :cert")
-                            .set_expression_attribute_values(values(&[(
-                                ":cert",
-                                s(number.as_str()),
-                            )]))
+                            .set_expression_attribute_values(values(&[(":cert", s(number.as_str()))]))
                             .build()
                             .expect("delete"),
                     )
                     .build(),
             );
         }
-        if let Some(old) = command
-            .account_linked_certificate
-            .as_ref()
-            .filter(|old| *old != number)
-        {
+        if let Some(old) = command.account_linked_certificate.as_ref().filter(|old| *old != number) {
             items.push(
                 TransactWriteItem::builder()
                     .update(
@@ -908,10 +717,7 @@ impl Store for DynamoStore {
                             .key("sk", s(FILE_SK))
                             .update_expression("REMOVE linked_account, linked_ms")
                             .condition_expression("linked_account = :account")
-                            .set_expression_attribute_values(values(&[(
-                                ":account",
-                                s(account.as_str()),
-                            )]))
+                            .set_expression_attribute_values(values(&[(":account", s(account.as_str()))]))
                             .build()
                             .expect("update"),
                     )
@@ -940,25 +746,15 @@ impl Store for DynamoStore {
                     .expect("put"),
             )
             .build();
-        let items = vec![
-            marker,
-            self.put_item(assistance_item(request)),
-            self.put_item(audit_item(&audit)),
-        ];
+        let items = vec![marker, self.put_item(assistance_item(request)), self.put_item(audit_item(&audit))];
         match self.transact(items).await? {
             Ok(()) => Ok(AssistanceOpened::Created),
             Err(_) => {
                 let existing = self
                     .get(account_pk(&request.account), ASSISTANCE_SK)
                     .await?
-                    .ok_or_else(|| {
-                        StoreError::Unavailable(
-                            "assistance marker changed during the request".into(),
-                        )
-                    })?;
-                Ok(AssistanceOpened::AlreadyOpen(assistance_from_item(
-                    &existing,
-                )?))
+                    .ok_or_else(|| StoreError::Unavailable("assistance marker changed during the request".into()))?;
+                Ok(AssistanceOpened::AlreadyOpen(assistance_from_item(&existing)?))
             }
         }
     }
@@ -994,7 +790,7 @@ impl Store for DynamoStore {
     }
 
     async fn upsert_certificate(&self, file: &CertificateFile) -> StoreResult<()> {
-        let (expression, values) = file_registry_update(file);
+        let (expression, names, values) = file_registry_update(file);
         let mut update = self
             .client
             .update_item()
@@ -1002,6 +798,9 @@ impl Store for DynamoStore {
             .key("pk", s(cert_pk(&file.number)))
             .key("sk", s(FILE_SK))
             .update_expression(expression);
+        for (k, v) in names {
+            update = update.expression_attribute_names(k, v);
+        }
         for (k, v) in values {
             update = update.expression_attribute_values(k, v);
         }
@@ -1013,12 +812,7 @@ impl Store for DynamoStore {
         self.put(invoice_item(invoice)).await
     }
 
-    async fn counter(
-        &self,
-        counter: Counter,
-        key: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<Option<WindowCount>> {
+    async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {
         let pk = match counter {
             Counter::LookupFailuresOfAccount => format!("{ACCOUNT_PREFIX}{key}"),
             _ => format!("{CERT_PREFIX}{key}"),

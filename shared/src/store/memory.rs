@@ -27,35 +27,19 @@ impl State {
         WindowCount::current(self.counters.get(&(counter, key.to_owned())).copied(), now)
     }
 
-    fn bump(
-        &mut self,
-        counter: Counter,
-        key: &str,
-        by: i64,
-        window: Duration,
-        now: OffsetDateTime,
-    ) {
+    fn bump(&mut self, counter: Counter, key: &str, by: i64, window: Duration, now: OffsetDateTime) {
         let slot = self
             .counters
             .entry((counter, key.to_owned()))
-            .or_insert(WindowCount {
-                count: 0,
-                window_ends: now + window,
-            });
+            .or_insert(WindowCount { count: 0, window_ends: now + window });
         if slot.window_ends <= now {
-            *slot = WindowCount {
-                count: 0,
-                window_ends: now + window,
-            };
+            *slot = WindowCount { count: 0, window_ends: now + window };
         }
         slot.count = (slot.count as i64 + by).max(0) as u32;
     }
 
     fn audit(&mut self, event: AuditEvent) {
-        self.audit
-            .entry(event.certificate_number.clone())
-            .or_default()
-            .push(event);
+        self.audit.entry(event.certificate_number.clone()).or_default().push(event);
     }
 }
 
@@ -70,18 +54,13 @@ impl MemoryStore {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 #[async_trait::async_trait]
 impl Store for MemoryStore {
-    async fn certificate(
-        &self,
-        number: &CertificateNumber,
-    ) -> StoreResult<Option<CertificateFile>> {
+    async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>> {
         Ok(self.state().files.get(number).cloned())
     }
 
@@ -98,16 +77,8 @@ impl Store for MemoryStore {
         let state = self.state();
         Ok(LookupContext {
             file: state.files.get(certificate).cloned(),
-            account_failures: state.counter(
-                Counter::LookupFailuresOfAccount,
-                account.as_str(),
-                now,
-            ),
-            certificate_failures: state.counter(
-                Counter::LookupFailuresOfCertificate,
-                certificate.as_str(),
-                now,
-            ),
+            account_failures: state.counter(Counter::LookupFailuresOfAccount, account.as_str(), now),
+            certificate_failures: state.counter(Counter::LookupFailuresOfCertificate, certificate.as_str(), now),
         })
     }
 
@@ -120,29 +91,15 @@ impl Store for MemoryStore {
         audit: AuditEvent,
     ) -> StoreResult<()> {
         let mut state = self.state();
-        state.bump(
-            Counter::LookupFailuresOfAccount,
-            account.as_str(),
-            1,
-            window,
-            now,
-        );
-        state.bump(
-            Counter::LookupFailuresOfCertificate,
-            certificate.as_str(),
-            1,
-            window,
-            now,
-        );
+        state.bump(Counter::LookupFailuresOfAccount, account.as_str(), 1, window, now);
+        state.bump(Counter::LookupFailuresOfCertificate, certificate.as_str(), 1, window, now);
         state.audit(audit);
         Ok(())
     }
 
     async fn open_session(&self, session: &RecoverySession, audit: AuditEvent) -> StoreResult<()> {
         let mut state = self.state();
-        state
-            .sessions
-            .insert(session.account.clone(), session.clone());
+        state.sessions.insert(session.account.clone(), session.clone());
         state.audit(audit);
         Ok(())
     }
@@ -160,21 +117,13 @@ impl Store for MemoryStore {
         Ok(Some(SessionContext {
             file: state.files.get(&session.certificate_number).cloned(),
             code_sends_of_certificate: state.counter(Counter::CodeSendsOfCertificate, &number, now),
-            wrong_codes_of_certificate: state.counter(
-                Counter::WrongCodesOfCertificate,
-                &number,
-                now,
-            ),
+            wrong_codes_of_certificate: state.counter(Counter::WrongCodesOfCertificate, &number, now),
             account_link: state.links.get(account).cloned(),
             session,
         }))
     }
 
-    async fn account_view(
-        &self,
-        account: &AccountSubject,
-        now: OffsetDateTime,
-    ) -> StoreResult<AccountView> {
+    async fn account_view(&self, account: &AccountSubject, now: OffsetDateTime) -> StoreResult<AccountView> {
         let state = self.state();
         Ok(AccountView {
             session: state.session(account, now).cloned(),
@@ -198,10 +147,7 @@ impl Store for MemoryStore {
         if session.sends >= send.max_sends {
             return Ok(Err(CodeSendRefused::SessionSendsUsedUp));
         }
-        if session
-            .last_sent_at
-            .is_some_and(|at| at + send.cooldown > send.now)
-        {
+        if session.last_sent_at.is_some_and(|at| at + send.cooldown > send.now) {
             return Ok(Err(CodeSendRefused::TooSoon));
         }
         let key = send.certificate_number.as_str();
@@ -211,17 +157,11 @@ impl Store for MemoryStore {
         {
             return Ok(Err(CodeSendRefused::CertificateSendsUsedUp));
         }
-        state.bump(
-            Counter::CodeSendsOfCertificate,
-            key,
-            1,
-            send.window,
-            send.now,
-        );
-        let session = state
-            .sessions
-            .get_mut(&send.account)
-            .expect("checked above");
+        state.bump(Counter::CodeSendsOfCertificate, key, 1, send.window, send.now);
+        let session = state.sessions.get_mut(&send.account).expect("checked above");
+        if let Some(old) = session.code.take() {
+            session.replaced_code_hashes.push(old.hash);
+        }
         session.code = Some(send.code.clone());
         session.sends += 1;
         session.last_sent_at = Some(send.now);
@@ -231,23 +171,21 @@ impl Store for MemoryStore {
 
     async fn undo_code_sent(&self, undo: &CodeSendUndo) -> StoreResult<()> {
         let mut state = self.state();
-        let matches = state.sessions.get(&undo.account).is_some_and(|s| {
-            s.id == undo.session_id && s.code.as_ref().is_some_and(|c| c.id == undo.code_id)
-        });
+        let matches = state
+            .sessions
+            .get(&undo.account)
+            .is_some_and(|s| s.id == undo.session_id && s.code.as_ref().is_some_and(|c| c.id == undo.code_id));
         if !matches {
             return Ok(());
         }
-        let session = state
-            .sessions
-            .get_mut(&undo.account)
-            .expect("checked above");
+        let session = state.sessions.get_mut(&undo.account).expect("checked above");
         session.code = undo.previous_code.clone();
         session.sends = session.sends.saturating_sub(1);
         session.last_sent_at = undo.previous_last_sent_at;
-        if let Some(c) = state.counters.get_mut(&(
-            Counter::CodeSendsOfCertificate,
-            undo.certificate_number.as_str().to_owned(),
-        )) {
+        session.replaced_code_hashes = undo.previous_replaced_code_hashes.clone();
+        if let Some(c) =
+            state.counters.get_mut(&(Counter::CodeSendsOfCertificate, undo.certificate_number.as_str().to_owned()))
+        {
             c.count = c.count.saturating_sub(1);
         }
         Ok(())
@@ -258,30 +196,18 @@ impl Store for MemoryStore {
         let Some(session) = state.session(&wrong.account, wrong.now) else {
             return Ok(WrongCodeCounted::CodeGone);
         };
-        let Some(code) = session
-            .code
-            .as_ref()
-            .filter(|c| session.id == wrong.session_id && c.id == wrong.code_id)
+        let Some(code) = session.code.as_ref().filter(|c| session.id == wrong.session_id && c.id == wrong.code_id)
         else {
             return Ok(WrongCodeCounted::CodeGone);
         };
         if code.attempts >= wrong.max_attempts {
             return Ok(WrongCodeCounted::AttemptsUsedUp);
         }
-        let session = state
-            .sessions
-            .get_mut(&wrong.account)
-            .expect("checked above");
+        let session = state.sessions.get_mut(&wrong.account).expect("checked above");
         let code = session.code.as_mut().expect("checked above");
         code.attempts += 1;
         let attempts = code.attempts;
-        state.bump(
-            Counter::WrongCodesOfCertificate,
-            wrong.certificate_number.as_str(),
-            1,
-            wrong.window,
-            wrong.now,
-        );
+        state.bump(Counter::WrongCodesOfCertificate, wrong.certificate_number.as_str(), 1, wrong.window, wrong.now);
         state.audit(wrong.audit.clone());
         Ok(WrongCodeCounted::Attempts(attempts))
     }
@@ -290,16 +216,11 @@ impl Store for MemoryStore {
         let mut state = self.state();
         let ok = state
             .session(&failure.account, failure.now)
-            .is_some_and(|s| {
-                s.id == failure.session_id && s.invoice_attempts < failure.max_attempts
-            });
+            .is_some_and(|s| s.id == failure.session_id && s.invoice_attempts < failure.max_attempts);
         if !ok {
             return Ok(None);
         }
-        let session = state
-            .sessions
-            .get_mut(&failure.account)
-            .expect("checked above");
+        let session = state.sessions.get_mut(&failure.account).expect("checked above");
         session.invoice_attempts += 1;
         let attempts = session.invoice_attempts;
         state.audit(failure.audit.clone());
@@ -313,12 +234,10 @@ impl Store for MemoryStore {
             s.id == command.session_id
                 && s.certificate_number == command.certificate_number
                 && match &command.proof {
-                    LinkProof::SecurityCode {
-                        code_id,
-                        max_attempts,
-                    } => s.code.as_ref().is_some_and(|c| {
-                        &c.id == code_id && c.attempts < *max_attempts && c.expires_at > now
-                    }),
+                    LinkProof::SecurityCode { code_id, max_attempts } => s
+                        .code
+                        .as_ref()
+                        .is_some_and(|c| &c.id == code_id && c.attempts < *max_attempts && c.expires_at > now),
                     LinkProof::Invoice { max_attempts } => s.invoice_attempts < *max_attempts,
                 }
         });
@@ -326,10 +245,8 @@ impl Store for MemoryStore {
             return Ok(LinkOutcome::Conflict);
         };
         let file_ok = file.linked_account == command.file_linked_account
-            && (matches!(command.proof, LinkProof::SecurityCode { .. })
-                || file.linked_account.is_none());
-        let account_ok =
-            state.links.get(&command.account) == command.account_linked_certificate.as_ref();
+            && (matches!(command.proof, LinkProof::SecurityCode { .. }) || file.linked_account.is_none());
+        let account_ok = state.links.get(&command.account) == command.account_linked_certificate.as_ref();
         if !(session_ok && file_ok && account_ok) {
             return Ok(LinkOutcome::Conflict);
         }
@@ -345,14 +262,9 @@ impl Store for MemoryStore {
                 }
             }
         }
-        state
-            .files
-            .get_mut(&command.certificate_number)
-            .expect("checked above")
-            .linked_account = Some(command.account.clone());
-        state
-            .links
-            .insert(command.account.clone(), command.certificate_number.clone());
+        state.files.get_mut(&command.certificate_number).expect("checked above").linked_account =
+            Some(command.account.clone());
+        state.links.insert(command.account.clone(), command.certificate_number.clone());
         state.sessions.remove(&command.account);
         for event in &command.audit {
             state.audit(event.clone());
@@ -367,17 +279,15 @@ impl Store for MemoryStore {
     ) -> StoreResult<AssistanceOpened> {
         let mut state = self.state();
         if let Some(existing) = state.open_assistance.get(&request.account) {
-            let existing = state.assistance.get(existing).cloned().ok_or_else(|| {
-                StoreError::Corrupt("open assistance marker without its request".into())
-            })?;
+            let existing = state
+                .assistance
+                .get(existing)
+                .cloned()
+                .ok_or_else(|| StoreError::Corrupt("open assistance marker without its request".into()))?;
             return Ok(AssistanceOpened::AlreadyOpen(existing));
         }
-        state
-            .open_assistance
-            .insert(request.account.clone(), request.reference.clone());
-        state
-            .assistance
-            .insert(request.reference.clone(), request.clone());
+        state.open_assistance.insert(request.account.clone(), request.reference.clone());
+        state.assistance.insert(request.reference.clone(), request.clone());
         state.audit(audit);
         Ok(AssistanceOpened::Created)
     }
@@ -388,45 +298,24 @@ impl Store for MemoryStore {
     }
 
     async fn audit_trail(&self, certificate: &CertificateNumber) -> StoreResult<Vec<AuditEvent>> {
-        let mut events = self
-            .state()
-            .audit
-            .get(certificate)
-            .cloned()
-            .unwrap_or_default();
+        let mut events = self.state().audit.get(certificate).cloned().unwrap_or_default();
         events.sort_by_key(|e| std::cmp::Reverse(e.sort_key()));
         Ok(events)
     }
 
     async fn upsert_certificate(&self, file: &CertificateFile) -> StoreResult<()> {
         let mut state = self.state();
-        let linked_account = state
-            .files
-            .get(&file.number)
-            .and_then(|f| f.linked_account.clone());
-        state.files.insert(
-            file.number.clone(),
-            CertificateFile {
-                linked_account,
-                ..file.clone()
-            },
-        );
+        let linked_account = state.files.get(&file.number).and_then(|f| f.linked_account.clone());
+        state.files.insert(file.number.clone(), CertificateFile { linked_account, ..file.clone() });
         Ok(())
     }
 
     async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {
-        self.state()
-            .invoices
-            .insert(invoice.number.clone(), invoice.clone());
+        self.state().invoices.insert(invoice.number.clone(), invoice.clone());
         Ok(())
     }
 
-    async fn counter(
-        &self,
-        counter: Counter,
-        key: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<Option<WindowCount>> {
+    async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {
         Ok(self.state().counter(counter, key, now))
     }
 }

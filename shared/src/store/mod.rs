@@ -33,6 +33,9 @@ pub struct RecoverySession {
     pub sends: u32,
     pub last_sent_at: Option<OffsetDateTime>,
     pub invoice_attempts: u32,
+    /// Keyed hashes of the codes this session sent before the current one: typing one of
+    /// them answers `code_expired` (replaced) rather than `wrong_code`.
+    pub replaced_code_hashes: Vec<String>,
 }
 
 /// The security code of a session, as stored: its keyed hash only.
@@ -100,6 +103,8 @@ pub struct CodeSend {
     pub session_id: String,
     pub certificate_number: CertificateNumber,
     pub code: IssuedCode,
+    /// The hash of the code this send replaces, as read.
+    pub replaced_hash: Option<String>,
     /// The session's send count as read: the write happens only if it is unchanged.
     pub sends_before: u32,
     pub max_sends: u32,
@@ -128,6 +133,7 @@ pub struct CodeSendUndo {
     pub code_id: String,
     pub previous_code: Option<IssuedCode>,
     pub previous_last_sent_at: Option<OffsetDateTime>,
+    pub previous_replaced_code_hashes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -201,8 +207,7 @@ pub enum AssistanceOpened {
 
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
-    async fn certificate(&self, number: &CertificateNumber)
-    -> StoreResult<Option<CertificateFile>>;
+    async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>>;
     async fn invoice(&self, number: &InvoiceNumber) -> StoreResult<Option<Invoice>>;
 
     async fn lookup_context(
@@ -232,11 +237,7 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> StoreResult<Option<SessionContext>>;
 
-    async fn account_view(
-        &self,
-        account: &AccountSubject,
-        now: OffsetDateTime,
-    ) -> StoreResult<AccountView>;
+    async fn account_view(&self, account: &AccountSubject, now: OffsetDateTime) -> StoreResult<AccountView>;
 
     /// Stores a new code in the session (the old one dies) and counts the send, atomically
     /// under the session and certificate limits.
@@ -272,10 +273,5 @@ pub trait Store: Send + Sync {
     async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()>;
 
     /// Current value of a 24 h counter (tests and staff views).
-    async fn counter(
-        &self,
-        counter: Counter,
-        key: &str,
-        now: OffsetDateTime,
-    ) -> StoreResult<Option<WindowCount>>;
+    async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>>;
 }

@@ -3,8 +3,8 @@
 use super::Item;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::domain::{
-    AccountSubject, CertificateFile, CertificateNumber, CertificateStatus, DateOfBirth,
-    EmailAddress, Invoice, InvoiceNumber, Language,
+    AccountSubject, CertificateFile, CertificateNumber, CertificateStatus, DateOfBirth, EmailAddress, Invoice,
+    InvoiceNumber, Language,
 };
 use crate::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
 use crate::store::{Counter, IssuedCode, RecoverySession, StoreError, StoreResult, WindowCount};
@@ -64,9 +64,7 @@ pub fn assistance_pk(reference: &str) -> String {
 
 pub fn counter_sk(counter: Counter) -> String {
     let kind = match counter {
-        Counter::LookupFailuresOfAccount | Counter::LookupFailuresOfCertificate => {
-            "lookup_failures"
-        }
+        Counter::LookupFailuresOfAccount | Counter::LookupFailuresOfCertificate => "lookup_failures",
         Counter::CodeSendsOfCertificate => "code_sends",
         Counter::WrongCodesOfCertificate => "wrong_codes",
     };
@@ -78,10 +76,7 @@ fn corrupt(field: &str) -> StoreError {
 }
 
 pub fn get_s<'a>(item: &'a Item, field: &str) -> StoreResult<&'a str> {
-    item.get(field)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-        .ok_or_else(|| corrupt(field))
+    item.get(field).and_then(|v| v.as_s().ok()).map(String::as_str).ok_or_else(|| corrupt(field))
 }
 
 pub fn opt_s(item: &Item, field: &str) -> Option<String> {
@@ -89,10 +84,7 @@ pub fn opt_s(item: &Item, field: &str) -> Option<String> {
 }
 
 pub fn get_n(item: &Item, field: &str) -> StoreResult<i64> {
-    item.get(field)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| corrupt(field))
+    item.get(field).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).ok_or_else(|| corrupt(field))
 }
 
 pub fn get_ms(item: &Item, field: &str) -> StoreResult<OffsetDateTime> {
@@ -101,11 +93,7 @@ pub fn get_ms(item: &Item, field: &str) -> StoreResult<OffsetDateTime> {
 }
 
 fn opt_ms(item: &Item, field: &str) -> StoreResult<Option<OffsetDateTime>> {
-    if item.contains_key(field) {
-        get_ms(item, field).map(Some)
-    } else {
-        Ok(None)
-    }
+    if item.contains_key(field) { get_ms(item, field).map(Some) } else { Ok(None) }
 }
 
 pub fn pk_of(item: &Item) -> &str {
@@ -116,11 +104,7 @@ pub fn sk_of(item: &Item) -> &str {
     get_s(item, "sk").unwrap_or_default()
 }
 
-fn parsed<T, E>(
-    item: &Item,
-    field: &str,
-    parse: impl FnOnce(&str) -> Result<T, E>,
-) -> StoreResult<T> {
+fn parsed<T, E>(item: &Item, field: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> StoreResult<T> {
     parse(get_s(item, field)?).map_err(|_| corrupt(field))
 }
 
@@ -128,40 +112,30 @@ fn date(item: &Item, field: &str) -> StoreResult<time::Date> {
     crate::time_format::date::parse(get_s(item, field)?).ok_or_else(|| corrupt(field))
 }
 
-/// The registry fields of a file as an update that keeps `linked_account`.
-pub fn file_registry_update(file: &CertificateFile) -> (String, Vec<(String, AttributeValue)>) {
+/// The registry fields of a file as an update that keeps `linked_account`: the expression,
+/// its attribute names (several are DynamoDB reserved words) and values.
+pub fn file_registry_update(file: &CertificateFile) -> (String, Vec<(String, String)>, Vec<(String, AttributeValue)>) {
     let mut set = vec![
         ("number", s(file.number.as_str())),
         ("holder_name", s(&file.holder_name)),
-        (
-            "date_of_birth",
-            s(crate::time_format::date::format(&file.date_of_birth.date())),
-        ),
+        ("date_of_birth", s(crate::time_format::date::format(&file.date_of_birth.date()))),
         ("phone", s(&file.phone)),
         ("language", s(file.language.code())),
         ("status", s(file.status.as_str())),
-        (
-            "expires_on",
-            s(crate::time_format::date::format(&file.expires_on)),
-        ),
+        ("expires_on", s(crate::time_format::date::format(&file.expires_on))),
     ];
     if let Some(email) = &file.email {
         set.push(("email", s(email.as_str())));
     }
-    let mut expression = format!(
-        "SET {}",
-        set.iter()
-            .map(|(k, _)| format!("{k} = :{k}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let mut expression =
+        format!("SET {}", set.iter().map(|(k, _)| format!("#{k} = :{k}")).collect::<Vec<_>>().join(", "));
+    let mut names: Vec<(String, String)> = set.iter().map(|(k, _)| (format!("#{k}"), (*k).to_owned())).collect();
     if file.email.is_none() {
-        expression.push_str(" REMOVE email");
+        expression.push_str(" REMOVE #email");
+        names.push(("#email".into(), "email".into()));
     }
-    (
-        expression,
-        set.into_iter().map(|(k, v)| (format!(":{k}"), v)).collect(),
-    )
+    let values = set.into_iter().map(|(k, v)| (format!(":{k}"), v)).collect();
+    (expression, names, values)
 }
 
 pub fn file_from_item(item: &Item) -> StoreResult<CertificateFile> {
@@ -169,9 +143,7 @@ pub fn file_from_item(item: &Item) -> StoreResult<CertificateFile> {
         number: parsed(item, "number", CertificateNumber::parse)?,
         holder_name: get_s(item, "holder_name")?.to_owned(),
         date_of_birth: DateOfBirth::from_date(date(item, "date_of_birth")?),
-        email: opt_s(item, "email")
-            .map(|e| EmailAddress::parse(&e).map_err(|_| corrupt("email")))
-            .transpose()?,
+        email: opt_s(item, "email").map(|e| EmailAddress::parse(&e).map_err(|_| corrupt("email"))).transpose()?,
         phone: get_s(item, "phone")?.to_owned(),
         language: parsed(item, "language", |l| Language::parse(l).ok_or(()))?,
         status: parsed(item, "status", |l| CertificateStatus::parse(l).ok_or(()))?,
@@ -187,14 +159,8 @@ pub fn invoice_item(invoice: &Invoice) -> Item {
         ("pk".into(), s(invoice_pk(&invoice.number))),
         ("sk".into(), s(INVOICE_SK)),
         ("number".into(), s(invoice.number.as_str())),
-        (
-            "certificate_number".into(),
-            s(invoice.certificate_number.as_str()),
-        ),
-        (
-            "issued_on".into(),
-            s(crate::time_format::date::format(&invoice.issued_on)),
-        ),
+        ("certificate_number".into(), s(invoice.certificate_number.as_str())),
+        ("issued_on".into(), s(crate::time_format::date::format(&invoice.issued_on))),
         ("amount_cents".into(), n(invoice.amount_cents)),
     ])
 }
@@ -213,21 +179,18 @@ pub fn session_item(session: &RecoverySession) -> Item {
         ("pk".into(), s(account_pk(&session.account))),
         ("sk".into(), s(SESSION_SK)),
         ("session_id".into(), s(&session.id)),
-        (
-            "certificate_number".into(),
-            s(session.certificate_number.as_str()),
-        ),
+        ("certificate_number".into(), s(session.certificate_number.as_str())),
         ("opened_ms".into(), ms(session.opened_at)),
         ("session_expires_ms".into(), ms(session.expires_at)),
         (TTL_ATTRIBUTE.into(), ttl(session.expires_at)),
         ("sends".into(), n(session.sends as i64)),
-        (
-            "invoice_attempts".into(),
-            n(session.invoice_attempts as i64),
-        ),
+        ("invoice_attempts".into(), n(session.invoice_attempts as i64)),
     ]);
     if let Some(at) = session.last_sent_at {
         item.insert("last_sent_ms".into(), ms(at));
+    }
+    if !session.replaced_code_hashes.is_empty() {
+        item.insert("replaced_hashes".into(), AttributeValue::L(session.replaced_code_hashes.iter().map(s).collect()));
     }
     if let Some(code) = &session.code {
         item.insert("code_id".into(), s(&code.id));
@@ -253,9 +216,7 @@ pub fn session_from_item(item: &Item) -> StoreResult<RecoverySession> {
     Ok(RecoverySession {
         id: get_s(item, "session_id")?.to_owned(),
         account: parsed(item, "pk", |pk| {
-            pk.strip_prefix(ACCOUNT_PREFIX)
-                .ok_or(())
-                .and_then(|a| AccountSubject::parse(a).map_err(|_| ()))
+            pk.strip_prefix(ACCOUNT_PREFIX).ok_or(()).and_then(|a| AccountSubject::parse(a).map_err(|_| ()))
         })?,
         certificate_number: parsed(item, "certificate_number", CertificateNumber::parse)?,
         opened_at: get_ms(item, "opened_ms")?,
@@ -264,6 +225,15 @@ pub fn session_from_item(item: &Item) -> StoreResult<RecoverySession> {
         sends: get_n(item, "sends")? as u32,
         last_sent_at: opt_ms(item, "last_sent_ms")?,
         invoice_attempts: get_n(item, "invoice_attempts")? as u32,
+        replaced_code_hashes: match item.get("replaced_hashes") {
+            None => Vec::new(),
+            Some(list) => list
+                .as_l()
+                .map_err(|_| corrupt("replaced_hashes"))?
+                .iter()
+                .map(|v| v.as_s().cloned().map_err(|_| corrupt("replaced_hashes")))
+                .collect::<StoreResult<_>>()?,
+        },
     })
 }
 
@@ -278,10 +248,7 @@ pub fn counter_item(pk: String, counter: Counter, count: u32, window_ends: Offse
 }
 
 pub fn count_from_item(item: &Item) -> StoreResult<WindowCount> {
-    Ok(WindowCount {
-        count: get_n(item, "count")?.max(0) as u32,
-        window_ends: get_ms(item, "window_ends_ms")?,
-    })
+    Ok(WindowCount { count: get_n(item, "count")?.max(0) as u32, window_ends: get_ms(item, "window_ends_ms")? })
 }
 
 pub fn link_item(account: &AccountSubject, number: &CertificateNumber, at: OffsetDateTime) -> Item {
@@ -318,9 +285,7 @@ pub fn audit_from_item(item: &Item) -> StoreResult<AuditEvent> {
     Ok(AuditEvent {
         id: get_s(item, "id")?.to_owned(),
         certificate_number: parsed(item, "pk", |pk| {
-            pk.strip_prefix(CERT_PREFIX)
-                .ok_or(())
-                .and_then(|n| CertificateNumber::parse(n).map_err(|_| ()))
+            pk.strip_prefix(CERT_PREFIX).ok_or(()).and_then(|n| CertificateNumber::parse(n).map_err(|_| ()))
         })?,
         at: get_ms(item, "at_ms")?,
         actor: Actor::from_parts(get_s(item, "actor_type")?, get_s(item, "actor_id")?)
@@ -335,10 +300,7 @@ fn assistance_attributes(request: &AssistanceRequest) -> Item {
     let mut item = Item::from([
         ("reference".into(), s(&request.reference)),
         ("account".into(), s(request.account.as_str())),
-        (
-            "certificate_number".into(),
-            s(request.certificate_number.as_str()),
-        ),
+        ("certificate_number".into(), s(request.certificate_number.as_str())),
         ("preferred_time".into(), s(request.preferred_time.as_str())),
         ("language".into(), s(request.language.code())),
         ("created_ms".into(), ms(request.created_at)),
@@ -367,14 +329,7 @@ pub fn assistance_item(request: &AssistanceRequest) -> Item {
     item.insert("sk".into(), s(REQUEST_SK));
     if request.is_open() {
         item.insert("gsi1pk".into(), s(OPEN_ASSISTANCE_PK));
-        item.insert(
-            "gsi1sk".into(),
-            s(format!(
-                "{:020}#{}",
-                millis(request.created_at),
-                request.reference
-            )),
-        );
+        item.insert("gsi1sk".into(), s(format!("{:020}#{}", millis(request.created_at), request.reference)));
     }
     item
 }
@@ -401,9 +356,7 @@ pub fn assistance_from_item(item: &Item) -> StoreResult<AssistanceRequest> {
         reference: get_s(item, "reference")?.to_owned(),
         account: parsed(item, "account", AccountSubject::parse)?,
         certificate_number: parsed(item, "certificate_number", CertificateNumber::parse)?,
-        preferred_time: parsed(item, "preferred_time", |p| {
-            PreferredTime::parse(p).ok_or(())
-        })?,
+        preferred_time: parsed(item, "preferred_time", |p| PreferredTime::parse(p).ok_or(()))?,
         language: parsed(item, "language", |l| Language::parse(l).ok_or(()))?,
         message: opt_s(item, "message"),
         created_at: get_ms(item, "created_ms")?,

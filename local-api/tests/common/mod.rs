@@ -1,0 +1,291 @@
+//! `spawn_app()`: the whole local API on port 0, on the memory store with its outbox, or on
+//! DynamoDB Local and moto's SES when the test command started them.
+#![allow(dead_code)]
+
+use certificate_recovery::settings::RuleSettings;
+use local_api::{LocalApi, Options};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    /// DynamoDB Local + moto's SES v2.
+    Emulators,
+}
+
+/// The emulator endpoints, when the README's test command started them. Without them the
+/// emulator runs are left out of plain `cargo test`; with `REQUIRE_EMULATORS=1` (set by the
+/// test command) their absence fails the test instead.
+pub fn emulators() -> Option<(String, String)> {
+    match (std::env::var("DYNAMODB_ENDPOINT"), std::env::var("SES_ENDPOINT")) {
+        (Ok(d), Ok(s)) => Some((d, s)),
+        _ => {
+            assert!(
+                std::env::var("REQUIRE_EMULATORS").is_err(),
+                "REQUIRE_EMULATORS is set but DYNAMODB_ENDPOINT / SES_ENDPOINT are not"
+            );
+            eprintln!("emulator run left out: DYNAMODB_ENDPOINT and SES_ENDPOINT are not set (plain cargo test)");
+            None
+        }
+    }
+}
+
+pub struct TestApp {
+    pub api: LocalApi,
+    pub backend: Backend,
+    /// The seeded email of each certificate (normalized number → address).
+    pub emails: std::collections::HashMap<String, String>,
+    pub clock: Option<std::sync::Arc<certificate_recovery::clock::ManualClock>>,
+    pub client: reqwest::Client,
+    ses_endpoint: Option<String>,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+
+    pub fn state(&self) -> &str {
+        self.body["state"].as_str().unwrap_or_default()
+    }
+
+    #[track_caller]
+    pub fn assert(&self, status: u16, code_or_state: &str) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        let got = if status < 300 { self.state() } else { self.code() };
+        assert_eq!(got, code_or_state, "body: {}", self.body);
+        if status >= 400 {
+            let content_type = self.headers.get("content-type").unwrap().to_str().unwrap();
+            assert_eq!(content_type, "application/problem+json");
+            assert_eq!(self.body["status"], status);
+            assert!(self.body["title"].as_str().is_some_and(|t| !t.is_empty()));
+        }
+        self
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, RuleSettings::default()).await
+}
+
+const DEMO_CERTIFICATES: &str = include_str!("../../../seed/demo/certificates.csv");
+const DEMO_INVOICES: &str = include_str!("../../../seed/demo/invoices.csv");
+const DEMO_LINKS: &str = include_str!("../../../seed/demo/links.csv");
+
+/// The demo seed, with every email made unique to this app (`name+tag@domain`): moto's
+/// mailbox is shared by every test of the run.
+fn tagged_seed(tag: &str) -> (std::path::PathBuf, std::collections::HashMap<String, String>) {
+    let dir = std::env::temp_dir().join(format!("recovery-seed-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut emails = std::collections::HashMap::new();
+    let mut lines = Vec::new();
+    for (i, line) in DEMO_CERTIFICATES.lines().enumerate() {
+        let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+        if i > 0 && !cells[3].is_empty() {
+            cells[3] = cells[3].replacen('@', &format!("+{tag}@"), 1);
+            emails.insert(cells[0].replace('-', ""), cells[3].clone());
+        }
+        lines.push(cells.join(","));
+    }
+    std::fs::write(dir.join("certificates.csv"), lines.join("\n") + "\n").unwrap();
+    std::fs::write(dir.join("invoices.csv"), DEMO_INVOICES).unwrap();
+    std::fs::write(dir.join("links.csv"), DEMO_LINKS).unwrap();
+    (dir, emails)
+}
+
+pub async fn spawn_app_with(backend: Backend, settings: RuleSettings) -> Option<TestApp> {
+    spawn_app_full(backend, settings, None).await
+}
+
+pub async fn spawn_app_full(
+    backend: Backend,
+    settings: RuleSettings,
+    clock: Option<std::sync::Arc<certificate_recovery::clock::ManualClock>>,
+) -> Option<TestApp> {
+    let tag = certificate_recovery::ids::random_hex(6);
+    let (seed, emails) = tagged_seed(&tag);
+    let mut options = Options { settings, seed: Some(seed), ..Options::new(0) };
+    if let Some(clock) = &clock {
+        options.clock = clock.clone();
+    }
+    let mut ses_endpoint = None;
+    if backend == Backend::Emulators {
+        let (dynamodb, ses) = emulators()?;
+        options.dynamodb_endpoint = Some(dynamodb);
+        options.ses_endpoint = Some(ses.clone());
+        options.table = format!("test-{tag}");
+        ses_endpoint = Some(ses);
+    }
+    let api = LocalApi::start(options).await.expect("local API starts");
+    Some(TestApp { api, backend, emails, clock, client: reqwest::Client::new(), ses_endpoint })
+}
+
+/// An email as the holder receives it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub to: String,
+    pub subject: String,
+    /// Text body from the outbox; HTML body from moto (it keeps only that).
+    pub body: String,
+}
+
+impl Received {
+    /// The six-digit code of a security code email (it ends the subject and stands alone in
+    /// the body).
+    pub fn code(&self) -> String {
+        let code: String = self.subject.chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
+        assert!(code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()), "subject: {}", self.subject);
+        assert!(self.body.contains(&code));
+        code
+    }
+}
+
+impl TestApp {
+    pub fn token(&self, sub: &str) -> String {
+        self.api.citizen_token(sub)
+    }
+
+    pub async fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        self.request_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.client.request(method.parse().unwrap(), self.api.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, headers, body }
+    }
+
+    pub async fn lookup(&self, token: &str, certificate: &str, date_of_birth: &str) -> Answer {
+        self.request(
+            "POST",
+            "/recovery/lookup",
+            Some(token),
+            Some(json!({"certificateNumber": certificate, "dateOfBirth": date_of_birth})),
+        )
+        .await
+    }
+
+    pub async fn send_code(&self, token: &str) -> Answer {
+        self.request("POST", "/recovery/code", Some(token), Some(json!({}))).await
+    }
+
+    pub async fn verify(&self, token: &str, code: &str) -> Answer {
+        self.request("POST", "/recovery/verify", Some(token), Some(json!({"code": code}))).await
+    }
+
+    pub async fn invoice(&self, token: &str, number: &str) -> Answer {
+        self.request("POST", "/recovery/invoice", Some(token), Some(json!({"invoiceNumber": number}))).await
+    }
+
+    pub async fn assistance(&self, token: &str) -> Answer {
+        self.request(
+            "POST",
+            "/recovery/assistance",
+            Some(token),
+            Some(
+                json!({"preferredTime": "morning", "language": "fr", "message": "Je n’ai plus accès à mon courriel."}),
+            ),
+        )
+        .await
+    }
+
+    pub async fn state(&self, token: &str) -> Answer {
+        self.request("GET", "/recovery", Some(token), None).await
+    }
+
+    pub async fn my_certificate(&self, token: &str) -> Answer {
+        self.request("GET", "/me/certificate", Some(token), None).await
+    }
+
+    /// Every email sent so far, oldest first: the outbox through `GET /dev/outbox`, or what
+    /// moto's SES received.
+    pub async fn emails(&self) -> Vec<Received> {
+        match &self.ses_endpoint {
+            None => {
+                let answer = self.request("GET", "/dev/outbox", None, None).await;
+                answer
+                    .body
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| Received {
+                        to: e["to"].as_str().unwrap().to_owned(),
+                        subject: e["subject"].as_str().unwrap().to_owned(),
+                        body: e["text"].as_str().unwrap().to_owned(),
+                    })
+                    .collect()
+            }
+            Some(ses) => {
+                let data: Value =
+                    self.client.get(format!("{ses}/moto-api/data.json")).send().await.unwrap().json().await.unwrap();
+                data["ses"]["Message"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|m| m["source"].as_str().is_some())
+                    .map(|m| Received {
+                        to: m["destinations"]["ToAddresses"][0].as_str().unwrap_or_default().to_owned(),
+                        subject: m["subject"].as_str().unwrap_or_default().to_owned(),
+                        body: m["body"].as_str().unwrap_or_default().to_owned(),
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Emails to `to` (moto is shared between tests: filter by address).
+    pub async fn emails_to(&self, to: &str) -> Vec<Received> {
+        self.emails().await.into_iter().filter(|e| e.to == to).collect()
+    }
+
+    /// The seeded email address of a certificate.
+    pub fn email_of(&self, certificate: &str) -> String {
+        self.emails[&certificate.replace('-', "")].clone()
+    }
+
+    /// The code of the latest security code email to the certificate's address.
+    pub async fn latest_code(&self, certificate: &str) -> String {
+        self.emails_to(&self.email_of(certificate)).await.last().expect("an email").code()
+    }
+
+    pub fn advance(&self, seconds: u64) {
+        self.clock.as_ref().expect("a manual clock").advance(std::time::Duration::from_secs(seconds));
+    }
+
+    pub async fn audit(&self, certificate: &str) -> Vec<certificate_recovery::audit::AuditEvent> {
+        let number = certificate_recovery::domain::CertificateNumber::parse(certificate).unwrap();
+        self.api.app.store.audit_trail(&number).await.unwrap()
+    }
+
+    pub async fn stop(self) {
+        self.api.stop().await;
+    }
+}
