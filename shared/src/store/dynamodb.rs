@@ -22,8 +22,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
+    Projection, ProjectionType, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use items::*;
 use std::collections::HashMap;
@@ -178,31 +178,6 @@ impl DynamoStore {
         }
     }
 
-    async fn batch_get(&self, keys: Vec<(String, String)>) -> StoreResult<Vec<Item>> {
-        let mut pending = KeysAndAttributes::builder().consistent_read(true);
-        for (pk, sk) in keys {
-            pending = pending.keys(HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]));
-        }
-        let mut request = Some(pending.build().expect("keys"));
-        let mut items = Vec::new();
-        for attempt in 0..5u32 {
-            let Some(keys) = request.take() else { break };
-            let out =
-                self.client.batch_get_item().request_items(&self.table, keys).send().await.map_err(unavailable)?;
-            if let Some(mut responses) = out.responses {
-                items.extend(responses.remove(&self.table).unwrap_or_default());
-            }
-            request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
-            if request.is_some() {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-            }
-        }
-        if request.is_some() {
-            return Err(StoreError::Unavailable("batch read left keys unprocessed".into()));
-        }
-        Ok(items)
-    }
-
     async fn put(&self, item: Item) -> StoreResult<()> {
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
@@ -255,6 +230,98 @@ impl DynamoStore {
         Err(StoreError::Unavailable("counter kept changing under concurrent writes".into()))
     }
 
+    /// Adds one to a 24 h counter unless it reached `max` in its current window; answers the
+    /// window's end, or when the lock ends.
+    async fn reserve(
+        &self,
+        pk: &str,
+        counter: Counter,
+        max: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> StoreResult<Result<OffsetDateTime, OffsetDateTime>> {
+        let sk = counter_sk(counter);
+        for _ in 0..5 {
+            let added = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk.clone()))
+                .update_expression("SET #count = #count + :one")
+                .condition_expression("window_ends_ms > :now AND #count < :max")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", ms(now))
+                .expression_attribute_values(":max", n(max as i64))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            match added {
+                Ok(out) => {
+                    let item = out.attributes.unwrap_or_default();
+                    return Ok(Ok(count_from_item(&item)?.window_ends));
+                }
+                Err(e) if is_condition_failure(&e) => {
+                    let old = e.as_service_error().and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                            c,
+                        ) => c.item().cloned(),
+                        _ => None,
+                    });
+                    let current = old.as_ref().map(count_from_item).transpose()?.filter(|c| c.window_ends > now);
+                    match current {
+                        Some(c) if c.count >= max => return Ok(Err(c.window_ends)),
+                        // Changed between the two reads of the condition: try again.
+                        Some(_) => continue,
+                        None => {}
+                    }
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+            let ends = now + window;
+            let restarted = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(counter_item(pk.to_owned(), counter, 1, ends)))
+                .condition_expression("attribute_not_exists(pk) OR window_ends_ms <= :now")
+                .expression_attribute_values(":now", ms(now))
+                .send()
+                .await;
+            match restarted {
+                Ok(_) => return Ok(Ok(ends)),
+                Err(e) if is_condition_failure(&e) => continue,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(StoreError::Unavailable("counter kept changing under concurrent writes".into()))
+    }
+
+    /// Takes one back from a counter, if it is still in the window it was added in.
+    async fn release(&self, pk: &str, counter: Counter, window_ends: OffsetDateTime) -> StoreResult<()> {
+        let released = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(counter_sk(counter)))
+            .update_expression("SET #count = #count - :one")
+            .condition_expression("window_ends_ms = :ends AND #count > :zero")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":ends", ms(window_ends))
+            .send()
+            .await;
+        match released {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Result<(), Vec<bool>>> {
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(Ok(())),
@@ -291,47 +358,52 @@ impl Store for DynamoStore {
         self.get(invoice_pk(number), INVOICE_SK).await?.as_ref().map(invoice_from_item).transpose()
     }
 
-    async fn lookup_context(
+    async fn reserve_lookup(
         &self,
         account: &AccountSubject,
         certificate: &CertificateNumber,
+        limits: LookupLimits,
         now: OffsetDateTime,
-    ) -> StoreResult<LookupContext> {
-        let items = self
-            .batch_get(vec![
-                (cert_pk(certificate), FILE_SK.to_owned()),
-                (account_pk(account), counter_sk(Counter::LookupFailuresOfAccount)),
-                (cert_pk(certificate), counter_sk(Counter::LookupFailuresOfCertificate)),
-            ])
-            .await?;
-        let find = |pk: String, sk: String| items.iter().find(|i| pk_of(i) == pk && sk_of(i) == sk);
-        Ok(LookupContext {
-            file: find(cert_pk(certificate), FILE_SK.to_owned()).map(file_from_item).transpose()?,
-            account_failures: find(account_pk(account), counter_sk(Counter::LookupFailuresOfAccount))
-                .map(count_from_item)
-                .transpose()?
-                .and_then(|c| WindowCount::current(Some(c), now)),
-            certificate_failures: find(cert_pk(certificate), counter_sk(Counter::LookupFailuresOfCertificate))
-                .map(count_from_item)
-                .transpose()?
-                .and_then(|c| WindowCount::current(Some(c), now)),
-        })
+    ) -> StoreResult<Result<LookupReservation, OffsetDateTime>> {
+        let account_pk = account_pk(account);
+        let cert_pk = cert_pk(certificate);
+        // The account first, then the certificate: a certificate slot is only taken by a try
+        // that holds an account slot, so one account's burst cannot lock the certificate.
+        let account_window_ends = match self
+            .reserve(&account_pk, Counter::LookupFailuresOfAccount, limits.per_account, limits.window, now)
+            .await?
+        {
+            Ok(ends) => ends,
+            Err(until) => return Ok(Err(until)),
+        };
+        let reserved = self
+            .reserve(&cert_pk, Counter::LookupFailuresOfCertificate, limits.per_certificate, limits.window, now)
+            .await;
+        match reserved {
+            Ok(Ok(certificate_window_ends)) => Ok(Ok(LookupReservation {
+                account: account.clone(),
+                certificate: certificate.clone(),
+                account_window_ends,
+                certificate_window_ends,
+            })),
+            Ok(Err(until)) => {
+                self.release(&account_pk, Counter::LookupFailuresOfAccount, account_window_ends).await?;
+                Ok(Err(until))
+            }
+            Err(e) => {
+                self.release(&account_pk, Counter::LookupFailuresOfAccount, account_window_ends).await?;
+                Err(e)
+            }
+        }
     }
 
-    async fn record_lookup_failure(
-        &self,
-        account: &AccountSubject,
-        certificate: &CertificateNumber,
-        window: Duration,
-        now: OffsetDateTime,
-        audit: AuditEvent,
-    ) -> StoreResult<()> {
-        let (a, c, e) = tokio::join!(
-            self.bump(account_pk(account), Counter::LookupFailuresOfAccount, window, now),
-            self.bump(cert_pk(certificate), Counter::LookupFailuresOfCertificate, window, now),
-            self.put(audit_item(&audit)),
+    async fn release_lookup(&self, reservation: &LookupReservation) -> StoreResult<()> {
+        let (account, certificate) = (account_pk(&reservation.account), cert_pk(&reservation.certificate));
+        let (a, c) = tokio::join!(
+            self.release(&account, Counter::LookupFailuresOfAccount, reservation.account_window_ends),
+            self.release(&certificate, Counter::LookupFailuresOfCertificate, reservation.certificate_window_ends),
         );
-        a.and(c).and(e)
+        a.and(c)
     }
 
     async fn open_session(&self, session: &RecoverySession, audit: AuditEvent) -> StoreResult<()> {

@@ -68,32 +68,53 @@ impl Store for MemoryStore {
         Ok(self.state().invoices.get(number).cloned())
     }
 
-    async fn lookup_context(
+    async fn reserve_lookup(
         &self,
         account: &AccountSubject,
         certificate: &CertificateNumber,
+        limits: LookupLimits,
         now: OffsetDateTime,
-    ) -> StoreResult<LookupContext> {
-        let state = self.state();
-        Ok(LookupContext {
-            file: state.files.get(certificate).cloned(),
-            account_failures: state.counter(Counter::LookupFailuresOfAccount, account.as_str(), now),
-            certificate_failures: state.counter(Counter::LookupFailuresOfCertificate, certificate.as_str(), now),
-        })
+    ) -> StoreResult<Result<LookupReservation, OffsetDateTime>> {
+        let mut state = self.state();
+        let checks = [
+            (Counter::LookupFailuresOfAccount, account.as_str(), limits.per_account),
+            (Counter::LookupFailuresOfCertificate, certificate.as_str(), limits.per_certificate),
+        ];
+        let locked_until = checks
+            .iter()
+            .filter_map(|(counter, key, max)| state.counter(*counter, key, now).filter(|c| c.count >= *max))
+            .map(|c| c.window_ends)
+            .max();
+        if let Some(until) = locked_until {
+            return Ok(Err(until));
+        }
+        let mut ends = checks.iter().map(|(counter, key, _)| {
+            state.bump(*counter, key, 1, limits.window, now);
+            state.counter(*counter, key, now).expect("just counted").window_ends
+        });
+        let (account_window_ends, certificate_window_ends) = (ends.next().unwrap(), ends.next().unwrap());
+        Ok(Ok(LookupReservation {
+            account: account.clone(),
+            certificate: certificate.clone(),
+            account_window_ends,
+            certificate_window_ends,
+        }))
     }
 
-    async fn record_lookup_failure(
-        &self,
-        account: &AccountSubject,
-        certificate: &CertificateNumber,
-        window: Duration,
-        now: OffsetDateTime,
-        audit: AuditEvent,
-    ) -> StoreResult<()> {
+    async fn release_lookup(&self, reservation: &LookupReservation) -> StoreResult<()> {
         let mut state = self.state();
-        state.bump(Counter::LookupFailuresOfAccount, account.as_str(), 1, window, now);
-        state.bump(Counter::LookupFailuresOfCertificate, certificate.as_str(), 1, window, now);
-        state.audit(audit);
+        for (counter, key, ends) in [
+            (Counter::LookupFailuresOfAccount, reservation.account.as_str(), reservation.account_window_ends),
+            (
+                Counter::LookupFailuresOfCertificate,
+                reservation.certificate.as_str(),
+                reservation.certificate_window_ends,
+            ),
+        ] {
+            if let Some(c) = state.counters.get_mut(&(counter, key.to_owned())).filter(|c| c.window_ends == ends) {
+                c.count = c.count.saturating_sub(1);
+            }
+        }
         Ok(())
     }
 

@@ -70,12 +70,22 @@ pub enum Counter {
     WrongCodesOfCertificate,
 }
 
-/// What a lookup reads in one go.
-#[derive(Debug, Clone)]
-pub struct LookupContext {
-    pub file: Option<CertificateFile>,
-    pub account_failures: Option<WindowCount>,
-    pub certificate_failures: Option<WindowCount>,
+/// The lookup failure limits (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LookupLimits {
+    pub per_account: u32,
+    pub per_certificate: u32,
+    pub window: Duration,
+}
+
+/// A lookup try counted in advance against both failure limits, so that concurrent guesses
+/// can never exceed them; given back when the lookup matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupReservation {
+    pub account: AccountSubject,
+    pub certificate: CertificateNumber,
+    pub account_window_ends: OffsetDateTime,
+    pub certificate_window_ends: OffsetDateTime,
 }
 
 /// What the code routes read in one go.
@@ -210,23 +220,18 @@ pub trait Store: Send + Sync {
     async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>>;
     async fn invoice(&self, number: &InvoiceNumber) -> StoreResult<Option<Invoice>>;
 
-    async fn lookup_context(
+    /// Counts one lookup try against the account's and the certificate's failures, unless
+    /// either limit is used up: then nothing is counted and the answer is when the lock ends.
+    async fn reserve_lookup(
         &self,
         account: &AccountSubject,
         certificate: &CertificateNumber,
+        limits: LookupLimits,
         now: OffsetDateTime,
-    ) -> StoreResult<LookupContext>;
+    ) -> StoreResult<Result<LookupReservation, OffsetDateTime>>;
 
-    /// Counts one failed lookup against the account and the certificate, and appends the
-    /// audit event.
-    async fn record_lookup_failure(
-        &self,
-        account: &AccountSubject,
-        certificate: &CertificateNumber,
-        window: Duration,
-        now: OffsetDateTime,
-        audit: AuditEvent,
-    ) -> StoreResult<()>;
+    /// Gives back a reserved try: the lookup matched, so it was not a failure.
+    async fn release_lookup(&self, reservation: &LookupReservation) -> StoreResult<()>;
 
     /// Opens a recovery session, replacing the account's previous one.
     async fn open_session(&self, session: &RecoverySession, audit: AuditEvent) -> StoreResult<()>;

@@ -96,10 +96,6 @@ fn opt_ms(item: &Item, field: &str) -> StoreResult<Option<OffsetDateTime>> {
     if item.contains_key(field) { get_ms(item, field).map(Some) } else { Ok(None) }
 }
 
-pub fn pk_of(item: &Item) -> &str {
-    get_s(item, "pk").unwrap_or_default()
-}
-
 pub fn sk_of(item: &Item) -> &str {
     get_s(item, "sk").unwrap_or_default()
 }
