@@ -732,9 +732,12 @@ impl Store for DynamoStore {
                 .build(),
         ];
 
-        let (file_condition, mut file_values) = match &command.file_linked_account {
-            None => ("attribute_exists(pk) AND attribute_not_exists(linked_account)", vec![]),
-            Some(previous) => ("linked_account = :previous", vec![(":previous", s(previous.as_str()))]),
+        // Invoices never move a link: with one, the file must be unlinked whatever was read.
+        let (file_condition, mut file_values) = match (&command.proof, &command.file_linked_account) {
+            (LinkProof::Invoice { .. }, _) | (_, None) => {
+                ("attribute_exists(pk) AND attribute_not_exists(linked_account)", vec![])
+            }
+            (_, Some(previous)) => ("linked_account = :previous", vec![(":previous", s(previous.as_str()))]),
         };
         file_values.push((":account", s(account.as_str())));
         file_values.push((":now", ms(now)));
