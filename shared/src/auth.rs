@@ -139,6 +139,7 @@ pub struct IssuerVerifier {
     validation: Validation,
     keys: RwLock<HashMap<String, DecodingKey>>,
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    refetch_interval: Duration,
 }
 
 impl IssuerVerifier {
@@ -153,7 +154,19 @@ impl IssuerVerifier {
             JwksSource::Inline(set) => keys_of(set, settings.algorithm),
             JwksSource::Url(_) => HashMap::new(),
         };
-        Self { settings, validation, keys: RwLock::new(keys), last_fetch: tokio::sync::Mutex::new(None) }
+        Self {
+            settings,
+            validation,
+            keys: RwLock::new(keys),
+            last_fetch: tokio::sync::Mutex::new(None),
+            refetch_interval: REFETCH_INTERVAL,
+        }
+    }
+
+    /// How soon an unknown `kid` may fetch the JWKS again (a minute by default).
+    pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
     }
 
     pub fn issuer(&self) -> &str {
@@ -190,7 +203,7 @@ impl IssuerVerifier {
             return Ok(());
         };
         let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
+        if last.is_some_and(|at| at.elapsed() < self.refetch_interval) {
             return Ok(());
         }
         *last = Some(Instant::now());
