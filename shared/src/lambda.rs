@@ -16,6 +16,27 @@ pub enum Function {
 }
 
 impl Function {
+    pub const ALL: [Function; 6] =
+        [Self::Lookup, Self::SendCode, Self::VerifyCode, Self::CheckInvoice, Self::Assistance, Self::RecoveryState];
+
+    /// The crate and binary name, as in `http::ROUTES` and `template.yaml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Lookup => "lookup",
+            Self::SendCode => "send-code",
+            Self::VerifyCode => "verify-code",
+            Self::CheckInvoice => "check-invoice",
+            Self::Assistance => "assistance",
+            Self::RecoveryState => "recovery-state",
+        }
+    }
+
+    /// The function that serves a route (`"POST /recovery/lookup"`).
+    pub fn serving(method: &str, path: &str) -> Option<Self> {
+        let (_, _, name) = crate::http::ROUTES.iter().find(|(m, p, _)| *m == method && *p == path)?;
+        Self::ALL.into_iter().find(|f| f.name() == *name)
+    }
+
     pub async fn handle(self, app: &App, request: Request) -> Response {
         match self {
             Self::Lookup => http::lookup(app, request).await,

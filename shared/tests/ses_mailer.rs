@@ -1,0 +1,57 @@
+//! The SES v2 adapter against moto's server: the email it sends is the one moto received.
+
+use certificate_recovery::domain::{CertificateNumber, EmailAddress, Language, SecurityCode};
+use certificate_recovery::mailer::{Mailer, ses::SesMailer, templates};
+use serde_json::Value;
+
+#[tokio::test]
+async fn sends_the_security_code_email_through_ses_v2() {
+    let Ok(endpoint) = std::env::var("SES_ENDPOINT") else {
+        assert!(std::env::var("REQUIRE_EMULATORS").is_err(), "REQUIRE_EMULATORS is set but SES_ENDPOINT is not");
+        eprintln!("moto run left out: SES_ENDPOINT is not set (plain cargo test)");
+        return;
+    };
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("ca-central-1"))
+        .credentials_provider(aws_sdk_sesv2::config::Credentials::new("local", "local", None, None, "tests"))
+        .load()
+        .await;
+    let client =
+        aws_sdk_sesv2::Client::from_conf(aws_sdk_sesv2::config::Builder::from(&config).endpoint_url(&endpoint).build());
+    let _ = client.create_email_identity().email_identity("opc.test").send().await;
+    let mailer = SesMailer::new(client, "no-reply@opc.test");
+
+    let tag = certificate_recovery::ids::random_hex(6);
+    let to = EmailAddress::parse(&format!("holder+{tag}@exemple.ca")).unwrap();
+    let code = SecurityCode::parse("482915").unwrap();
+    let email = templates::security_code(&to, Language::En, &code, &CertificateNumber::parse("AG-1").unwrap(), 15);
+    mailer.send(&email).await.expect("SES accepts the email");
+
+    let data: Value = reqwest_free_get(&format!("{endpoint}/moto-api/data.json")).await;
+    let sent: Vec<&Value> = data["ses"]["Message"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str())
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["source"], "no-reply@opc.test");
+    assert_eq!(sent[0]["subject"], "Your security code: 482915");
+    let html = sent[0]["body"].as_str().unwrap();
+    assert!(html.contains("482915") && html.contains("lang=\"en\"") && html.contains("15 minutes"));
+
+    // An unverified sender is refused, and the error names no address.
+    let stranger = SesMailer::new(mailer.client().clone(), "someone@unverified.example");
+    let error = stranger.send(&email).await.unwrap_err().to_string();
+    assert!(!error.contains(to.as_str()), "{error}");
+}
+
+/// A GET without an HTTP client crate: the library's own hyper stack.
+async fn reqwest_free_get(url: &str) -> Value {
+    use http_body_util::{BodyExt, Empty};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<hyper::body::Bytes>>();
+    let response = client.get(url.parse().unwrap()).await.unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&body).unwrap()
+}
