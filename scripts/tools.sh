@@ -45,8 +45,11 @@ install_dynamodb_local() {
 
 PIDS=()
 stop_servers() {
+  local pid
   for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    [ -n "$pid" ] || continue
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
   PIDS=()
 }
@@ -66,4 +69,10 @@ start_moto() {
   PIDS+=($!)
   export SES_ENDPOINT="http://127.0.0.1:$port"
   wait_for "$SES_ENDPOINT/moto-api/data.json" 30 || die "moto did not start (see .tools/moto.log)"
+}
+
+start_emulators() {
+  start_dynamodb_local
+  start_moto
+  echo "    DynamoDB Local: $DYNAMODB_ENDPOINT   moto: $SES_ENDPOINT"
 }

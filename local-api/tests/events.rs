@@ -39,20 +39,30 @@ async fn every_event_runs_through_its_function() {
     let token = app.token("holder-from-events");
     // In this order the events tell a whole recovery: a match, a verify before any code, a
     // code sent, an assistance request, the state, the invoice that links, the summary.
-    let expected = [(200, "matched"), (410, "code_expired"), (200, "code_sent"), (201, "assistance_requested"), (200, "code_sent"), (200, "linked"), (200, "")];
+    let expected = [
+        (200, "matched"),
+        (410, "code_expired"),
+        (200, "code_sent"),
+        (201, "assistance_requested"),
+        (200, "code_sent"),
+        (200, "linked"),
+        (200, ""),
+    ];
     for ((name, event), (status, word)) in EVENTS.iter().zip(expected) {
         let mut request = lambda_http::request::from_str(event).unwrap_or_else(|e| panic!("{name}: {e}"));
         request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
-        let function = Function::serving(&method, &path).unwrap_or_else(|| panic!("{name}: no function for {method} {path}"));
+        let function =
+            Function::serving(&method, &path).unwrap_or_else(|| panic!("{name}: no function for {method} {path}"));
         let response = function.handle(&app.api.app, request).await;
         assert_eq!(response.status().as_u16(), status, "{name}");
         let body: Value = match response.body() {
             Body::Text(text) => serde_json::from_str(text).unwrap(),
             other => panic!("{name}: {other:?}"),
         };
-        let got = if status < 300 { body["state"].as_str().unwrap_or_default() } else { body["code"].as_str().unwrap() };
+        let got =
+            if status < 300 { body["state"].as_str().unwrap_or_default() } else { body["code"].as_str().unwrap() };
         assert_eq!(got, word, "{name}: {body}");
         assert_eq!(response.headers()["content-language"], "fr", "{name}");
     }

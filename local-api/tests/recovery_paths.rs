@@ -393,3 +393,24 @@ async fn a_failed_email_leaves_nothing_half_done() {
     assert!(outcomes.contains(&"mail_failed".to_owned()));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_or_ses_down_answers_503_and_leaves_nothing_half_done() {
+    let Some(app) = spawn_app(Backend::Emulators).await else { return };
+    let me = app.token("holder-outage");
+    app.lookup(&me, "AG-100001", "1980-02-29").await.assert(200, "matched");
+    let (dynamodb, ses) = app.emulator_clients().await;
+    // SES refuses: the sender's identity is gone.
+    ses.delete_email_identity().email_identity(&app.sender_domain).send().await.unwrap();
+    app.send_code(&me).await.assert(503, "service_unavailable");
+    app.state(&me).await.assert(200, "matched");
+    ses.create_email_identity().email_identity(&app.sender_domain).send().await.unwrap();
+    let sent = app.send_code(&me).await;
+    sent.assert(200, "code_sent");
+    assert_eq!(sent.body["sendsLeft"], 4, "the failed send was not counted");
+    // DynamoDB is gone.
+    dynamodb.delete_table().table_name(&app.table).send().await.unwrap();
+    app.lookup(&me, "AG-100001", "1980-02-29").await.assert(503, "service_unavailable");
+    app.state(&me).await.assert(503, "service_unavailable");
+    app.stop().await;
+}

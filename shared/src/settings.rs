@@ -117,10 +117,16 @@ mod tests {
         assert_eq!(s.code_max_sends, 2);
         assert_eq!(s.code_max_attempts, 5);
         assert_eq!(s.session_ttl, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn the_settings_table_states_the_defaults() {
+        // Setting each variable to the default the table gives changes nothing.
         for (name, default, _) in SETTINGS {
-            let d = RuleSettings::from_lookup(|_| None).unwrap();
-            let _ = (name, default, d);
+            let s = RuleSettings::from_lookup(|k| (k == *name).then(|| default.to_string())).unwrap();
+            assert_eq!(s, RuleSettings::default(), "{name}");
         }
+        assert_eq!(SETTINGS.len(), 11);
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct TestApp {
     /// The seeded email of each certificate (normalized number → address).
     pub emails: std::collections::HashMap<String, String>,
     pub clock: Option<std::sync::Arc<certificate_recovery::clock::ManualClock>>,
+    /// The DynamoDB table and the sender domain, on the emulators.
+    pub table: String,
+    pub sender_domain: String,
     pub client: reqwest::Client,
     ses_endpoint: Option<String>,
 }
@@ -121,10 +124,14 @@ pub async fn spawn_app_full(
         options.dynamodb_endpoint = Some(dynamodb);
         options.ses_endpoint = Some(ses.clone());
         options.table = format!("test-{tag}");
+        // Each app has its own sender identity in the shared moto.
+        options.sender = format!("no-reply@{tag}.opc.test");
         ses_endpoint = Some(ses);
     }
+    let table = options.table.clone();
+    let sender_domain = options.sender.rsplit_once('@').unwrap().1.to_owned();
     let api = LocalApi::start(options).await.expect("local API starts");
-    Some(TestApp { api, backend, emails, clock, client: reqwest::Client::new(), ses_endpoint })
+    Some(TestApp { api, backend, emails, clock, table, sender_domain, client: reqwest::Client::new(), ses_endpoint })
 }
 
 /// An email as the holder receives it.
@@ -283,6 +290,22 @@ impl TestApp {
     pub async fn audit(&self, certificate: &str) -> Vec<certificate_recovery::audit::AuditEvent> {
         let number = certificate_recovery::domain::CertificateNumber::parse(certificate).unwrap();
         self.api.app.store.audit_trail(&number).await.unwrap()
+    }
+
+    /// SDK clients on the emulators, to break them from the outside.
+    pub async fn emulator_clients(&self) -> (aws_sdk_dynamodb::Client, aws_sdk_sesv2::Client) {
+        let (dynamodb, ses) = emulators().expect("emulators");
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("ca-central-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests"))
+            .load()
+            .await;
+        (
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&config).endpoint_url(dynamodb).build(),
+            ),
+            aws_sdk_sesv2::Client::from_conf(aws_sdk_sesv2::config::Builder::from(&config).endpoint_url(ses).build()),
+        )
     }
 
     pub async fn stop(self) {

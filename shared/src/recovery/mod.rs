@@ -223,3 +223,62 @@ pub(crate) async fn after_link_conflict(
         _ => Err(otherwise),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::*;
+    use time::macros::{date, datetime};
+
+    fn file(email: Option<&str>, linked: Option<&str>) -> CertificateFile {
+        CertificateFile {
+            number: CertificateNumber::parse("AG-1").unwrap(),
+            holder_name: "Jeanne".into(),
+            date_of_birth: DateOfBirth::from_date(date!(1980 - 02 - 29)),
+            email: email.map(|e| EmailAddress::parse(e).unwrap()),
+            phone: String::new(),
+            language: Language::Fr,
+            status: CertificateStatus::Active,
+            expires_on: date!(2027 - 06 - 30),
+            linked_account: linked.map(|a| AccountSubject::parse(a).unwrap()),
+        }
+    }
+
+    #[test]
+    fn options_follow_the_file() {
+        use RecoveryOption::*;
+        let me = AccountSubject::parse("me").unwrap();
+        assert_eq!(options_for(&file(Some("a@b.ca"), None), &me), vec![EmailCode, Invoice, Assistance]);
+        assert_eq!(options_for(&file(None, None), &me), vec![Invoice, Assistance]);
+        assert_eq!(options_for(&file(Some("a@b.ca"), Some("other")), &me), vec![EmailCode, Assistance]);
+        assert_eq!(options_for(&file(None, Some("other")), &me), vec![Assistance]);
+        assert_eq!(options_for(&file(None, Some("me")), &me), vec![Invoice, Assistance]);
+    }
+
+    #[test]
+    fn states_serialize_as_the_spec_says() {
+        let me = AccountSubject::parse("me").unwrap();
+        let matched = serde_json::to_value(RecoveryState::matched(&file(Some("jean@exemple.com"), None), &me)).unwrap();
+        assert_eq!(
+            matched,
+            serde_json::json!({"state": "matched", "maskedEmail": "j•••@e•••.com", "options": ["email_code", "invoice", "assistance"]})
+        );
+        let linked = serde_json::to_value(RecoveryState::linked(&file(None, None))).unwrap();
+        assert_eq!(
+            linked["certificate"],
+            serde_json::json!({"number": "AG1", "holderName": "Jeanne", "status": "active", "expiryDate": "2027-06-30"})
+        );
+        let sent = serde_json::to_value(RecoveryState::CodeSent {
+            masked_email: Some("j•••@e•••.com".into()),
+            expires_at: datetime!(2026-11-29 12:15:00.5 UTC),
+            resend_available_at: datetime!(2026-11-29 12:01:00 UTC),
+            sends_left: 4,
+            attempts_left: 5,
+            options: vec![],
+        })
+        .unwrap();
+        assert_eq!(sent["expiresAt"], "2026-11-29T12:15:00Z");
+        assert_eq!(sent["sendsLeft"], 4);
+        assert_eq!(serde_json::to_value(RecoveryState::None).unwrap(), serde_json::json!({"state": "none"}));
+    }
+}
