@@ -24,17 +24,6 @@ mod futures_like {
     }
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => { $(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn memory() { super::$name(super::Backend::Memory).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn dynamodb_local() { super::$name(super::Backend::Emulators).await }
-        }
-    )* };
-}
-
 on_both_backends!(
     concurrent_correct_verifies_link_once,
     concurrent_wrong_codes_stop_at_the_limit,

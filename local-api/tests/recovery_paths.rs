@@ -10,17 +10,6 @@ use common::{Backend, TestApp, spawn_app, spawn_app_full};
 use serde_json::json;
 use std::sync::Arc;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => { $(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() { super::$name(super::Backend::Memory).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn dynamodb_local_and_moto() { super::$name(super::Backend::Emulators).await }
-        }
-    )* };
-}
-
 on_both_backends!(
     email_code_path,
     invoice_path,

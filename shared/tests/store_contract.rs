@@ -119,6 +119,7 @@ fn send(s: &RecoverySession, code: IssuedCode, sends_before: u32, now: OffsetDat
         code,
         replaced_hash: None,
         sends_before,
+        certificate_sends: None,
         max_sends: 3,
         cooldown: Duration::from_secs(60),
         max_sends_per_certificate: 4,

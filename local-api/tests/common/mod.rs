@@ -7,6 +7,20 @@ use local_api::{LocalApi, Options};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// Runs each named `async fn(Backend)` as two tests: on the memory store and outbox, and on
+/// DynamoDB Local and moto.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn memory() { super::$name($crate::common::Backend::Memory).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn dynamodb_local_and_moto() { super::$name($crate::common::Backend::Emulators).await }
+        }
+    )* };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Memory,

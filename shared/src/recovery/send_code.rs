@@ -46,6 +46,7 @@ pub async fn send_code(app: &App, account: &AccountSubject) -> Result<RecoverySt
         code: issued.clone(),
         replaced_hash: session.code.as_ref().map(|c| c.hash.clone()),
         sends_before: session.sends,
+        certificate_sends: WindowCount::current(context.code_sends_of_certificate, now),
         max_sends: settings.code_max_sends,
         cooldown: settings.code_resend_cooldown,
         max_sends_per_certificate: settings.code_max_sends_per_certificate,

@@ -183,51 +183,9 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Adds one to a 24 h counter: in its current window, or in a new window when the old one
-    /// ended. Each step is a conditional write; a lost race retries.
+    /// Adds one to a 24 h counter, with no limit.
     async fn bump(&self, pk: String, counter: Counter, window: Duration, now: OffsetDateTime) -> StoreResult<()> {
-        let sk = counter_sk(counter);
-        let ends = now + window;
-        for _ in 0..5 {
-            let added = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(pk.clone()))
-                .key("sk", s(sk.clone()))
-                .update_expression(
-                    "SET #count = if_not_exists(#count, :zero) + :one, window_ends_ms = if_not_exists(window_ends_ms, :ends), expires_at = if_not_exists(expires_at, :ttl)",
-                )
-                .condition_expression("attribute_not_exists(pk) OR window_ends_ms > :now")
-                .expression_attribute_names("#count", "count")
-                .expression_attribute_values(":zero", n(0))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":ends", ms(ends))
-                .expression_attribute_values(":ttl", ttl(ends))
-                .expression_attribute_values(":now", ms(now))
-                .send()
-                .await;
-            match added {
-                Ok(_) => return Ok(()),
-                Err(e) if is_condition_failure(&e) => {}
-                Err(e) => return Err(unavailable(e)),
-            }
-            let restarted = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(counter_item(pk.clone(), counter, 1, ends)))
-                .condition_expression("attribute_not_exists(pk) OR window_ends_ms <= :now")
-                .expression_attribute_values(":now", ms(now))
-                .send()
-                .await;
-            match restarted {
-                Ok(_) => return Ok(()),
-                Err(e) if is_condition_failure(&e) => continue,
-                Err(e) => return Err(unavailable(e)),
-            }
-        }
-        Err(StoreError::Unavailable("counter kept changing under concurrent writes".into()))
+        self.reserve(&pk, counter, u32::MAX, window, now).await.map(|_| ())
     }
 
     /// Adds one to a 24 h counter unless it reached `max` in its current window; answers the
@@ -455,13 +413,18 @@ impl Store for DynamoStore {
 
     async fn record_code_sent(&self, send: &CodeSend) -> StoreResult<Result<(), CodeSendRefused>> {
         let cert = &send.certificate_number;
+        let mut as_read = Some(send.certificate_sends);
         for _ in 0..3 {
-            let counter_item_now = self.get(cert_pk(cert), &counter_sk(Counter::CodeSendsOfCertificate)).await?;
-            let current = counter_item_now
-                .as_ref()
-                .map(count_from_item)
-                .transpose()?
-                .and_then(|c| WindowCount::current(Some(c), send.now));
+            let current = match as_read.take() {
+                Some(read) => read,
+                None => self
+                    .get(cert_pk(cert), &counter_sk(Counter::CodeSendsOfCertificate))
+                    .await?
+                    .as_ref()
+                    .map(count_from_item)
+                    .transpose()?
+                    .and_then(|c| WindowCount::current(Some(c), send.now)),
+            };
             if current.is_some_and(|c| c.count >= send.max_sends_per_certificate) {
                 return Ok(Err(CodeSendRefused::CertificateSendsUsedUp));
             }

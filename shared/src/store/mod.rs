@@ -117,6 +117,9 @@ pub struct CodeSend {
     pub replaced_hash: Option<String>,
     /// The session's send count as read: the write happens only if it is unchanged.
     pub sends_before: u32,
+    /// The certificate's sends in 24 h as read with the session (saves a read; re-read only
+    /// when a concurrent send changed it).
+    pub certificate_sends: Option<WindowCount>,
     pub max_sends: u32,
     pub cooldown: Duration,
     pub max_sends_per_certificate: u32,
