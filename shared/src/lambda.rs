@@ -31,6 +31,11 @@ impl Function {
         }
     }
 
+    /// Whether the function sends email (and so, alone, gets SES permission in the template).
+    pub fn sends_email(self) -> bool {
+        matches!(self, Self::SendCode | Self::VerifyCode | Self::CheckInvoice)
+    }
+
     /// The function that serves a route (`"POST /recovery/lookup"`).
     pub fn serving(method: &str, path: &str) -> Option<Self> {
         let (_, _, name) = crate::http::ROUTES.iter().find(|(m, p, _)| *m == method && *p == path)?;

@@ -1,12 +1,18 @@
 //! Structured JSON logs. Nothing personal is ever passed to a log macro: domain types that
 //! hold personal data redact themselves in `Debug`.
 
-use tracing_subscriber::EnvFilter;
+use tracing::level_filters::LevelFilter;
+
+/// `LOG_LEVEL` (error, warn, info, debug, trace); info when unset or unknown. A plain level
+/// rather than an `EnvFilter`: it keeps the regex engine out of every bootstrap.
+fn level() -> LevelFilter {
+    std::env::var("LOG_LEVEL").ok().and_then(|l| l.trim().parse().ok()).unwrap_or(LevelFilter::INFO)
+}
 
 pub fn init_json() {
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(EnvFilter::try_from_env("LOG_LEVEL").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_max_level(level())
         .with_current_span(false)
         .with_target(false)
         .without_time()
@@ -14,8 +20,5 @@ pub fn init_json() {
 }
 
 pub fn init_terminal() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("LOG_LEVEL").unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_target(false)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_max_level(level()).with_target(false).try_init();
 }
