@@ -18,6 +18,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub const AUDIENCE: &str = "certificate-recovery-local";
+/// The development issuers (the same in `dev/lambda.env`).
+pub const CITIZEN_ISSUER: &str = "urn:opc:dev:citizen";
+pub const STAFF_ISSUER: &str = "urn:opc:dev:staff";
 const REGION: &str = "ca-central-1";
 
 /// The demo data kept in the repository, used when no `--seed` is given.
@@ -83,6 +86,7 @@ pub enum StartError {
 
 async fn aws_config() -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(certificate_recovery::app::sdk_timeouts())
         .region(aws_config::Region::new(std::env::var("AWS_REGION").unwrap_or_else(|_| REGION.into())));
     if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
         // Emulators accept any credentials; never reach for an instance profile locally.
@@ -165,10 +169,9 @@ impl LocalApi {
     pub async fn start(options: Options) -> Result<Self, StartError> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port))).await?;
         let address = listener.local_addr()?;
-        let base = format!("http://{address}");
-        let citizen_issuer = format!("{base}/dev/citizen");
-        let staff_issuer = format!("{base}/dev/staff");
-        let issuer = Arc::new(DevIssuer::generate());
+        let citizen_issuer = CITIZEN_ISSUER.to_owned();
+        let staff_issuer = STAFF_ISSUER.to_owned();
+        let issuer = Arc::new(DevIssuer::development());
         let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(issuer.jwks()).expect("dev JWKS");
         let verifier = |iss: &str| {
             IssuerVerifier::new(IssuerSettings {

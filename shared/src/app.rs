@@ -29,6 +29,16 @@ pub enum StartupError {
     Secret(#[from] crate::security_code_hash::WeakSecret),
 }
 
+/// The SDK's own limits: a call that hangs fails fast into a 503 instead of reaching the
+/// function's timeout (20 s in `template.yaml`, above four sequential operations).
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .operation_attempt_timeout(std::time::Duration::from_millis(1500))
+        .operation_timeout(std::time::Duration::from_secs(3))
+        .build()
+}
+
 fn required(name: &'static str) -> Result<String, StartupError> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(StartupError::Missing(name))
 }
@@ -44,7 +54,7 @@ impl App {
         let hasher = CodeHasher::new(&secret)?;
         let table = required("TABLE_NAME")?;
         let sender = required("SENDER_ADDRESS")?;
-        let config = aws_config::load_from_env().await;
+        let config = aws_config::from_env().timeout_config(sdk_timeouts()).load().await;
         let store = crate::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
         let mailer = crate::mailer::ses::SesMailer::new(aws_sdk_sesv2::Client::new(&config), sender);
         Ok(Self {

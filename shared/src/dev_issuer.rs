@@ -56,19 +56,34 @@ fn pkcs1_of_pkcs8(pkcs8: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl DevIssuer {
+    /// A fresh key, for tests.
     pub fn generate() -> Self {
         let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
         let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).expect("PKCS#8 encoding");
-        let pkcs1 = pkcs1_of_pkcs8(pkcs8.as_ref()).expect("PKCS#8 holds an RSA key");
+        Self::from_pkcs8(pkcs8.as_ref(), format!("dev-{}", crate::ids::random_hex(4))).expect("generated key")
+    }
+
+    /// The repository's development key (`dev/dev-issuer.pem`, kid `dev-local`): the local
+    /// API signs with it so that functions under `cargo lambda watch`, configured with
+    /// `dev/lambda.env`, accept the same tokens.
+    pub fn development() -> Self {
+        Self::from_pem(include_str!("../../dev/dev-issuer.pem"), "dev-local").expect("dev/dev-issuer.pem is an RSA key")
+    }
+
+    /// An RSA key from a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
+    pub fn from_pem(pem: &str, kid: &str) -> Option<Self> {
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(body.trim()).ok()?;
+        Self::from_pkcs8(&der, kid.to_owned())
+    }
+
+    fn from_pkcs8(pkcs8: &[u8], kid: String) -> Option<Self> {
+        let pair = KeyPair::from_pkcs8(pkcs8).ok()?;
+        let pkcs1 = pkcs1_of_pkcs8(pkcs8)?;
         let public = pair.public_key();
         let public_n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
         let public_e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
-        Self {
-            key: EncodingKey::from_rsa_der(&pkcs1),
-            kid: format!("dev-{}", crate::ids::random_hex(4)),
-            public_n,
-            public_e,
-        }
+        Some(Self { key: EncodingKey::from_rsa_der(&pkcs1), kid, public_n, public_e })
     }
 
     pub fn kid(&self) -> &str {
@@ -118,6 +133,15 @@ mod tests {
             algorithm: Algorithm::RS256,
             jwks: JwksSource::Inline(serde_json::from_value(issuer.jwks()).unwrap()),
         })
+    }
+
+    #[test]
+    fn the_development_key_matches_the_committed_jwks() {
+        let committed: serde_json::Value = serde_json::from_str(include_str!("../../dev/jwks.json")).unwrap();
+        assert_eq!(DevIssuer::development().jwks(), committed);
+        let env = include_str!("../../dev/lambda.env");
+        let inline = env.lines().find_map(|l| l.strip_prefix("CITIZEN_JWKS='")).unwrap().trim_end_matches('\'');
+        assert_eq!(serde_json::from_str::<serde_json::Value>(inline).unwrap(), committed);
     }
 
     #[tokio::test]
