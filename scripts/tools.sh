@@ -21,15 +21,29 @@ wait_for() { # url seconds
   return 1
 }
 
+SAM_VENV="$ROOT/.venv-sam"
+export SAM_CLI_TELEMETRY=0
+
 install_python_tools() {
   need python3 "CPython 3"
-  if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
+  if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/cargo-lambda" ] \
+      || [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
     python3 -m venv "$VENV" || die "cannot create $VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5' 'cfn-lint==1.58.*' \
-      || die "pip install moto[server] cfn-lint failed"
+      'cargo-lambda==1.9.2' 'openapi-spec-validator==0.9.*' \
+      || die "pip install moto[server] cfn-lint cargo-lambda openapi-spec-validator failed"
   fi
-  [ -x "$VENV/bin/moto_server" ] || die "moto_server missing after install"
-  [ -x "$VENV/bin/cfn-lint" ] || die "cfn-lint missing after install"
+  local tool
+  for tool in moto_server cfn-lint cargo-lambda openapi-spec-validator; do
+    [ -x "$VENV/bin/$tool" ] || die "$tool missing after install"
+  done
+  # SAM CLI in its own environment: its pinned dependencies clash with moto's.
+  if [ ! -x "$SAM_VENV/bin/sam" ]; then
+    python3 -m venv "$SAM_VENV" || die "cannot create $SAM_VENV"
+    "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check 'aws-sam-cli==1.170.*' \
+      || die "pip install aws-sam-cli failed"
+  fi
+  [ -x "$SAM_VENV/bin/sam" ] || die "sam missing after install"
 }
 
 install_dynamodb_local() {

@@ -51,7 +51,10 @@ impl App {
         let settings = RuleSettings::from_env()?;
         let tokens = TokenVerifier::from_env()?;
         let secret = secrecy::SecretString::from(required("CODE_HASH_SECRET")?);
-        let hasher = CodeHasher::new(&secret)?;
+        let hasher = match std::env::var("CODE_HASH_SECRET_PREVIOUS").ok().filter(|v| !v.is_empty()) {
+            Some(previous) => CodeHasher::rotating(&secret, &secrecy::SecretString::from(previous))?,
+            None => CodeHasher::new(&secret)?,
+        };
         let table = required("TABLE_NAME")?;
         let sender = required("SENDER_ADDRESS")?;
         let config = aws_config::from_env().timeout_config(sdk_timeouts()).load().await;

@@ -9,6 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 #[derive(Clone)]
 pub struct CodeHasher {
     key: hmac::Key,
+    /// The secret being rotated out: codes hashed with it still verify until it is removed.
+    previous: Option<hmac::Key>,
 }
 
 impl std::fmt::Debug for CodeHasher {
@@ -23,11 +25,21 @@ pub struct WeakSecret;
 
 impl CodeHasher {
     pub fn new(secret: &SecretString) -> Result<Self, WeakSecret> {
+        Ok(Self { key: Self::key(secret)?, previous: None })
+    }
+
+    /// During a rotation: new codes are hashed with `secret`; codes already sent, hashed with
+    /// `previous`, still verify.
+    pub fn rotating(secret: &SecretString, previous: &SecretString) -> Result<Self, WeakSecret> {
+        Ok(Self { key: Self::key(secret)?, previous: Some(Self::key(previous)?) })
+    }
+
+    fn key(secret: &SecretString) -> Result<hmac::Key, WeakSecret> {
         let bytes = secret.expose_secret().as_bytes();
         if bytes.len() < 32 {
             return Err(WeakSecret);
         }
-        Ok(Self { key: hmac::Key::new(hmac::HMAC_SHA256, bytes) })
+        Ok(hmac::Key::new(hmac::HMAC_SHA256, bytes))
     }
 
     fn message(session_id: &str, code: &SecurityCode) -> Vec<u8> {
@@ -48,7 +60,9 @@ impl CodeHasher {
         let Ok(tag) = STANDARD_NO_PAD.decode(stored) else {
             return false;
         };
-        hmac::verify(&self.key, &Self::message(session_id, code), &tag).is_ok()
+        let message = Self::message(session_id, code);
+        hmac::verify(&self.key, &message, &tag).is_ok()
+            || self.previous.as_ref().is_some_and(|previous| hmac::verify(previous, &message, &tag).is_ok())
     }
 }
 
@@ -70,6 +84,18 @@ mod tests {
         assert!(!h.verify("s2", &code, &stored));
         assert!(!h.verify("s1", &SecurityCode::parse("123457").unwrap(), &stored));
         assert!(!hasher("fedcba9876543210fedcba9876543210").verify("s1", &code, &stored));
+    }
+
+    #[test]
+    fn a_rotation_keeps_codes_already_sent() {
+        let code = SecurityCode::parse("654321").unwrap();
+        let old = SecretString::from("0123456789abcdef0123456789abcdef".to_owned());
+        let new = SecretString::from("fedcba9876543210fedcba9876543210".to_owned());
+        let sent_before = CodeHasher::new(&old).unwrap().hash("s", &code);
+        let rotating = CodeHasher::rotating(&new, &old).unwrap();
+        assert!(rotating.verify("s", &code, &sent_before));
+        assert!(rotating.verify("s", &code, &rotating.hash("s", &code)));
+        assert!(!CodeHasher::new(&new).unwrap().verify("s", &code, &sent_before));
     }
 
     #[test]
