@@ -3,13 +3,16 @@
 
 mod common;
 
+use certificate_recovery::audit::{Actor, AuditAction, AuditEvent};
+use certificate_recovery::domain::{AccountSubject, CertificateNumber, Language};
 use certificate_recovery::http::ROUTES;
 use certificate_recovery::lambda::Function;
+use certificate_recovery::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
 use common::{Backend, spawn_app};
 use lambda_http::Body;
 use serde_json::Value;
 
-const EVENTS: [(&str, &str); 7] = [
+const EVENTS: [(&str, &str); 11] = [
     ("lookup", include_str!("../../events/lookup.json")),
     ("verify-code", include_str!("../../events/verify-code.json")),
     ("send-code", include_str!("../../events/send-code.json")),
@@ -17,6 +20,10 @@ const EVENTS: [(&str, &str); 7] = [
     ("recovery-state", include_str!("../../events/recovery-state.json")),
     ("check-invoice", include_str!("../../events/check-invoice.json")),
     ("me-certificate", include_str!("../../events/me-certificate.json")),
+    ("agent-list-requests", include_str!("../../events/agent-list-requests.json")),
+    ("agent-get-request", include_str!("../../events/agent-get-request.json")),
+    ("agent-resolve-request", include_str!("../../events/agent-resolve-request.json")),
+    ("agent-certificate-audit", include_str!("../../events/agent-certificate-audit.json")),
 ];
 
 #[test]
@@ -65,6 +72,17 @@ async fn every_event_runs_through_its_function() {
             if status < 300 { body["state"].as_str().unwrap_or_default() } else { body["code"].as_str().unwrap() };
         assert_eq!(got, word, "{name}: {body}");
         assert_eq!(response.headers()["content-language"], "fr", "{name}");
+        match *name {
+            "agent-list-requests" => assert_eq!(body["items"].as_array().unwrap().len(), 2, "{body}"),
+            "agent-get-request" => assert_eq!(body["status"], "open"),
+            "agent-resolve-request" => {
+                assert_eq!((body["status"].as_str(), body["outcome"].as_str()), (Some("closed"), Some("email_updated")))
+            }
+            "agent-certificate-audit" => {
+                assert!(body["items"].as_array().unwrap().iter().any(|e| e["action"] == "email_change"))
+            }
+            _ => {}
+        }
     }
     app.stop().await;
 }

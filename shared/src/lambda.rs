@@ -13,11 +13,19 @@ pub enum Function {
     CheckInvoice,
     Assistance,
     RecoveryState,
+    AgentDesk,
 }
 
 impl Function {
-    pub const ALL: [Function; 6] =
-        [Self::Lookup, Self::SendCode, Self::VerifyCode, Self::CheckInvoice, Self::Assistance, Self::RecoveryState];
+    pub const ALL: [Function; 7] = [
+        Self::Lookup,
+        Self::SendCode,
+        Self::VerifyCode,
+        Self::CheckInvoice,
+        Self::Assistance,
+        Self::RecoveryState,
+        Self::AgentDesk,
+    ];
 
     /// The crate and binary name, as in `http::ROUTES` and `template.yaml`.
     pub fn name(self) -> &'static str {
@@ -28,17 +36,23 @@ impl Function {
             Self::CheckInvoice => "check-invoice",
             Self::Assistance => "assistance",
             Self::RecoveryState => "recovery-state",
+            Self::AgentDesk => "agent-desk",
         }
     }
 
     /// Whether the function sends email (and so, alone, gets SES permission in the template).
     pub fn sends_email(self) -> bool {
-        matches!(self, Self::SendCode | Self::VerifyCode | Self::CheckInvoice)
+        matches!(self, Self::SendCode | Self::VerifyCode | Self::CheckInvoice | Self::AgentDesk)
     }
 
     /// The function that serves a route (`"POST /recovery/lookup"`).
     pub fn serving(method: &str, path: &str) -> Option<Self> {
-        let (_, _, name) = crate::http::ROUTES.iter().find(|(m, p, _)| *m == method && *p == path)?;
+        let matches = |template: &str| {
+            let (a, b): (Vec<&str>, Vec<&str>) =
+                (template.split('/').collect(), path.trim_end_matches('/').split('/').collect());
+            a.len() == b.len() && a.iter().zip(&b).all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
+        };
+        let (_, _, name) = crate::http::ROUTES.iter().find(|(m, p, _)| *m == method && matches(p))?;
         Self::ALL.into_iter().find(|f| f.name() == *name)
     }
 
@@ -50,6 +64,7 @@ impl Function {
             Self::CheckInvoice => http::check_invoice(app, request).await,
             Self::Assistance => http::request_assistance(app, request).await,
             Self::RecoveryState => http::router::recovery_state_routes(app, request).await,
+            Self::AgentDesk => http::router::agent_desk_routes(app, request).await,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Lambda function and the local API run.
 
 pub mod app;
+pub mod assistance_desk;
 pub mod audit;
 pub mod auth;
 pub mod clock;

@@ -33,6 +33,15 @@ pub fn problem(error: &RecoveryError) -> Problem {
     }
 }
 
+pub fn desk_problem(error: &crate::assistance_desk::DeskError) -> Problem {
+    use crate::assistance_desk::DeskError;
+    match error {
+        DeskError::NotFound => ErrorCode::NotFound.into(),
+        DeskError::AlreadyClosed => ErrorCode::AlreadyClosed.into(),
+        DeskError::Store(_) => ErrorCode::ServiceUnavailable.into(),
+    }
+}
+
 pub fn token_problem(_error: &TokenError) -> Problem {
     ErrorCode::Unauthorized.into()
 }

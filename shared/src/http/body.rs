@@ -104,6 +104,16 @@ impl JsonBody {
         }
     }
 
+    /// Whether the body has this field (even null).
+    pub fn has(&self, name: &str) -> bool {
+        self.object.contains_key(name)
+    }
+
+    /// Refuses a field for a reason found by the caller.
+    pub fn refuse(&mut self, name: &str, reason: FieldReason) {
+        self.errors.push(field_error(name, reason));
+    }
+
     /// Fails with every field error found, in order.
     pub fn finish(self) -> Result<(), Problem> {
         if self.errors.is_empty() { Ok(()) } else { Err(Problem::invalid(self.errors)) }

@@ -17,7 +17,7 @@ pub fn language_of(request: &Request) -> Language {
     Language::negotiate(request.headers().get("accept-language").and_then(|v| v.to_str().ok()))
 }
 
-async fn answer(request: &Request, work: impl Future<Output = Result<Response, Problem>>) -> Response {
+pub(crate) async fn answer(request: &Request, work: impl Future<Output = Result<Response, Problem>>) -> Response {
     let language = language_of(request);
     match work.await {
         Ok(mut ok) => {
@@ -28,7 +28,7 @@ async fn answer(request: &Request, work: impl Future<Output = Result<Response, P
     }
 }
 
-fn ok(status: u16, value: &impl serde::Serialize) -> Response {
+pub(crate) fn ok(status: u16, value: &impl serde::Serialize) -> Response {
     response::json(status, value, Language::Fr)
 }
 
@@ -55,7 +55,7 @@ fn body_of(request: &Request, allowed: &[&str]) -> Result<JsonBody, Problem> {
 }
 
 /// Refuses an oversized body before anything else is done.
-fn size_checked(request: &Request) -> Result<(), Problem> {
+pub(crate) fn size_checked(request: &Request) -> Result<(), Problem> {
     if request.body().as_ref().len() > super::body::MAX_BODY_BYTES {
         return Err(ErrorCode::PayloadTooLarge.into());
     }

@@ -2,10 +2,14 @@
 //! library, map the result. Handlers never fail: every error is a problem response.
 
 pub mod body;
+pub mod desk_handlers;
 pub mod handlers;
 pub mod response;
 pub mod router;
 
+pub use desk_handlers::{
+    certificate_audit, get_assistance_request, list_assistance_requests, resolve_assistance_request,
+};
 pub use handlers::*;
 pub use router::{ROUTES, route};
 

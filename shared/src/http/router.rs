@@ -1,6 +1,6 @@
 //! The route table: the local API serves all of it; each Lambda function serves its rows.
 
-use super::{Request, Response, handlers};
+use super::{Request, Response, desk_handlers, handlers};
 use crate::app::App;
 use lambda_http::RequestExt;
 
@@ -13,6 +13,10 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/recovery/assistance", "assistance"),
     ("GET", "/recovery", "recovery-state"),
     ("GET", "/me/certificate", "recovery-state"),
+    ("GET", "/agent/assistance-requests", "agent-desk"),
+    ("GET", "/agent/assistance-requests/{reference}", "agent-desk"),
+    ("POST", "/agent/assistance-requests/{reference}/resolve", "agent-desk"),
+    ("GET", "/agent/certificates/{number}/audit", "agent-desk"),
 ];
 
 /// The request's path without an API Gateway stage.
@@ -33,6 +37,22 @@ pub async fn route(app: &App, request: Request) -> Response {
         ("POST", "/recovery/assistance") => handlers::request_assistance(app, request).await,
         ("GET", "/recovery") => handlers::recovery_state(app, request).await,
         ("GET", "/me/certificate") => handlers::my_certificate(app, request).await,
+        _ if path.starts_with("/agent/") => agent_desk_routes(app, request).await,
+        _ => handlers::not_found(request).await,
+    }
+}
+
+/// The staff function's routes.
+pub async fn agent_desk_routes(app: &App, request: Request) -> Response {
+    let segments = desk_handlers::segments(&request);
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (request.method().as_str(), segments.as_slice()) {
+        ("GET", ["agent", "assistance-requests"]) => desk_handlers::list_assistance_requests(app, request).await,
+        ("GET", ["agent", "assistance-requests", _]) => desk_handlers::get_assistance_request(app, request).await,
+        ("POST", ["agent", "assistance-requests", _, "resolve"]) => {
+            desk_handlers::resolve_assistance_request(app, request).await
+        }
+        ("GET", ["agent", "certificates", _, "audit"]) => desk_handlers::certificate_audit(app, request).await,
         _ => handlers::not_found(request).await,
     }
 }

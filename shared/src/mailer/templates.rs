@@ -109,6 +109,58 @@ pub fn link_notice(to: &EmailAddress, language: Language, certificate: &Certific
     }
 }
 
+/// After an employee changed the email on file: to the old address (if any) and to the new one.
+pub fn email_changed(
+    to: &EmailAddress,
+    language: Language,
+    certificate: &CertificateNumber,
+    new_address: &EmailAddress,
+    to_new_address: bool,
+) -> Email {
+    let masked = new_address.masked();
+    let (subject, lines) = match (language, to_new_address) {
+        (Language::Fr, false) => (
+            "L’adresse courriel de votre dossier de certificat a été modifiée".to_owned(),
+            vec![
+                format!("À la suite d’une vérification par téléphone, un membre du personnel de l’Office a remplacé l’adresse courriel de votre dossier de certificat {certificate} par {masked}."),
+                "Les prochains avis et codes de sécurité seront envoyés à la nouvelle adresse.".to_owned(),
+                "Si vous n’avez pas demandé ce changement, communiquez sans tarder avec l’Office de la protection du consommateur.".to_owned(),
+            ],
+        ),
+        (Language::Fr, true) => (
+            "Cette adresse est maintenant celle de votre dossier de certificat".to_owned(),
+            vec![
+                format!("À la suite de votre demande d’aide, cette adresse courriel est maintenant inscrite à votre dossier de certificat {certificate}."),
+                "Vous pouvez reprendre la récupération de votre dossier : entrez votre numéro de certificat et votre date de naissance, puis demandez un code de sécurité. Il vous sera envoyé à cette adresse.".to_owned(),
+                "Si vous n’avez pas fait cette demande, communiquez avec l’Office de la protection du consommateur.".to_owned(),
+            ],
+        ),
+        (Language::En, false) => (
+            "The email address of your certificate file was changed".to_owned(),
+            vec![
+                format!("After a verification by phone, an employee of the Office replaced the email address of your certificate file {certificate} with {masked}."),
+                "Future notices and security codes will go to the new address.".to_owned(),
+                "If you did not ask for this change, contact the Office de la protection du consommateur right away.".to_owned(),
+            ],
+        ),
+        (Language::En, true) => (
+            "This address is now the one on your certificate file".to_owned(),
+            vec![
+                format!("Following your assistance request, this email address is now on file for your certificate file {certificate}."),
+                "You can resume the recovery of your file: enter your certificate number and date of birth, then ask for a security code. It will be sent to this address.".to_owned(),
+                "If you did not make this request, contact the Office de la protection du consommateur.".to_owned(),
+            ],
+        ),
+    };
+    let html_lines: Vec<String> = lines.iter().map(|l| escape(l)).collect();
+    Email {
+        to: to.as_str().to_owned(),
+        subject: subject.clone(),
+        text: format!("{}\n\n{}\n", lines.join("\n\n"), signature(language)),
+        html: html_page(language, &subject, &html_lines),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,12 @@
 //! The DynamoDB adapter: one table, `pk`/`sk` keys, `expires_at` as the TTL attribute on
 //! every expiring item, conditional writes for every counter, one `TransactWriteItems` for
-//! the link. Expired items read as absent even before the TTL sweep.
+//! the link. A file's link is an item of its own, so a registry import's plain puts keep it.
+//! Expired items read as absent even before the TTL sweep.
 //!
 //! | item | pk | sk |
 //! |---|---|---|
-//! | certificate file | `CERT#<number>` | `FILE` |
+//! | certificate file (registry fields) | `CERT#<number>` | `FILE` |
+//! | the account a file is linked to | `CERT#<number>` | `OWNER` |
 //! | 24 h counter of a certificate | `CERT#<number>` | `COUNTER#<kind>` |
 //! | audit event | `CERT#<number>` | `AUDIT#<ns>#<id>` |
 //! | invoice | `INVOICE#<number>` | `INVOICE` |
@@ -21,9 +23,9 @@ use crate::recovery::assistance_request::AssistanceRequest;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use items::*;
 use std::collections::HashMap;
@@ -178,6 +180,34 @@ impl DynamoStore {
         }
     }
 
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> StoreResult<Vec<Item>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pending = KeysAndAttributes::builder();
+        for (pk, sk) in keys {
+            pending = pending.keys(HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]));
+        }
+        let mut request = Some(pending.build().expect("keys"));
+        let mut items = Vec::new();
+        for attempt in 0..6u32 {
+            let Some(keys) = request.take() else { break };
+            let out =
+                self.client.batch_get_item().request_items(&self.table, keys).send().await.map_err(unavailable)?;
+            if let Some(mut responses) = out.responses {
+                items.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            request = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+            if request.is_some() {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+        }
+        if request.is_some() {
+            return Err(StoreError::Unavailable("a batch read left keys unprocessed".into()));
+        }
+        Ok(items)
+    }
+
     async fn put(&self, item: Item) -> StoreResult<()> {
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
@@ -309,7 +339,7 @@ impl DynamoStore {
 #[async_trait::async_trait]
 impl Store for DynamoStore {
     async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>> {
-        self.get(cert_pk(number), FILE_SK).await?.as_ref().map(file_from_item).transpose()
+        file_from_items(&self.partition(cert_pk(number), Some(FILE_SK)).await?)
     }
 
     async fn invoice(&self, number: &InvoiceNumber) -> StoreResult<Option<Invoice>> {
@@ -394,7 +424,7 @@ impl Store for DynamoStore {
                 .and_then(|c| WindowCount::current(Some(c), now)))
         };
         Ok(Some(SessionContext {
-            file: certificate_items.iter().find(|i| sk_of(i) == FILE_SK).map(file_from_item).transpose()?,
+            file: file_from_items(&certificate_items)?,
             code_sends_of_certificate: counter(Counter::CodeSendsOfCertificate)?,
             wrong_codes_of_certificate: counter(Counter::WrongCodesOfCertificate)?,
             account_link,
@@ -695,30 +725,28 @@ impl Store for DynamoStore {
                 .build(),
         ];
 
-        // Invoices never move a link: with one, the file must be unlinked whatever was read.
-        let (file_condition, mut file_values) = match (&command.proof, &command.file_linked_account) {
-            (LinkProof::Invoice { .. }, _) | (_, None) => {
-                ("attribute_exists(pk) AND attribute_not_exists(linked_account)", vec![])
-            }
-            (_, Some(previous)) => ("linked_account = :previous", vec![(":previous", s(previous.as_str()))]),
-        };
-        file_values.push((":account", s(account.as_str())));
-        file_values.push((":now", ms(now)));
         items.push(
             TransactWriteItem::builder()
-                .update(
-                    Update::builder()
+                .condition_check(
+                    ConditionCheck::builder()
                         .table_name(&self.table)
                         .key("pk", s(cert_pk(number)))
                         .key("sk", s(FILE_SK))
-                        .update_expression("SET linked_account = :account, linked_ms = :now")
-                        .condition_expression(file_condition)
-                        .set_expression_attribute_values(values(&file_values))
+                        .condition_expression("attribute_exists(pk)")
                         .build()
-                        .expect("update"),
+                        .expect("condition check"),
                 )
                 .build(),
         );
+        // Invoices never move a link: with one, the file must be unlinked whatever was read.
+        let mut owner_put = Put::builder().table_name(&self.table).set_item(Some(owner_item(number, account, now)));
+        owner_put = match (&command.proof, &command.file_linked_account) {
+            (LinkProof::Invoice { .. }, _) | (_, None) => owner_put.condition_expression("attribute_not_exists(pk)"),
+            (_, Some(previous)) => owner_put
+                .condition_expression("linked_account = :previous")
+                .set_expression_attribute_values(values(&[(":previous", s(previous.as_str()))])),
+        };
+        items.push(TransactWriteItem::builder().put(owner_put.build().expect("put")).build());
 
         let mut link_put = Put::builder().table_name(&self.table).set_item(Some(link_item(account, number, now)));
         link_put = match &command.account_linked_certificate {
@@ -748,16 +776,15 @@ impl Store for DynamoStore {
         if let Some(old) = command.account_linked_certificate.as_ref().filter(|old| *old != number) {
             items.push(
                 TransactWriteItem::builder()
-                    .update(
-                        Update::builder()
+                    .delete(
+                        Delete::builder()
                             .table_name(&self.table)
                             .key("pk", s(cert_pk(old)))
-                            .key("sk", s(FILE_SK))
-                            .update_expression("REMOVE linked_account, linked_ms")
+                            .key("sk", s(OWNER_SK))
                             .condition_expression("linked_account = :account")
                             .set_expression_attribute_values(values(&[(":account", s(account.as_str()))]))
                             .build()
-                            .expect("update"),
+                            .expect("delete"),
                     )
                     .build(),
             );
@@ -801,6 +828,136 @@ impl Store for DynamoStore {
         self.put(audit_item(event)).await
     }
 
+    async fn open_assistance_requests(
+        &self,
+        limit: usize,
+        after: Option<&QueuePosition>,
+    ) -> StoreResult<(Vec<AssistanceRequest>, Option<QueuePosition>)> {
+        let start = after.map(|p| {
+            HashMap::from([
+                ("gsi1pk".to_owned(), s(OPEN_ASSISTANCE_PK)),
+                ("gsi1sk".to_owned(), s(queue_sort_key(p.created_at, &p.reference))),
+                ("pk".to_owned(), s(assistance_pk(&p.reference))),
+                ("sk".to_owned(), s(REQUEST_SK)),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI_OPEN_ASSISTANCE)
+            .key_condition_expression("gsi1pk = :open")
+            .expression_attribute_values(":open", s(OPEN_ASSISTANCE_PK))
+            .scan_index_forward(true)
+            .limit(limit.clamp(1, 100) as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let page: Vec<AssistanceRequest> =
+            out.items.unwrap_or_default().iter().map(assistance_from_item).collect::<StoreResult<_>>()?;
+        let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
+        let next = more
+            .then(|| page.last().map(|r| QueuePosition { created_at: r.created_at, reference: r.reference.clone() }))
+            .flatten();
+        Ok((page, next))
+    }
+
+    async fn assistance_request(&self, reference: &str) -> StoreResult<Option<AssistanceRequest>> {
+        self.get(assistance_pk(reference), REQUEST_SK).await?.as_ref().map(assistance_from_item).transpose()
+    }
+
+    async fn certificates(&self, numbers: &[CertificateNumber]) -> StoreResult<Vec<CertificateFile>> {
+        let mut unique: Vec<&CertificateNumber> = numbers.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let keys = unique.iter().map(|n| (cert_pk(n), FILE_SK.to_owned())).collect();
+        let items = self.batch_get(keys).await?;
+        let mut files = Vec::with_capacity(items.len());
+        for item in items {
+            files.extend(file_from_items(std::slice::from_ref(&item))?);
+        }
+        Ok(numbers.iter().filter_map(|n| files.iter().find(|f| &f.number == n).cloned()).collect())
+    }
+
+    async fn close_assistance_request(&self, close: &CloseRequest) -> StoreResult<CloseOutcome> {
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(assistance_pk(&close.reference)))
+                        .key("sk", s(REQUEST_SK))
+                        .update_expression(
+                            "SET #status = :closed, outcome = :outcome, closed_by = :agent, closed_ms = :now REMOVE gsi1pk, gsi1sk",
+                        )
+                        .condition_expression("#status = :open")
+                        .expression_attribute_names("#status", "status")
+                        .set_expression_attribute_values(values(&[
+                            (":closed", s("closed")),
+                            (":open", s("open")),
+                            (":outcome", s(&close.outcome)),
+                            (":agent", s(&close.agent)),
+                            (":now", ms(close.now)),
+                        ]))
+                        .build()
+                        .expect("update"),
+                )
+                .build(),
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .key("pk", s(account_pk(&close.account)))
+                        .key("sk", s(ASSISTANCE_SK))
+                        .condition_expression("attribute_not_exists(pk) OR reference = :reference")
+                        .set_expression_attribute_values(values(&[(":reference", s(&close.reference))]))
+                        .build()
+                        .expect("delete"),
+                )
+                .build(),
+        ];
+        if let Some(email) = &close.new_email {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&self.table)
+                            .key("pk", s(cert_pk(&close.certificate_number)))
+                            .key("sk", s(FILE_SK))
+                            .update_expression("SET email = :email")
+                            .condition_expression("attribute_exists(pk)")
+                            .set_expression_attribute_values(values(&[(":email", s(email.as_str()))]))
+                            .build()
+                            .expect("update"),
+                    )
+                    .build(),
+            );
+            for pk in [cert_pk(&close.certificate_number), account_pk(&close.account)] {
+                items.push(
+                    TransactWriteItem::builder()
+                        .delete(
+                            Delete::builder()
+                                .table_name(&self.table)
+                                .key("pk", s(pk))
+                                .key("sk", s(counter_sk(Counter::LookupFailuresOfAccount)))
+                                .build()
+                                .expect("delete"),
+                        )
+                        .build(),
+                );
+            }
+        }
+        items.extend(close.audit.iter().map(|e| self.put_item(audit_item(e))));
+        match self.transact(items).await? {
+            Ok(()) => Ok(CloseOutcome::Closed),
+            Err(_) => match self.assistance_request(&close.reference).await? {
+                Some(request) if !request.is_open() => Ok(CloseOutcome::AlreadyClosed),
+                _ => Err(StoreError::Corrupt("the request or its file changed while closing".into())),
+            },
+        }
+    }
+
     async fn audit_trail(&self, certificate: &CertificateNumber) -> StoreResult<Vec<AuditEvent>> {
         let mut events = Vec::new();
         let mut start: Option<Item> = None;
@@ -828,22 +985,7 @@ impl Store for DynamoStore {
     }
 
     async fn upsert_certificate(&self, file: &CertificateFile) -> StoreResult<()> {
-        let (expression, names, values) = file_registry_update(file);
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(cert_pk(&file.number)))
-            .key("sk", s(FILE_SK))
-            .update_expression(expression);
-        for (k, v) in names {
-            update = update.expression_attribute_names(k, v);
-        }
-        for (k, v) in values {
-            update = update.expression_attribute_values(k, v);
-        }
-        update.send().await.map_err(unavailable)?;
-        Ok(())
+        self.put(file_item(file)).await
     }
 
     async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {

@@ -218,6 +218,36 @@ pub enum AssistanceOpened {
     AlreadyOpen(AssistanceRequest),
 }
 
+/// Where a page of the open assistance requests ends: the last request's creation time and
+/// reference (requests are listed oldest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePosition {
+    pub created_at: OffsetDateTime,
+    pub reference: String,
+}
+
+/// An employee closes an assistance request; with a new email, the file's email changes and
+/// the lookup locks of the certificate and of the requesting account are cleared — all at once.
+#[derive(Debug, Clone)]
+pub struct CloseRequest {
+    pub reference: String,
+    /// The requesting account and the file, as read.
+    pub account: AccountSubject,
+    pub certificate_number: CertificateNumber,
+    pub outcome: String,
+    pub agent: String,
+    pub new_email: Option<crate::domain::EmailAddress>,
+    pub now: OffsetDateTime,
+    pub audit: Vec<AuditEvent>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseOutcome {
+    Closed,
+    /// It was closed already: nothing changed.
+    AlreadyClosed,
+}
+
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
     async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>>;
@@ -272,6 +302,22 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<AssistanceOpened>;
 
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+
+    /// Open assistance requests, oldest first, at most `limit`, after `after`; and where the
+    /// page ends when more may follow.
+    async fn open_assistance_requests(
+        &self,
+        limit: usize,
+        after: Option<&QueuePosition>,
+    ) -> StoreResult<(Vec<AssistanceRequest>, Option<QueuePosition>)>;
+
+    async fn assistance_request(&self, reference: &str) -> StoreResult<Option<AssistanceRequest>>;
+
+    /// Several files at once (the staff queue shows names and phones); missing ones are left
+    /// out. At most 100 numbers.
+    async fn certificates(&self, numbers: &[CertificateNumber]) -> StoreResult<Vec<CertificateFile>>;
+
+    async fn close_assistance_request(&self, close: &CloseRequest) -> StoreResult<CloseOutcome>;
 
     /// The file's audit events, newest first.
     async fn audit_trail(&self, certificate: &CertificateNumber) -> StoreResult<Vec<AuditEvent>>;

@@ -19,6 +19,8 @@ pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
 pub const COUNTER_PREFIX: &str = "COUNTER#";
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 pub const FILE_SK: &str = "FILE";
+/// Sorts right after `FILE`: a query from `FILE` reads a file and its owner.
+pub const OWNER_SK: &str = "OWNER";
 pub const INVOICE_SK: &str = "INVOICE";
 pub const SESSION_SK: &str = "SESSION";
 pub const LINK_SK: &str = "LINK";
@@ -108,33 +110,51 @@ fn date(item: &Item, field: &str) -> StoreResult<time::Date> {
     crate::time_format::date::parse(get_s(item, field)?).ok_or_else(|| corrupt(field))
 }
 
-/// The registry fields of a file as an update that keeps `linked_account`: the expression,
-/// its attribute names (several are DynamoDB reserved words) and values.
-pub fn file_registry_update(file: &CertificateFile) -> (String, Vec<(String, String)>, Vec<(String, AttributeValue)>) {
-    let mut set = vec![
-        ("number", s(file.number.as_str())),
-        ("holder_name", s(&file.holder_name)),
-        ("date_of_birth", s(crate::time_format::date::format(&file.date_of_birth.date()))),
-        ("phone", s(&file.phone)),
-        ("language", s(file.language.code())),
-        ("status", s(file.status.as_str())),
-        ("expires_on", s(crate::time_format::date::format(&file.expires_on))),
-    ];
+/// A file's registry fields. Who it is linked to lives in its own item (`OWNER`), so that a
+/// registry import (a plain put, batched) never drops a link.
+pub fn file_item(file: &CertificateFile) -> Item {
+    let mut item = Item::from([
+        ("pk".into(), s(cert_pk(&file.number))),
+        ("sk".into(), s(FILE_SK)),
+        ("number".into(), s(file.number.as_str())),
+        ("holder_name".into(), s(&file.holder_name)),
+        ("date_of_birth".into(), s(crate::time_format::date::format(&file.date_of_birth.date()))),
+        ("phone".into(), s(&file.phone)),
+        ("language".into(), s(file.language.code())),
+        ("status".into(), s(file.status.as_str())),
+        ("expires_on".into(), s(crate::time_format::date::format(&file.expires_on))),
+    ]);
     if let Some(email) = &file.email {
-        set.push(("email", s(email.as_str())));
+        item.insert("email".into(), s(email.as_str()));
     }
-    let mut expression =
-        format!("SET {}", set.iter().map(|(k, _)| format!("#{k} = :{k}")).collect::<Vec<_>>().join(", "));
-    let mut names: Vec<(String, String)> = set.iter().map(|(k, _)| (format!("#{k}"), (*k).to_owned())).collect();
-    if file.email.is_none() {
-        expression.push_str(" REMOVE #email");
-        names.push(("#email".into(), "email".into()));
-    }
-    let values = set.into_iter().map(|(k, v)| (format!(":{k}"), v)).collect();
-    (expression, names, values)
+    item
 }
 
-pub fn file_from_item(item: &Item) -> StoreResult<CertificateFile> {
+/// The account a file is linked to.
+pub fn owner_item(number: &CertificateNumber, account: &AccountSubject, at: OffsetDateTime) -> Item {
+    Item::from([
+        ("pk".into(), s(cert_pk(number))),
+        ("sk".into(), s(OWNER_SK)),
+        ("linked_account".into(), s(account.as_str())),
+        ("linked_ms".into(), ms(at)),
+    ])
+}
+
+/// A file from its registry item and, when linked, its owner item (both in `items`).
+pub fn file_from_items(items: &[Item]) -> StoreResult<Option<CertificateFile>> {
+    let Some(file) = items.iter().find(|i| sk_of(i) == FILE_SK) else {
+        return Ok(None);
+    };
+    let mut file = file_from_item(file)?;
+    file.linked_account = items
+        .iter()
+        .find(|i| sk_of(i) == OWNER_SK)
+        .map(|owner| parsed(owner, "linked_account", AccountSubject::parse))
+        .transpose()?;
+    Ok(Some(file))
+}
+
+fn file_from_item(item: &Item) -> StoreResult<CertificateFile> {
     Ok(CertificateFile {
         number: parsed(item, "number", CertificateNumber::parse)?,
         holder_name: get_s(item, "holder_name")?.to_owned(),
@@ -144,9 +164,7 @@ pub fn file_from_item(item: &Item) -> StoreResult<CertificateFile> {
         language: parsed(item, "language", |l| Language::parse(l).ok_or(()))?,
         status: parsed(item, "status", |l| CertificateStatus::parse(l).ok_or(()))?,
         expires_on: date(item, "expires_on")?,
-        linked_account: opt_s(item, "linked_account")
-            .map(|a| AccountSubject::parse(&a).map_err(|_| corrupt("linked_account")))
-            .transpose()?,
+        linked_account: None,
     })
 }
 
@@ -318,6 +336,11 @@ fn assistance_attributes(request: &AssistanceRequest) -> Item {
     item
 }
 
+/// The open-requests index sorts by creation time, then reference.
+pub fn queue_sort_key(created_at: OffsetDateTime, reference: &str) -> String {
+    format!("{:020}#{reference}", millis(created_at))
+}
+
 /// The request itself, on the open-requests index while open.
 pub fn assistance_item(request: &AssistanceRequest) -> Item {
     let mut item = assistance_attributes(request);
@@ -325,7 +348,7 @@ pub fn assistance_item(request: &AssistanceRequest) -> Item {
     item.insert("sk".into(), s(REQUEST_SK));
     if request.is_open() {
         item.insert("gsi1pk".into(), s(OPEN_ASSISTANCE_PK));
-        item.insert("gsi1sk".into(), s(format!("{:020}#{}", millis(request.created_at), request.reference)));
+        item.insert("gsi1sk".into(), s(queue_sort_key(request.created_at, &request.reference)));
     }
     item
 }

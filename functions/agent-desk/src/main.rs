@@ -1,0 +1,6 @@
+//! The `agent-desk` Lambda function: the staff routes (see `certificate_recovery::http::ROUTES`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    certificate_recovery::lambda::run(certificate_recovery::lambda::Function::AgentDesk).await
+}

@@ -1,0 +1,214 @@
+//! The Office's side (SPEC §1, §3–4): the queue of assistance requests, an employee's call
+//! back and its outcome — with `email_updated`, the new email on file — and a file's audit
+//! trail.
+
+use crate::app::App;
+use crate::audit::{Actor, AuditAction, AuditEvent};
+use crate::domain::{CertificateFile, CertificateNumber, EmailAddress, Language};
+use crate::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
+use crate::store::{CloseOutcome, CloseRequest, QueuePosition, StoreError};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error("no such assistance request")]
+    NotFound,
+    #[error("the request is already closed")]
+    AlreadyClosed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an employee decided after calling the holder back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// Identity confirmed by phone; this is the holder's email now.
+    EmailUpdated(EmailAddress),
+    IdentityNotConfirmed,
+    Unreachable,
+}
+
+impl Resolution {
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::EmailUpdated(_) => "email_updated",
+            Self::IdentityNotConfirmed => "identity_not_confirmed",
+            Self::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// An assistance request as the desk shows it, with the file's contact details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestView {
+    pub reference: String,
+    pub status: &'static str,
+    pub certificate_number: CertificateNumber,
+    pub holder_name: Option<String>,
+    pub phone: Option<String>,
+    /// The file's language: the one to call back in.
+    pub language: Option<Language>,
+    /// The language the holder used for the request.
+    pub request_language: Language,
+    pub preferred_time: PreferredTime,
+    pub message: Option<String>,
+    #[serde(with = "crate::time_format::instant")]
+    pub created_at: OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masked_email: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "crate::time_format::instant::option")]
+    pub closed_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<String>,
+}
+
+impl RequestView {
+    fn new(request: &AssistanceRequest, file: Option<&CertificateFile>, with_email: bool) -> Self {
+        let (status, outcome, closed_at, closed_by) = match &request.status {
+            AssistanceStatus::Open => ("open", None, None, None),
+            AssistanceStatus::Closed { outcome, by, at } => {
+                ("closed", Some(outcome.clone()), Some(*at), Some(by.clone()))
+            }
+        };
+        Self {
+            reference: request.reference.clone(),
+            status,
+            certificate_number: request.certificate_number.clone(),
+            holder_name: file.map(|f| f.holder_name.clone()),
+            phone: file.map(|f| f.phone.clone()),
+            language: file.map(|f| f.language),
+            request_language: request.language,
+            preferred_time: request.preferred_time,
+            message: request.message.clone(),
+            created_at: request.created_at,
+            masked_email: with_email.then(|| file.and_then(|f| f.email.as_ref().map(EmailAddress::masked))),
+            outcome,
+            closed_at,
+            closed_by,
+        }
+    }
+}
+
+/// The open requests, oldest first, a page at a time.
+#[tracing::instrument(skip_all)]
+pub async fn open_requests(
+    app: &App,
+    limit: usize,
+    after: Option<&QueuePosition>,
+) -> Result<(Vec<RequestView>, Option<QueuePosition>), DeskError> {
+    let (requests, next) = app.store.open_assistance_requests(limit, after).await?;
+    let numbers: Vec<CertificateNumber> = requests.iter().map(|r| r.certificate_number.clone()).collect();
+    let files = app.store.certificates(&numbers).await?;
+    let views = requests
+        .iter()
+        .map(|r| RequestView::new(r, files.iter().find(|f| f.number == r.certificate_number), false))
+        .collect();
+    Ok((views, next))
+}
+
+/// One request with the file's contact details.
+#[tracing::instrument(skip_all, fields(reference = %reference))]
+pub async fn request(app: &App, reference: &str) -> Result<RequestView, DeskError> {
+    let request = app.store.assistance_request(reference).await?.ok_or(DeskError::NotFound)?;
+    let file = app.store.certificate(&request.certificate_number).await?;
+    Ok(RequestView::new(&request, file.as_ref(), true))
+}
+
+/// Closes a request with the employee's outcome. With `email_updated`, atomically: the new
+/// email on file, the request closed, the lookup locks of the certificate and of the
+/// requesting account cleared, the audit events; then the old address (if any) and the new
+/// one are told, in the file's language.
+#[tracing::instrument(skip_all, fields(reference = %reference, agent = %agent, outcome = resolution.outcome()))]
+pub async fn resolve(
+    app: &App,
+    agent: &str,
+    reference: &str,
+    resolution: Resolution,
+) -> Result<RequestView, DeskError> {
+    let now = app.clock.now();
+    let request = app.store.assistance_request(reference).await?.ok_or(DeskError::NotFound)?;
+    if !request.is_open() {
+        return Err(DeskError::AlreadyClosed);
+    }
+    let file = app.store.certificate(&request.certificate_number).await?;
+    let number = &request.certificate_number;
+    let actor = || Actor::Agent(agent.to_owned());
+    let mut audit = vec![
+        AuditEvent::new(number, now, actor(), AuditAction::StaffResolve, resolution.outcome()).with_detail(reference),
+    ];
+    let new_email = match &resolution {
+        Resolution::EmailUpdated(email) => {
+            if file.is_none() {
+                return Err(DeskError::NotFound);
+            }
+            audit.push(
+                AuditEvent::new(number, now, actor(), AuditAction::EmailChange, "updated").with_detail(reference),
+            );
+            Some(email.clone())
+        }
+        _ => None,
+    };
+    let close = CloseRequest {
+        reference: reference.to_owned(),
+        account: request.account.clone(),
+        certificate_number: number.clone(),
+        outcome: resolution.outcome().to_owned(),
+        agent: agent.to_owned(),
+        new_email: new_email.clone(),
+        now,
+        audit,
+    };
+    if app.store.close_assistance_request(&close).await? == CloseOutcome::AlreadyClosed {
+        return Err(DeskError::AlreadyClosed);
+    }
+    tracing::info!("assistance request closed");
+    let mut file = file;
+    if let (Some(file), Some(new_email)) = (file.as_mut(), new_email) {
+        let old = file.email.replace(new_email.clone());
+        notify_email_change(app, file, old.as_ref(), &new_email, agent, now).await;
+    }
+    let closed = AssistanceRequest {
+        status: AssistanceStatus::Closed { outcome: close.outcome, by: close.agent, at: now },
+        ..request
+    };
+    Ok(RequestView::new(&closed, file.as_ref(), true))
+}
+
+async fn notify_email_change(
+    app: &App,
+    file: &CertificateFile,
+    old: Option<&EmailAddress>,
+    new: &EmailAddress,
+    agent: &str,
+    now: OffsetDateTime,
+) {
+    use crate::mailer::templates::email_changed;
+    let mut notices = vec![("new_address", email_changed(new, file.language, &file.number, new, true))];
+    if let Some(old) = old.filter(|old| *old != new) {
+        notices.push(("old_address", email_changed(old, file.language, &file.number, new, false)));
+    }
+    for (which, notice) in notices {
+        let outcome = match app.mailer.send(&notice).await {
+            Ok(()) => format!("{which}_sent"),
+            Err(e) => {
+                tracing::error!(error = %e, which, "email change notice not sent");
+                format!("{which}_failed")
+            }
+        };
+        let event =
+            AuditEvent::new(&file.number, now, Actor::Agent(agent.to_owned()), AuditAction::EmailChange, &outcome);
+        if let Err(e) = app.store.append_audit(&event).await {
+            tracing::error!(error = %e, "audit event not written");
+        }
+    }
+}
+
+/// A file's audit events, newest first.
+#[tracing::instrument(skip_all, fields(certificate = %number))]
+pub async fn audit_trail(app: &App, number: &CertificateNumber) -> Result<Vec<AuditEvent>, DeskError> {
+    Ok(app.store.audit_trail(number).await?)
+}
