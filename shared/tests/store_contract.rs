@@ -58,6 +58,9 @@ contract!(
     links_are_atomic_and_move,
     one_open_assistance_request_per_account,
     audit_trail_is_newest_first,
+    the_queue_pages_oldest_first,
+    closing_a_request_with_a_new_email_is_atomic,
+    files_are_read_in_batches,
 );
 
 fn number(n: &str) -> CertificateNumber {
@@ -403,6 +406,88 @@ async fn audit_trail_is_newest_first(store: &dyn Store) {
     store.append_audit(&event("C2", NOW, "elsewhere")).await.unwrap();
     let outcomes: Vec<_> = store.audit_trail(&number("C1")).await.unwrap().into_iter().map(|e| e.outcome).collect();
     assert_eq!(outcomes, ["third", "second", "first"]);
+}
+
+fn request(reference: &str, account_id: &str, n: &str, at: OffsetDateTime) -> AssistanceRequest {
+    AssistanceRequest {
+        reference: reference.into(),
+        account: account(account_id),
+        certificate_number: number(n),
+        preferred_time: PreferredTime::Any,
+        language: Language::Fr,
+        message: None,
+        created_at: at,
+        status: AssistanceStatus::Open,
+    }
+}
+
+async fn the_queue_pages_oldest_first(store: &dyn Store) {
+    for i in 0..5u64 {
+        let r = request(&format!("AR-0000-000{i}"), &format!("acct-{i}"), "C1", NOW + Duration::from_secs(10 - i));
+        store.open_assistance_request(&r, event("C1", NOW, "opened")).await.unwrap();
+    }
+    let (first, next) = store.open_assistance_requests(2, None).await.unwrap();
+    let refs = |page: &[AssistanceRequest]| page.iter().map(|r| r.reference.clone()).collect::<Vec<_>>();
+    assert_eq!(refs(&first), ["AR-0000-0004", "AR-0000-0003"]);
+    let next = next.expect("more to come");
+    let (second, next) = store.open_assistance_requests(2, Some(&next)).await.unwrap();
+    assert_eq!(refs(&second), ["AR-0000-0002", "AR-0000-0001"]);
+    let (third, _) = store.open_assistance_requests(2, next.as_ref()).await.unwrap();
+    assert_eq!(refs(&third), ["AR-0000-0000"]);
+    assert_eq!(store.assistance_request("AR-0000-0002").await.unwrap().unwrap().account, account("acct-2"));
+    assert_eq!(store.assistance_request("AR-NONE").await.unwrap(), None);
+}
+
+async fn closing_a_request_with_a_new_email_is_atomic(store: &dyn Store) {
+    setup(store, "C1").await;
+    let r = request("AR-0000-0001", "acct", "C1", NOW);
+    store.open_assistance_request(&r, event("C1", NOW, "opened")).await.unwrap();
+    let limits = LookupLimits { per_account: 1, per_certificate: 5, window: DAY };
+    store.reserve_lookup(&account("acct"), &number("C1"), limits, NOW).await.unwrap().unwrap();
+    assert!(store.reserve_lookup(&account("acct"), &number("C1"), limits, NOW).await.unwrap().is_err(), "locked");
+    let close = CloseRequest {
+        reference: r.reference.clone(),
+        account: account("acct"),
+        certificate_number: number("C1"),
+        outcome: "email_updated".into(),
+        agent: "agent-1".into(),
+        new_email: Some(EmailAddress::parse("nouvelle@exemple.ca").unwrap()),
+        now: NOW,
+        audit: vec![event("C1", NOW, "email_updated")],
+    };
+    assert_eq!(store.close_assistance_request(&close).await.unwrap(), CloseOutcome::Closed);
+    let file = store.certificate(&number("C1")).await.unwrap().unwrap();
+    assert_eq!(file.email.unwrap().as_str(), "nouvelle@exemple.ca");
+    assert_eq!(store.counter(Counter::LookupFailuresOfAccount, "acct", NOW).await.unwrap(), None);
+    assert_eq!(store.counter(Counter::LookupFailuresOfCertificate, "C1", NOW).await.unwrap(), None);
+    assert!(store.reserve_lookup(&account("acct"), &number("C1"), limits, NOW).await.unwrap().is_ok(), "unlocked");
+    let closed = store.assistance_request(&r.reference).await.unwrap().unwrap();
+    assert_eq!(
+        closed.status,
+        AssistanceStatus::Closed { outcome: "email_updated".into(), by: "agent-1".into(), at: NOW }
+    );
+    assert!(store.open_assistance_requests(10, None).await.unwrap().0.is_empty());
+    assert_eq!(store.account_view(&account("acct"), NOW).await.unwrap().open_assistance, None);
+    // Closing again changes nothing.
+    let again = CloseRequest { new_email: Some(EmailAddress::parse("autre@exemple.ca").unwrap()), ..close };
+    assert_eq!(store.close_assistance_request(&again).await.unwrap(), CloseOutcome::AlreadyClosed);
+    assert_eq!(store.certificate(&number("C1")).await.unwrap().unwrap().email.unwrap().as_str(), "nouvelle@exemple.ca");
+    assert_eq!(store.audit_trail(&number("C1")).await.unwrap().len(), 2);
+    // The account may ask again.
+    let second = request("AR-0000-0002", "acct", "C1", NOW);
+    assert_eq!(
+        store.open_assistance_request(&second, event("C1", NOW, "opened")).await.unwrap(),
+        AssistanceOpened::Created
+    );
+}
+
+async fn files_are_read_in_batches(store: &dyn Store) {
+    for n in ["C1", "C2", "C3"] {
+        setup(store, n).await;
+    }
+    let files = store.certificates(&[number("C3"), number("C9"), number("C1")]).await.unwrap();
+    let numbers: Vec<_> = files.iter().map(|f| f.number.as_str().to_owned()).collect();
+    assert_eq!(numbers, ["C3", "C1"]);
 }
 
 #[test]

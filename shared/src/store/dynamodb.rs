@@ -910,7 +910,8 @@ impl Store for DynamoStore {
                         .table_name(&self.table)
                         .key("pk", s(account_pk(&close.account)))
                         .key("sk", s(ASSISTANCE_SK))
-                        .condition_expression("attribute_not_exists(pk) OR reference = :reference")
+                        .condition_expression("attribute_not_exists(pk) OR #reference = :reference")
+                        .expression_attribute_names("#reference", "reference")
                         .set_expression_attribute_values(values(&[(":reference", s(&close.reference))]))
                         .build()
                         .expect("delete"),
