@@ -32,6 +32,23 @@ use std::collections::HashMap;
 
 pub use items::{GSI_OPEN_ASSISTANCE, TTL_ATTRIBUTE};
 
+/// One row of the registry, ready to put.
+#[derive(Debug, Clone)]
+pub enum RegistryRow {
+    Certificate(CertificateFile),
+    Invoice(Invoice),
+}
+
+impl RegistryRow {
+    /// The item's key: a batch may not name one twice.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Certificate(file) => cert_pk(&file.number),
+            Self::Invoice(invoice) => invoice_pk(&invoice.number),
+        }
+    }
+}
+
 type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, Clone)]
@@ -206,6 +223,47 @@ impl DynamoStore {
             return Err(StoreError::Unavailable("a batch read left keys unprocessed".into()));
         }
         Ok(items)
+    }
+
+    /// Registry import: puts up to 25 files and invoices in one `BatchWriteItem`, retrying the
+    /// unprocessed ones with exponential backoff. Files are plain puts of their registry
+    /// fields: links and audit events are other items and stay. Answers how many retries it
+    /// took.
+    pub async fn put_registry_batch(&self, rows: &[RegistryRow]) -> StoreResult<u32> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut pending: Vec<WriteRequest> = rows
+            .iter()
+            .map(|row| {
+                let item = match row {
+                    RegistryRow::Certificate(file) => file_item(file),
+                    RegistryRow::Invoice(invoice) => invoice_item(invoice),
+                };
+                WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("put")).build()
+            })
+            .collect();
+        let mut retries = 0;
+        for attempt in 0..10u32 {
+            if pending.is_empty() {
+                return Ok(retries);
+            }
+            if attempt > 0 {
+                retries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis((50u64 << attempt.min(6)).min(3_000))).await;
+            }
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, std::mem::take(&mut pending))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+        }
+        if pending.is_empty() {
+            Ok(retries)
+        } else {
+            Err(StoreError::Unavailable(format!("{} items stayed unprocessed after retries", pending.len())))
+        }
     }
 
     async fn put(&self, item: Item) -> StoreResult<()> {

@@ -1,0 +1,241 @@
+//! `import-registry`: loads `certificates.csv` and `invoices.csv` (SPEC §5) into the recovery
+//! table. Streams the files (memory stays flat whatever their size), validates every row and
+//! reports bad ones by line and reason without writing them, upserts good rows in batches of
+//! 25 (a re-import never drops a link or an audit event: those are other items), and exits
+//! non-zero when any row was rejected.
+
+use certificate_recovery::seed::{self, RowError};
+use certificate_recovery::store::dynamodb::{DynamoStore, RegistryRow};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::task::JoinSet;
+
+const BATCH: usize = 25;
+/// Batches in flight at once: enough to keep DynamoDB busy, few enough to keep memory flat.
+const IN_FLIGHT: usize = 8;
+
+#[derive(Parser)]
+#[command(about = "Load the Office's registry (certificates.csv, invoices.csv) into the recovery table")]
+struct Args {
+    /// certificates.csv: certificate_number,holder_name,date_of_birth,email,phone,language,status,expires_on
+    #[arg(long)]
+    certificates: Option<PathBuf>,
+    /// invoices.csv: invoice_number,certificate_number,issued_on,amount
+    #[arg(long)]
+    invoices: Option<PathBuf>,
+    /// A DynamoDB endpoint (DynamoDB Local); AWS's otherwise.
+    #[arg(long)]
+    dynamodb_endpoint: Option<String>,
+    /// The table (the stack's `TableName` output).
+    #[arg(long, env = "TABLE_NAME")]
+    table: String,
+    /// Validate only: read and check every row, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Default)]
+struct Tally {
+    read: u64,
+    imported: u64,
+    rejected: u64,
+    batches: u64,
+    retries: u64,
+}
+
+/// Counts the bytes read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+fn progress(path: &Path) -> std::io::Result<(Counting<std::fs::File>, ProgressBar)> {
+    let file = std::fs::File::open(path)?;
+    let bar = ProgressBar::new(file.metadata()?.len());
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>16} [{bar:30}] {bytes}/{total_bytes} {elapsed} eta {eta}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    Ok((Counting { inner: file, bar: bar.clone() }, bar))
+}
+
+async fn store(args: &Args) -> DynamoStore {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(certificate_recovery::app::sdk_timeouts());
+    if let Some(endpoint) = &args.dynamodb_endpoint {
+        loader = loader.endpoint_url(endpoint);
+        if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "import-registry",
+            ));
+        }
+        if std::env::var("AWS_REGION").is_err() {
+            loader = loader.region(aws_config::Region::new("ca-central-1"));
+        }
+    }
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(&loader.load().await), &args.table)
+}
+
+struct Importer {
+    store: Option<Arc<DynamoStore>>,
+    batch: Vec<RegistryRow>,
+    keys: HashSet<String>,
+    in_flight: JoinSet<Result<(u32, usize), String>>,
+    tally: Tally,
+}
+
+impl Importer {
+    async fn push(&mut self, row: RegistryRow) -> Result<(), String> {
+        // A batch may not name an item twice: a repeated row starts a new batch (last wins).
+        if self.keys.contains(&row.key()) {
+            self.flush().await?;
+        }
+        self.keys.insert(row.key());
+        self.batch.push(row);
+        if self.batch.len() == BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), String> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.batch);
+        self.keys.clear();
+        self.tally.batches += 1;
+        let Some(store) = self.store.clone() else {
+            self.tally.imported += rows.len() as u64;
+            return Ok(());
+        };
+        while self.in_flight.len() >= IN_FLIGHT {
+            self.settle_one().await?;
+        }
+        self.in_flight.spawn(async move {
+            let retries = store.put_registry_batch(&rows).await.map_err(|e| e.to_string())?;
+            Ok((retries, rows.len()))
+        });
+        Ok(())
+    }
+
+    async fn settle_one(&mut self) -> Result<(), String> {
+        if let Some(done) = self.in_flight.join_next().await {
+            let (retries, written) = done.map_err(|e| e.to_string())??;
+            self.tally.retries += retries as u64;
+            self.tally.imported += written as u64;
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> Result<(), String> {
+        self.flush().await?;
+        while !self.in_flight.is_empty() {
+            self.settle_one().await?;
+        }
+        Ok(())
+    }
+
+    async fn rows<T>(
+        &mut self,
+        file: &str,
+        rows: Result<impl Iterator<Item = Result<T, RowError>>, RowError>,
+        into: impl Fn(T) -> RegistryRow,
+    ) -> Result<(), String> {
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                self.tally.rejected += 1;
+                eprintln!("{file}: {e}");
+                return Ok(());
+            }
+        };
+        for row in rows {
+            self.tally.read += 1;
+            match row {
+                Ok(row) => self.push(into(row)).await?,
+                Err(e) => {
+                    self.tally.rejected += 1;
+                    eprintln!("{file}: {e}");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Peak resident memory of this process (Linux), for the summary.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.certificates.is_none() && args.invoices.is_none() {
+        eprintln!("import-registry: give --certificates FILE, --invoices FILE, or both");
+        return ExitCode::from(2);
+    }
+    let started = Instant::now();
+    let store = if args.dry_run { None } else { Some(Arc::new(store(&args).await)) };
+    let mut importer =
+        Importer { store, batch: Vec::new(), keys: HashSet::new(), in_flight: JoinSet::new(), tally: Tally::default() };
+    let today = time::OffsetDateTime::now_utc().date();
+    let result = async {
+        if let Some(path) = &args.certificates {
+            let (reader, bar) = progress(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let name = path.display().to_string();
+            importer.rows(&name, seed::certificates(reader, today), RegistryRow::Certificate).await?;
+            importer.finish().await?;
+            bar.finish_and_clear();
+        }
+        if let Some(path) = &args.invoices {
+            let (reader, bar) = progress(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let name = path.display().to_string();
+            importer.rows(&name, seed::invoices(reader), RegistryRow::Invoice).await?;
+            importer.finish().await?;
+            bar.finish_and_clear();
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let t = &importer.tally;
+    let verb = if args.dry_run { "valid (dry run, nothing written)" } else { "imported" };
+    eprintln!(
+        "rows read: {}, {verb}: {}, rejected: {}, batches: {}, retries: {}, {:.1} s, {:.0} rows/s, peak RSS {} MiB",
+        t.read,
+        t.imported,
+        t.rejected,
+        t.batches,
+        t.retries,
+        elapsed,
+        t.read as f64 / elapsed.max(0.001),
+        peak_rss_kib().map_or("?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
+    );
+    match result {
+        Err(e) => {
+            eprintln!("import-registry: stopped: {e}");
+            ExitCode::from(1)
+        }
+        Ok(()) if t.rejected > 0 => ExitCode::from(1),
+        Ok(()) => ExitCode::SUCCESS,
+    }
+}
