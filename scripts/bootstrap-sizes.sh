@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$ROOT"
 [ -x "$VENV/bin/cargo-lambda" ] || die "cargo-lambda is not installed in .venv"
 export PATH="$VENV/bin:$PATH"
-functions=(lookup send-code verify-code check-invoice assistance recovery-state)
+functions=(lookup send-code verify-code check-invoice assistance recovery-state agent-desk)
 args=()
 for f in "${functions[@]}"; do args+=(-p "$f"); done
 cargo lambda build --release --output-format zip "${args[@]}"

@@ -29,7 +29,8 @@ struct Args {
     /// invoices.csv: invoice_number,certificate_number,issued_on,amount
     #[arg(long)]
     invoices: Option<PathBuf>,
-    /// A DynamoDB endpoint (DynamoDB Local); AWS's otherwise.
+    /// A DynamoDB endpoint (DynamoDB Local; the table is created there when missing); AWS's
+    /// otherwise.
     #[arg(long)]
     dynamodb_endpoint: Option<String>,
     /// The table (the stack's `TableName` output).
@@ -82,7 +83,11 @@ async fn store(args: &Args) -> DynamoStore {
         loader = loader.endpoint_url(endpoint);
         if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
             loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "local", "local", None, None, "import-registry",
+                "local",
+                "local",
+                None,
+                None,
+                "import-registry",
             ));
         }
         if std::env::var("AWS_REGION").is_err() {
@@ -183,7 +188,10 @@ impl Importer {
 /// Peak resident memory of this process (Linux), for the summary.
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 #[tokio::main]
@@ -195,6 +203,12 @@ async fn main() -> ExitCode {
     }
     let started = Instant::now();
     let store = if args.dry_run { None } else { Some(Arc::new(store(&args).await)) };
+    if let (Some(store), Some(_)) = (&store, &args.dynamodb_endpoint) {
+        if let Err(e) = store.create_table_if_missing().await {
+            eprintln!("import-registry: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let mut importer =
         Importer { store, batch: Vec::new(), keys: HashSet::new(), in_flight: JoinSet::new(), tally: Tally::default() };
     let today = time::OffsetDateTime::now_utc().date();

@@ -67,7 +67,9 @@ fn number(n: &str) -> CertificateNumber {
 fn many_certificates(n: usize) -> String {
     let mut text = HEADER.to_owned();
     for i in 0..n {
-        text.push_str(&format!("AG-{i:06},Holder {i},1970-01-01,holder{i}@exemple.ca,514-555-0000,fr,active,2027-01-01\n"));
+        text.push_str(&format!(
+            "AG-{i:06},Holder {i},1970-01-01,holder{i}@exemple.ca,514-555-0000,fr,active,2027-01-01\n"
+        ));
     }
     text
 }
@@ -76,11 +78,10 @@ fn many_certificates(n: usize) -> String {
 async fn good_files_import_and_reimport_without_losing_links_or_audit() {
     let Some(f) = fixture().await else { return };
     let certificates = f.write("certificates.csv", &many_certificates(60));
-    let invoices = f.write(
-        "invoices.csv",
-        &format!("{INVOICES}F-1,AG-000001,2026-01-02,245.00\nF-2,AG-000002,2025-05-06,12.5\n"),
-    );
-    let (ok, out) = f.import(&["--certificates", certificates.to_str().unwrap(), "--invoices", invoices.to_str().unwrap()]);
+    let invoices =
+        f.write("invoices.csv", &format!("{INVOICES}F-1,AG-000001,2026-01-02,245.00\nF-2,AG-000002,2025-05-06,12.5\n"));
+    let (ok, out) =
+        f.import(&["--certificates", certificates.to_str().unwrap(), "--invoices", invoices.to_str().unwrap()]);
     assert!(ok, "{out}");
     assert!(out.contains("rows read: 62, imported: 62, rejected: 0"), "{out}");
     let file = f.store.certificate(&number("AG-000059")).await.unwrap().expect("imported");
@@ -103,7 +104,9 @@ async fn good_files_import_and_reimport_without_losing_links_or_audit() {
         invoice_attempts: 0,
         replaced_code_hashes: Vec::new(),
     };
-    let event = |outcome: &str| AuditEvent::new(&number("AG-000001"), now, Actor::account(&account), AuditAction::Link, outcome);
+    let event = |outcome: &str| {
+        AuditEvent::new(&number("AG-000001"), now, Actor::account(&account), AuditAction::Link, outcome)
+    };
     f.store.open_session(&session, event("matched")).await.unwrap();
     let link = LinkCommand {
         account: account.clone(),

@@ -238,7 +238,9 @@ impl DynamoStore {
                     RegistryRow::Certificate(file) => file_item(file),
                     RegistryRow::Invoice(invoice) => invoice_item(invoice),
                 };
-                WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("put")).build()
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().expect("put"))
+                    .build()
             })
             .collect();
         let mut retries = 0;
