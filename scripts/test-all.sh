@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: installs and starts what the tests need (DynamoDB Local, moto, cfn-lint),
-# runs them, stops what it started, and prints how long each stage took.
+# Runs every test: installs and starts what the tests need (DynamoDB Local, moto, cfn-lint,
+# cargo-lambda, SAM CLI, Chromium, Playwright), runs them, stops what it started, and prints
+# how long each stage took.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$ROOT"
@@ -39,4 +40,5 @@ stage "cfn-lint template.yaml" "$VENV/bin/cfn-lint" --regions ca-central-1 -- te
 stage "sam validate --lint" "$SAM_VENV/bin/sam" validate --lint --region ca-central-1 --template template.yaml
 stage "openapi.yaml is valid OpenAPI 3.1" "$VENV/bin/openapi-spec-validator" openapi.yaml
 stage "cargo lambda watch + invoke (lookup)" scripts/lambda-smoke.sh
+stage "the holder's page in Chromium (Playwright, axe)" scripts/web-tests.sh
 stage "cargo lambda build --release: every bootstrap" scripts/bootstrap-sizes.sh

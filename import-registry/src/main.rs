@@ -101,6 +101,9 @@ struct Importer {
     store: Option<Arc<DynamoStore>>,
     batch: Vec<RegistryRow>,
     keys: HashSet<String>,
+    /// Keys of the batches sent and maybe not written yet: a row repeating one waits for them,
+    /// so the last row of a key is the one that stays.
+    keys_in_flight: HashSet<String>,
     in_flight: JoinSet<Result<(u32, usize), String>>,
     tally: Tally,
 }
@@ -124,12 +127,21 @@ impl Importer {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.batch);
-        self.keys.clear();
+        let keys = std::mem::take(&mut self.keys);
         self.tally.batches += 1;
         let Some(store) = self.store.clone() else {
             self.tally.imported += rows.len() as u64;
             return Ok(());
         };
+        if !self.keys_in_flight.is_disjoint(&keys) {
+            while !self.in_flight.is_empty() {
+                self.settle_one().await?;
+            }
+        }
+        if self.in_flight.is_empty() {
+            self.keys_in_flight.clear();
+        }
+        self.keys_in_flight.extend(keys);
         while self.in_flight.len() >= IN_FLIGHT {
             self.settle_one().await?;
         }
@@ -209,8 +221,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let mut importer =
-        Importer { store, batch: Vec::new(), keys: HashSet::new(), in_flight: JoinSet::new(), tally: Tally::default() };
+    let mut importer = Importer {
+        store,
+        batch: Vec::new(),
+        keys: HashSet::new(),
+        keys_in_flight: HashSet::new(),
+        in_flight: JoinSet::new(),
+        tally: Tally::default(),
+    };
     let today = time::OffsetDateTime::now_utc().date();
     let result = async {
         if let Some(path) = &args.certificates {

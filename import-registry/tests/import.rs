@@ -176,9 +176,12 @@ async fn a_dry_run_writes_nothing() {
 #[tokio::test]
 async fn repeated_rows_in_one_file_keep_the_last() {
     let Some(f) = fixture().await else { return };
-    let text = format!(
-        "{HEADER}AG-7,Premier,1980-01-01,,514,fr,active,2027-01-01\nAG 7,Dernier,1980-01-01,,514,fr,active,2027-01-01\n"
+    // The repeat comes in the next batch and far later, while earlier batches are in flight.
+    let mut text = format!(
+        "{HEADER}AG-7,Premier,1980-01-01,,514,fr,active,2027-01-01\nAG 7,Deuxième,1980-01-01,,514,fr,active,2027-01-01\n"
     );
+    text.push_str(&many_certificates(300).replace(HEADER, ""));
+    text.push_str("AG-7,Dernier,1980-01-01,,514,fr,active,2027-01-01\n");
     let certificates = f.write("repeated.csv", &text);
     let (ok, out) = f.import(&["--certificates", certificates.to_str().unwrap()]);
     assert!(ok, "{out}");

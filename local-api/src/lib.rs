@@ -4,6 +4,7 @@
 
 mod dev_routes;
 mod server;
+mod web;
 
 use certificate_recovery::App;
 use certificate_recovery::auth::{IssuerSettings, IssuerVerifier, JwksSource, TokenVerifier};

@@ -108,6 +108,17 @@ async fn handle(app: &App, dev: &Dev, request: hyper::Request<Incoming>) -> hype
         Ok(value) => response::json(200, &value, language),
         Err(problem) => response::problem(&problem, language),
     };
+    if request.method() == http::Method::GET {
+        if let Some(asset) = crate::web::asset_at(&path) {
+            return hyper::Response::builder()
+                .header("content-type", asset.content_type)
+                .header("content-security-policy", crate::web::CONTENT_SECURITY_POLICY)
+                .header("x-content-type-options", "nosniff")
+                .header("cache-control", "no-cache")
+                .body(Full::new(Bytes::from_static(asset.body)))
+                .expect("valid response");
+        }
+    }
     let response = match (request.method().as_str(), path.as_str()) {
         ("POST", "/dev/token") => dev_answer(dev.token(request.body().as_ref())),
         ("GET", "/dev/outbox") => dev_answer(dev.outbox()),

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The holder's page in a real browser: Debian's Chromium (installed with apt-get when
+# missing), playwright-core and @axe-core/playwright (npm, web/tests), against two local APIs
+# (one with 2-second codes for the expiry test). Screenshots go to target/screenshots/.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+cd "$ROOT"
+trap stop_servers EXIT
+
+if ! command -v chromium >/dev/null 2>&1; then
+  need apt-get "Debian's package manager installs Chromium"
+  apt-get install -y --no-install-recommends chromium >"$TOOLS/apt-chromium.log" 2>&1 \
+    || { apt-get update >>"$TOOLS/apt-chromium.log" 2>&1 && apt-get install -y --no-install-recommends chromium >>"$TOOLS/apt-chromium.log" 2>&1; } \
+    || die "apt-get install chromium failed (see .tools/apt-chromium.log)"
+fi
+command -v chromium >/dev/null 2>&1 || die "chromium is not installed"
+need node "Node 20 runs the browser tests"
+(cd web/tests && npm ci --no-audit --no-fund --silent) || die "npm ci in web/tests failed"
+
+cargo build --quiet -p local-api
+start_local_api() { # port [ENV=VALUE...]
+  local port=$1; shift
+  env "$@" target/debug/local-api --port "$port" >"$TOOLS/local-api-$port.log" 2>&1 &
+  PIDS+=($!)
+  wait_for "http://127.0.0.1:$port/config.json" 30 || die "the local API did not start (.tools/local-api-$port.log)"
+}
+main_port=$(free_port)
+short_port=$(free_port)
+start_local_api "$main_port"
+start_local_api "$short_port" CODE_TTL_SECONDS=2
+
+rm -rf target/screenshots
+(cd web/tests && BASE_URL="http://127.0.0.1:$main_port" SHORT_CODES_URL="http://127.0.0.1:$short_port" \
+  SCREENSHOT_DIR="$ROOT/target/screenshots" node --test --test-concurrency=1 .)
+echo "    screenshots: $(ls target/screenshots | wc -l) in target/screenshots/"

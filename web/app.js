@@ -1,0 +1,424 @@
+// The holder's recovery page: sign in, certificate number and date of birth, then the emailed
+// code — or an invoice, or an assistance request — until the account is linked. No framework
+// and no build step: one small module talking to the API of openapi.yaml.
+
+import { TEXT, fill, formatDate, formatDateTime, formatTime } from "./i18n.js";
+
+const state = {
+  lang: sessionStorage.getItem("recovery.lang") === "en" ? "en" : "fr",
+  config: null,
+  token: sessionStorage.getItem("recovery.token"),
+  view: null, // { name, data, error }
+  values: {},
+  timer: null,
+};
+
+const $ = (selector) => document.querySelector(selector);
+const t = (key, values) => fill(TEXT[state.lang][key] ?? key, values);
+const escape = (s) =>
+  String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+// ---------------------------------------------------------------- API
+
+async function call(method, path, body) {
+  const headers = { accept: "application/json", "accept-language": state.lang };
+  if (state.token) headers.authorization = `Bearer ${state.token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`${state.config.api}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    return { status: 0, body: { code: "network" } };
+  }
+  const json = await response.json().catch(() => ({}));
+  return { status: response.status, body: json, retryAfter: Number(response.headers.get("retry-after")) || json.retryAfter };
+}
+
+// ---------------------------------------------------------------- sign-in
+
+async function oidcManager() {
+  if (!window.oidc) {
+    await new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "vendor/oidc-client-ts.min.js";
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.append(script);
+    });
+  }
+  const o = state.config.oidc;
+  return new window.oidc.UserManager({
+    authority: o.authority,
+    client_id: o.client_id,
+    redirect_uri: o.redirect_uri,
+    response_type: "code", // Authorization Code; the library adds PKCE (S256) itself
+    scope: o.scope || "openid",
+    userStore: new window.oidc.WebStorageStateStore({ store: window.sessionStorage }),
+  });
+}
+
+async function signIn(subject) {
+  if (state.config.mode === "local") {
+    const response = await fetch(`${state.config.api}/dev/token`, { method: "POST", body: JSON.stringify({ sub: subject }) });
+    const json = await response.json();
+    setToken(json.token);
+    await resume();
+  } else {
+    await (await oidcManager()).signinRedirect();
+  }
+}
+
+async function finishOidcSignIn() {
+  const params = new URLSearchParams(location.search);
+  if (state.config.mode !== "oidc" || !params.has("code") || !params.has("state")) return;
+  const user = await (await oidcManager()).signinRedirectCallback();
+  setToken(user.id_token);
+  history.replaceState(null, "", location.pathname);
+}
+
+function setToken(token) {
+  state.token = token;
+  if (token) sessionStorage.setItem("recovery.token", token);
+  else sessionStorage.removeItem("recovery.token");
+}
+
+// ---------------------------------------------------------------- rendering
+
+function field({ id, label, hint, error, input }) {
+  const described = [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ");
+  return `<div class="field">
+    <label for="${id}">${escape(label)}</label>
+    ${hint ? `<p class="hint" id="${id}-hint">${escape(hint)}</p>` : ""}
+    ${input.replace("<input", `<input id="${id}" name="${id}"${described ? ` aria-describedby="${described}"` : ""}${error ? ' aria-invalid="true"' : ""}`)
+      .replace("<textarea", `<textarea id="${id}" name="${id}"${described ? ` aria-describedby="${described}"` : ""}${error ? ' aria-invalid="true"' : ""}`)}
+    ${error ? `<p class="field-error" id="${id}-error">${escape(error)}</p>` : ""}
+  </div>`;
+}
+
+function alertBox(error) {
+  if (!error) return "";
+  return `<div class="alert" role="alert" id="step-error" tabindex="-1"><p>${escape(error)}</p></div>`;
+}
+
+function problemText(answer) {
+  const code = answer.body.code || "service_unavailable";
+  const values = { n: answer.body.attemptsLeft ?? 0 };
+  if (code === "locked") {
+    const until = new Date(Date.now() + (answer.retryAfter || 0) * 1000);
+    values.until = formatDateTime(until, state.lang);
+  }
+  return t(`error_${code}`, values);
+}
+
+const STEPS = {
+  loading: () => `<h2 tabindex="-1" id="step-title">${t("loading")}</h2>`,
+
+  signIn: ({ error }) => {
+    const local = state.config.mode === "local";
+    return `<h2 tabindex="-1" id="step-title">${t("signInTitle")}</h2>
+      ${alertBox(error)}
+      <p>${t("signInIntro")}</p>
+      <form id="sign-in" novalidate>
+        ${local ? field({ id: "dev-subject", label: t("devSubject"), hint: t("devSubjectHint"), input: `<input type="text" autocomplete="off" value="${escape(state.values["dev-subject"] || `titulaire-${Math.random().toString(36).slice(2, 8)}`)}">` }) : ""}
+        <div class="actions"><button type="submit">${local ? t("signInDev") : t("signIn")}</button></div>
+      </form>`;
+  },
+
+  lookup: ({ error, fields = {} }) => `<h2 tabindex="-1" id="step-title">${t("lookupTitle")}</h2>
+    ${alertBox(error)}
+    <p>${t("lookupIntro")}</p>
+    <form id="lookup" novalidate>
+      ${field({ id: "certificate-number", label: t("certificateNumber"), hint: t("certificateHint"), error: fields.certificateNumber,
+        input: `<input type="text" autocomplete="off" spellcheck="false" autocapitalize="characters" required value="${escape(state.values["certificate-number"])}">` })}
+      ${field({ id: "date-of-birth", label: t("dateOfBirth"), hint: t("dateHint"), error: fields.dateOfBirth,
+        input: `<input type="text" inputmode="numeric" autocomplete="bday" placeholder="${state.lang === "en" ? "YYYY-MM-DD" : "AAAA-MM-JJ"}" required value="${escape(state.values["date-of-birth"])}">` })}
+      <div class="actions"><button type="submit">${t("continue")}</button></div>
+    </form>`,
+
+  matched: ({ error, data }) => {
+    const canEmail = data.options.includes("email_code");
+    return `<h2 tabindex="-1" id="step-title">${t("matchedTitle")}</h2>
+      ${alertBox(error)}
+      ${data.options.includes("invoice") ? "" : `<p>${t("linkedElsewhere")}</p>`}
+      ${canEmail ? `<p>${t("sendCodeIntro", { email: escape(data.maskedEmail) })}</p>
+        <div class="actions"><button type="button" id="send-code">${t("sendCode")}</button></div>` : `<p>${t("noEmailIntro")}</p>`}
+      ${alternatives(data.options, canEmail)}`;
+  },
+
+  code: ({ error, fields = {}, data }) => `<h2 tabindex="-1" id="step-title">${t("codeTitle")}</h2>
+    ${alertBox(error)}
+    <p>${t("codeSent", { email: escape(data.maskedEmail), time: formatTime(new Date(data.expiresAt), state.lang) })}</p>
+    <form id="verify" novalidate>
+      ${field({ id: "code", label: t("code"), hint: t("codeHint"), error: fields.code,
+        input: `<input type="text" class="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required value="${escape(state.values.code)}">` })}
+      <p id="attempts-left">${t("attemptsLeft", { n: data.attemptsLeft })}</p>
+      <div class="actions"><button type="submit">${t("verify")}</button>
+        <button type="button" class="secondary" id="resend" ${data.sendsLeft > 0 ? "" : "disabled"}>${t("resend")}</button></div>
+      <p id="sends-left">${t("sendsLeft", { n: data.sendsLeft })}</p>
+    </form>
+    ${alternatives(data.options, true)}`,
+
+  invoice: ({ error, fields = {} }) => `<h2 tabindex="-1" id="step-title">${t("invoiceTitle")}</h2>
+    ${alertBox(error)}
+    <p>${t("invoiceIntro")}</p>
+    <form id="invoice" novalidate>
+      ${field({ id: "invoice-number", label: t("invoiceNumber"), hint: t("invoiceHint"), error: fields.invoiceNumber,
+        input: `<input type="text" autocomplete="off" spellcheck="false" required value="${escape(state.values["invoice-number"])}">` })}
+      <div class="actions"><button type="submit">${t("submitInvoice")}</button>
+        <button type="button" class="secondary" data-go="back">${t("back")}</button></div>
+    </form>`,
+
+  assistance: ({ error, fields = {} }) => {
+    const time = state.values["preferred-time"] || "any";
+    const callLanguage = state.values["call-language"] || state.lang;
+    const radio = (name, value, label, checked) =>
+      `<label class="choice"><input type="radio" name="${name}" value="${value}" ${checked ? "checked" : ""}> ${escape(label)}</label>`;
+    return `<h2 tabindex="-1" id="step-title">${t("assistanceTitle")}</h2>
+      ${alertBox(error)}
+      <p>${t("assistanceIntro")}</p>
+      <form id="assistance" novalidate>
+        <fieldset><legend>${t("preferredTime")}</legend>
+          ${radio("preferred-time", "morning", t("morning"), time === "morning")}
+          ${radio("preferred-time", "afternoon", t("afternoon"), time === "afternoon")}
+          ${radio("preferred-time", "any", t("any"), time === "any")}
+        </fieldset>
+        <fieldset><legend>${t("callLanguage")}</legend>
+          ${radio("call-language", "fr", t("french"), callLanguage === "fr")}
+          ${radio("call-language", "en", t("english"), callLanguage === "en")}
+        </fieldset>
+        ${field({ id: "message", label: t("message"), hint: t("messageHint"), error: fields.message,
+          input: `<textarea maxlength="1000">${escape(state.values.message)}</textarea>` })}
+        <div class="actions"><button type="submit">${t("submitAssistance")}</button>
+          <button type="button" class="secondary" data-go="back">${t("back")}</button></div>
+      </form>`;
+  },
+
+  assistanceDone: ({ data }) => `<h2 tabindex="-1" id="step-title">${t("assistanceDoneTitle")}</h2>
+    <div class="success"><p>${t("assistanceDone", { reference: `<strong>${escape(data.reference)}</strong>` })}</p></div>`,
+
+  linked: ({ data }) => {
+    const c = data.certificate;
+    return `<h2 tabindex="-1" id="step-title">${t("linkedTitle")}</h2>
+      <div class="success"><p>${t("linkedIntro")}</p></div>
+      <dl class="summary">
+        <dt>${t("summaryNumber")}</dt><dd>${escape(c.number)}</dd>
+        <dt>${t("summaryHolder")}</dt><dd>${escape(c.holderName)}</dd>
+        <dt>${t("summaryStatus")}</dt><dd>${t(`status_${c.status}`)}</dd>
+        <dt>${t("summaryExpiry")}</dt><dd>${escape(formatDate(c.expiryDate, state.lang))}</dd>
+      </dl>`;
+  },
+};
+
+function alternatives(options, withHeading) {
+  const buttons = [
+    options.includes("invoice") ? `<button type="button" class="secondary" data-go="invoice">${t("useInvoice")}</button>` : "",
+    options.includes("assistance") ? `<button type="button" class="secondary" data-go="assistance">${t("askAssistance")}</button>` : "",
+  ].join("");
+  if (!buttons) return "";
+  return `<section class="alternatives" aria-labelledby="alternatives-title">
+    <h3 id="alternatives-title">${withHeading ? t("alternativesTitle") : t("matchedTitle")}</h3>
+    <div class="actions">${buttons}</div></section>`;
+}
+
+function staticTexts() {
+  document.documentElement.lang = state.lang;
+  document.title = t("pageTitle");
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  const toggle = $("#language-toggle");
+  toggle.textContent = t("toggle");
+  toggle.lang = t("toggleLang");
+}
+
+/** Shows a step. A new step moves focus to its heading; an error moves it to the message. */
+function show(name, extra = {}, { focus = "heading" } = {}) {
+  const previous = state.view;
+  state.view = { name, data: extra.data ?? previous?.data, error: extra.error, fields: extra.fields };
+  clearInterval(state.timer);
+  $("#step").innerHTML = STEPS[name](state.view);
+  wire(name);
+  if (focus === "heading") $("#step-title")?.focus();
+  else if (focus === "error") (document.querySelector("[aria-invalid=true]") || $("#step-error") || $("#step-title"))?.focus();
+}
+
+// ---------------------------------------------------------------- behaviour
+
+function remember(form) {
+  for (const element of form.elements) {
+    if (!element.name) continue;
+    if (element.type === "radio") { if (element.checked) state.values[element.name] = element.value; }
+    else state.values[element.name] = element.value;
+  }
+}
+
+function wire(name) {
+  for (const form of document.querySelectorAll("#step form")) form.addEventListener("input", () => remember(form));
+  for (const button of document.querySelectorAll("[data-go]")) {
+    button.addEventListener("click", () => {
+      const target = button.dataset.go;
+      if (target === "back") return resume();
+      show(target, {});
+    });
+  }
+  const on = (selector, event, handler) => $(selector)?.addEventListener(event, handler);
+  on("#sign-in", "submit", (e) => { e.preventDefault(); remember(e.target); signIn(state.values["dev-subject"]); });
+  on("#lookup", "submit", (e) => { e.preventDefault(); remember(e.target); lookup(); });
+  on("#send-code", "click", () => sendCode());
+  on("#resend", "click", () => sendCode());
+  on("#verify", "submit", (e) => { e.preventDefault(); remember(e.target); verify(); });
+  on("#invoice", "submit", (e) => { e.preventDefault(); remember(e.target); invoice(); });
+  on("#assistance", "submit", (e) => { e.preventDefault(); remember(e.target); assistance(); });
+  if (name === "code") countdown();
+}
+
+function countdown() {
+  const button = $("#resend");
+  const data = state.view.data;
+  const tick = () => {
+    const seconds = Math.ceil((new Date(data.resendAvailableAt) - Date.now()) / 1000);
+    if (data.sendsLeft <= 0) return;
+    if (seconds > 0) {
+      button.disabled = true;
+      button.textContent = t("resendIn", { seconds });
+    } else {
+      button.disabled = false;
+      button.textContent = t("resend");
+      clearInterval(state.timer);
+    }
+  };
+  tick();
+  state.timer = setInterval(tick, 1000);
+}
+
+/** The problems that are about one field: the field is marked and the sentence tied to it. */
+const FIELD_OF_PROBLEM = { wrong_code: "code", invoice_not_accepted: "invoiceNumber", invoice_too_old: "invoiceNumber" };
+
+function fieldErrors(answer, names) {
+  const fields = {};
+  for (const e of answer.body.errors || []) {
+    const key = names[e.field] ? e.field : null;
+    if (key) fields[key] = e.detail || t("required");
+  }
+  const field = FIELD_OF_PROBLEM[answer.body.code];
+  if (field && names[field]) fields[field] = problemText(answer);
+  return fields;
+}
+
+/** Answers every citizen route the same way: a state to show, or a problem to explain. */
+async function handle(answer, { step, names = {} }) {
+  if (answer.status === 401) {
+    setToken(null);
+    return show("signIn", { error: problemText(answer) }, { focus: "error" });
+  }
+  if (answer.status >= 200 && answer.status < 300) return showState(answer.body, { justMatched: step === "lookup" });
+  if (answer.body.code === "no_recovery_session") {
+    return show("lookup", { error: problemText(answer) }, { focus: "error" });
+  }
+  const error = answer.status === 0 ? t("error_network") : problemText(answer);
+  return show(step, { error, fields: fieldErrors(answer, names), data: state.view?.data }, { focus: "error" });
+}
+
+async function showState(body, { justMatched = false, focus = "heading" } = {}) {
+  switch (body.state) {
+    case "matched":
+      if (justMatched && body.options.includes("email_code")) {
+        state.view = { name: "matched", data: body };
+        return sendCode();
+      }
+      return show("matched", { data: body }, { focus });
+    case "code_sent":
+      state.values.code = "";
+      return show("code", { data: body }, { focus });
+    case "assistance_requested":
+      return show("assistanceDone", { data: body }, { focus });
+    case "linked":
+      return show("linked", { data: body }, { focus });
+    default:
+      return show("lookup", {}, { focus });
+  }
+}
+
+function validate(checks) {
+  const fields = {};
+  for (const [name, value, test, message] of checks) {
+    if (!value || !value.trim()) fields[name] = t("required");
+    else if (!test(value.trim())) fields[name] = message;
+  }
+  return Object.keys(fields).length ? fields : null;
+}
+
+async function lookup() {
+  const number = state.values["certificate-number"] || "";
+  const date = state.values["date-of-birth"] || "";
+  const fields = validate([
+    ["certificateNumber", number, (v) => /^[A-Za-z0-9 -]{1,40}$/.test(v), t("badCertificate")],
+    ["dateOfBirth", date, (v) => /^\d{4}-\d{2}-\d{2}$/.test(v), t("badDate")],
+  ]);
+  if (fields) return show("lookup", { error: t("errorSummary"), fields }, { focus: "error" });
+  const answer = await call("POST", "/recovery/lookup", { certificateNumber: number, dateOfBirth: date.trim() });
+  return handle(answer, { step: "lookup", names: { certificateNumber: 1, dateOfBirth: 1 } });
+}
+
+async function sendCode() {
+  const from = state.view?.name === "code" ? "code" : "matched";
+  const answer = await call("POST", "/recovery/code", {});
+  return handle(answer, { step: from });
+}
+
+async function verify() {
+  const code = (state.values.code || "").replace(/\s/g, "");
+  const fields = validate([["code", code, (v) => /^\d{6}$/.test(v), t("badCode")]]);
+  if (fields) return show("code", { error: t("errorSummary"), fields }, { focus: "error" });
+  const answer = await call("POST", "/recovery/verify", { code });
+  if (answer.body.code === "wrong_code") state.view.data = { ...state.view.data, attemptsLeft: answer.body.attemptsLeft };
+  if (answer.body.code === "too_many_attempts") state.view.data = { ...state.view.data, attemptsLeft: 0 };
+  return handle(answer, { step: "code", names: { code: 1 } });
+}
+
+async function invoice() {
+  const number = state.values["invoice-number"] || "";
+  const fields = validate([["invoiceNumber", number, (v) => /^[A-Za-z0-9 -]{1,40}$/.test(v), t("badInvoice")]]);
+  if (fields) return show("invoice", { error: t("errorSummary"), fields }, { focus: "error" });
+  const answer = await call("POST", "/recovery/invoice", { invoiceNumber: number });
+  return handle(answer, { step: "invoice", names: { invoiceNumber: 1 } });
+}
+
+async function assistance() {
+  const message = (state.values.message || "").trim();
+  if (message.length > 1000) return show("assistance", { error: t("errorSummary"), fields: { message: t("tooLong") } }, { focus: "error" });
+  const body = { preferredTime: state.values["preferred-time"] || "any", language: state.values["call-language"] || state.lang };
+  if (message) body.message = message;
+  const answer = await call("POST", "/recovery/assistance", body);
+  return handle(answer, { step: "assistance", names: { message: 1 } });
+}
+
+async function resume({ initial = false } = {}) {
+  // On page load focus stays at the top (skip link, language toggle); later steps take it.
+  const focus = initial ? "none" : "heading";
+  if (!state.token) return show("signIn", {}, { focus });
+  show("loading", {}, { focus: "none" });
+  const answer = await call("GET", "/recovery");
+  if (answer.status === 200) return showState(answer.body, { focus });
+  return handle(answer, { step: "lookup" });
+}
+
+function toggleLanguage() {
+  state.lang = state.lang === "fr" ? "en" : "fr";
+  sessionStorage.setItem("recovery.lang", state.lang);
+  staticTexts();
+  if (state.view) show(state.view.name, { data: state.view.data, error: state.view.error && "", fields: {} }, { focus: "none" });
+  $("#announcer").textContent = state.lang === "en" ? "Page in English" : "Page en français";
+}
+
+async function start() {
+  staticTexts();
+  $("#language-toggle").addEventListener("click", toggleLanguage);
+  state.config = await (await fetch("config.json")).json();
+  try {
+    await finishOidcSignIn();
+  } catch {
+    setToken(null);
+  }
+  await resume({ initial: true });
+}
+
+start();
