@@ -146,6 +146,10 @@ test("the invoice path, with its explanation, in both languages", async () => {
   await page.waitForSelector("[data-go=invoice]");
   assert.match(await page.textContent("#step"), /Aucune adresse courriel n’est inscrite/);
   await step(page, "5-no-email");
+  await page.click("#language-toggle");
+  assert.match(await page.textContent("#step"), /No email address is on file/);
+  await step(page, "5-no-email");
+  await page.click("#language-toggle");
   await page.click("[data-go=invoice]");
   assert.equal(await heading(page), "Confirmer avec une facture");
   assert.match(await page.textContent("#step"), /confirmation de paiement de l’Office datant de moins de 3 ans/);
@@ -226,6 +230,11 @@ test("errors are plain sentences in the page's language, tied to their fields", 
   assert.equal(await other.getAttribute("#code", "aria-invalid"), "true");
   assert.match(await other.textContent("#code-error"), /Essais restants : 4/);
   assert.match(await other.textContent("#attempts-left"), /4/);
+  await step(other, "12-wrong-code");
+  await other.click("#language-toggle");
+  await other.fill("#code", "999999");
+  await other.click("#verify button[type=submit]");
+  await other.waitForFunction(() => /Tries left: 3/.test(document.querySelector("[role=alert]")?.textContent));
   await step(other, "12-wrong-code");
   await other.context().close();
 
