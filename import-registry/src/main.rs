@@ -77,24 +77,8 @@ fn progress(path: &Path) -> std::io::Result<(Counting<std::fs::File>, ProgressBa
 }
 
 async fn store(args: &Args) -> DynamoStore {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(certificate_recovery::app::sdk_timeouts());
-    if let Some(endpoint) = &args.dynamodb_endpoint {
-        loader = loader.endpoint_url(endpoint);
-        if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "import-registry",
-            ));
-        }
-        if std::env::var("AWS_REGION").is_err() {
-            loader = loader.region(aws_config::Region::new("ca-central-1"));
-        }
-    }
-    DynamoStore::new(aws_sdk_dynamodb::Client::new(&loader.load().await), &args.table)
+    let config = certificate_recovery::local_aws::sdk_config().await;
+    DynamoStore::new(certificate_recovery::local_aws::dynamodb(&config, args.dynamodb_endpoint.as_deref()), &args.table)
 }
 
 struct Importer {

@@ -6,7 +6,6 @@ mod dev_routes;
 mod server;
 mod web;
 
-use certificate_recovery::App;
 use certificate_recovery::auth::{IssuerSettings, IssuerVerifier, JwksSource, TokenVerifier};
 use certificate_recovery::clock::{Clock, SystemClock};
 use certificate_recovery::dev_issuer::DevIssuer;
@@ -14,6 +13,7 @@ use certificate_recovery::mailer::{Mailer, outbox::Outbox, ses::SesMailer};
 use certificate_recovery::security_code_hash::CodeHasher;
 use certificate_recovery::settings::RuleSettings;
 use certificate_recovery::store::{Store, dynamodb::DynamoStore, memory::MemoryStore};
+use certificate_recovery::{App, local_aws};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +22,6 @@ pub const AUDIENCE: &str = "certificate-recovery-local";
 /// The development issuers (the same in `dev/lambda.env`).
 pub const CITIZEN_ISSUER: &str = "urn:opc:dev:citizen";
 pub const STAFF_ISSUER: &str = "urn:opc:dev:staff";
-const REGION: &str = "ca-central-1";
 
 /// The demo data kept in the repository, used when no `--seed` is given.
 const DEMO_CERTIFICATES: &str = include_str!("../../seed/demo/certificates.csv");
@@ -85,31 +84,11 @@ pub enum StartError {
     Secret(#[from] certificate_recovery::security_code_hash::WeakSecret),
 }
 
-async fn aws_config() -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(certificate_recovery::app::sdk_timeouts())
-        .region(aws_config::Region::new(std::env::var("AWS_REGION").unwrap_or_else(|_| REGION.into())));
-    if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-        // Emulators accept any credentials; never reach for an instance profile locally.
-        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "local-api",
-        ));
-    }
-    loader.load().await
-}
-
 async fn store(options: &Options) -> Result<Arc<dyn Store>, StartError> {
     let Some(endpoint) = &options.dynamodb_endpoint else {
         return Ok(Arc::new(MemoryStore::new()));
     };
-    let config = aws_config().await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config).endpoint_url(endpoint).build(),
-    );
+    let client = local_aws::dynamodb(&local_aws::sdk_config().await, Some(endpoint));
     let store = DynamoStore::new(client, &options.table);
     store.create_table_if_missing().await?;
     Ok(Arc::new(store))
@@ -120,9 +99,7 @@ async fn mailer(options: &Options) -> Result<(Arc<dyn Mailer>, Option<Arc<Outbox
         let outbox = Arc::new(if options.print_emails { Outbox::printing() } else { Outbox::new() });
         return Ok((outbox.clone(), Some(outbox)));
     };
-    let config = aws_config().await;
-    let client =
-        aws_sdk_sesv2::Client::from_conf(aws_sdk_sesv2::config::Builder::from(&config).endpoint_url(endpoint).build());
+    let client = local_aws::sesv2(&local_aws::sdk_config().await, Some(endpoint));
     let domain = options.sender.rsplit_once('@').map_or(options.sender.as_str(), |(_, d)| d);
     if let Err(e) = client.create_email_identity().email_identity(domain).send().await {
         use aws_sdk_sesv2::error::ProvideErrorMetadata;

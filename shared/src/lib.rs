@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 mod jwks_fetch;
 pub mod lambda;
+pub mod local_aws;
 pub mod mailer;
 pub mod problem;
 pub mod problem_mapping;

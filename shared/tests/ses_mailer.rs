@@ -11,13 +11,8 @@ async fn sends_the_security_code_email_through_ses_v2() {
         eprintln!("moto run left out: SES_ENDPOINT is not set (plain cargo test)");
         return;
     };
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("ca-central-1"))
-        .credentials_provider(aws_sdk_sesv2::config::Credentials::new("local", "local", None, None, "tests"))
-        .load()
-        .await;
-    let client =
-        aws_sdk_sesv2::Client::from_conf(aws_sdk_sesv2::config::Builder::from(&config).endpoint_url(&endpoint).build());
+    let config = certificate_recovery::local_aws::sdk_config().await;
+    let client = certificate_recovery::local_aws::sesv2(&config, Some(&endpoint));
     let _ = client.create_email_identity().email_identity("opc.test").send().await;
     let mailer = SesMailer::new(client, "no-reply@opc.test");
 

@@ -20,14 +20,8 @@ async fn dynamodb() -> Option<DynamoStore> {
         eprintln!("DynamoDB Local run left out: DYNAMODB_ENDPOINT is not set (plain cargo test)");
         return None;
     };
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("ca-central-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests"))
-        .load()
-        .await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config).endpoint_url(endpoint).build(),
-    );
+    let config = certificate_recovery::local_aws::sdk_config().await;
+    let client = certificate_recovery::local_aws::dynamodb(&config, Some(&endpoint));
     let store = DynamoStore::new(client, format!("contract-{}", certificate_recovery::ids::random_hex(6)));
     store.create_table_if_missing().await.expect("table created");
     Some(store)

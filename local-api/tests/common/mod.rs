@@ -309,16 +309,10 @@ impl TestApp {
     /// SDK clients on the emulators, to break them from the outside.
     pub async fn emulator_clients(&self) -> (aws_sdk_dynamodb::Client, aws_sdk_sesv2::Client) {
         let (dynamodb, ses) = emulators().expect("emulators");
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("ca-central-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests"))
-            .load()
-            .await;
+        let config = certificate_recovery::local_aws::sdk_config().await;
         (
-            aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&config).endpoint_url(dynamodb).build(),
-            ),
-            aws_sdk_sesv2::Client::from_conf(aws_sdk_sesv2::config::Builder::from(&config).endpoint_url(ses).build()),
+            certificate_recovery::local_aws::dynamodb(&config, Some(&dynamodb)),
+            certificate_recovery::local_aws::sesv2(&config, Some(&ses)),
         )
     }
 
