@@ -16,12 +16,14 @@ printf '    %-16s %12s %12s\n' function "binary (B)" "zip (B)"
 for f in "${functions[@]}"; do
   zip="target/lambda/$f/bootstrap.zip"
   [ -f "$zip" ] || die "$f: no bootstrap.zip"
-  unzip -l "$zip" | grep -q ' bootstrap$' || die "$f: the zip holds no bootstrap"
-  binary=$(unzip -l "$zip" | awk '$4 == "bootstrap" {print $1}')
+  # The listing is read whole first: `grep -q` closing a pipe early would fail it under pipefail.
+  listing=$(unzip -l "$zip")
+  binary=$(awk '$4 == "bootstrap" {print $1}' <<<"$listing")
+  [ -n "$binary" ] || die "$f: the zip holds no bootstrap"
   zipped=$(stat -c %s "$zip")
   printf '    %-16s %12s %12s\n' "$f" "$binary" "$zipped"
   [ "$zipped" -le "$limit" ] || die "$f: bootstrap.zip is $zipped bytes, over 3 MB"
-  if unzip -p "$zip" bootstrap | grep -a -q -e '/dev/token' -e 'urn:opc:dev:citizen'; then
+  if unzip -p "$zip" bootstrap | grep -a -c -e '/dev/token' -e 'urn:opc:dev:citizen' >/dev/null; then
     die "$f: the bootstrap holds development-only code"
   fi
 done
