@@ -46,6 +46,28 @@ async fn every_event_runs_through_its_function() {
     let token = app.token("holder-from-events");
     // In this order the events tell a whole recovery: a match, a verify before any code, a
     // code sent, an assistance request, the state, the invoice that links, the summary.
+    let staff = app.api.staff_token("agent-from-events", &["agent"]);
+    // The staff events name the request AR-7K3M-9Q2P: file it as a holder would have.
+    let request = AssistanceRequest {
+        reference: "AR-7K3M-9Q2P".into(),
+        account: AccountSubject::parse("holder-waiting-for-a-call").unwrap(),
+        certificate_number: CertificateNumber::parse("AG-100001").unwrap(),
+        preferred_time: PreferredTime::Afternoon,
+        language: Language::Fr,
+        message: None,
+        created_at: app.api.app.clock.now(),
+        status: AssistanceStatus::Open,
+    };
+    let event = AuditEvent::new(
+        &request.certificate_number,
+        request.created_at,
+        Actor::account(&request.account),
+        AuditAction::AssistanceRequest,
+        "opened",
+    );
+    app.api.app.store.open_assistance_request(&request, event).await.unwrap();
+    // Then the staff events: the queue (the events' holder's request and this one), the
+    // request, its resolution with a new email, the file's audit trail.
     let expected = [
         (200, "matched"),
         (410, "code_expired"),
@@ -54,10 +76,16 @@ async fn every_event_runs_through_its_function() {
         (200, "code_sent"),
         (200, "linked"),
         (200, ""),
+        (200, ""),
+        (200, ""),
+        (200, ""),
+        (200, ""),
     ];
+    assert_eq!(expected.len(), EVENTS.len(), "every event runs");
     for ((name, event), (status, word)) in EVENTS.iter().zip(expected) {
         let mut request = lambda_http::request::from_str(event).unwrap_or_else(|e| panic!("{name}: {e}"));
-        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let bearer = if name.starts_with("agent-") { &staff } else { &token };
+        request.headers_mut().insert("authorization", format!("Bearer {bearer}").parse().unwrap());
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
         let function =

@@ -199,8 +199,10 @@ async fn notify_email_change(
                 format!("{which}_failed")
             }
         };
+        // Stamped when sent, so the trail reads in the order things happened.
+        let at = app.clock.now().max(now);
         let event =
-            AuditEvent::new(&file.number, now, Actor::Agent(agent.to_owned()), AuditAction::EmailChange, &outcome);
+            AuditEvent::new(&file.number, at, Actor::Agent(agent.to_owned()), AuditAction::EmailChange, &outcome);
         if let Err(e) = app.store.append_audit(&event).await {
             tracing::error!(error = %e, "audit event not written");
         }

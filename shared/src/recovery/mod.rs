@@ -203,7 +203,8 @@ async fn send_link_notice(app: &App, file: &CertificateFile, account: &AccountSu
             "failed"
         }
     };
-    let event = audit(&file.number, now, account, AuditAction::LinkNotice, outcome);
+    // Stamped when sent, so the trail reads in the order things happened.
+    let event = audit(&file.number, app.clock.now().max(now), account, AuditAction::LinkNotice, outcome);
     if let Err(e) = app.store.append_audit(&event).await {
         tracing::error!(error = %e, "audit event not written");
     }
