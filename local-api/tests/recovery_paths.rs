@@ -19,6 +19,7 @@ on_both_backends!(
     routes_need_a_session,
     code_send_limits,
     wrong_expired_and_replaced_codes,
+    wrong_codes_are_limited_per_certificate_across_accounts,
     invoice_refusals,
     file_linked_to_another_account,
     bad_input_changes_nothing,
@@ -258,6 +259,34 @@ async fn wrong_expired_and_replaced_codes(backend: Backend) {
     // The 30-minute session outlives the code; after it, there is no session.
     app.advance(16 * 60);
     app.verify(&late, &code).await.assert(409, "no_recovery_session");
+    app.stop().await;
+}
+
+async fn wrong_codes_are_limited_per_certificate_across_accounts(backend: Backend) {
+    let settings = RuleSettings { code_max_wrong_per_certificate: 3, ..RuleSettings::default() };
+    let Some(app) = with_clock(backend, settings).await else { return };
+    let first = app.token("guesser-one");
+    app.lookup(&first, "AG-100001", "1980-02-29").await.assert(200, "matched");
+    app.send_code(&first).await.assert(200, "code_sent");
+    let code = app.latest_code("AG-100001").await;
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for left in [4, 3, 2] {
+        assert_eq!(app.verify(&first, wrong).await.body["attemptsLeft"], left);
+    }
+    // Another account, its own session and code, still has 5 tries on its code — but the
+    // certificate has had its 3 wrong codes in 24 h: even the right code is refused.
+    let second = app.token("guesser-two");
+    app.lookup(&second, "AG-100001", "1980-02-29").await.assert(200, "matched");
+    app.send_code(&second).await.assert(200, "code_sent");
+    let right = app.latest_code("AG-100001").await;
+    app.verify(&second, &right).await.assert(429, "too_many_attempts");
+    app.my_certificate(&second).await.assert(404, "not_linked");
+    // After 24 h the certificate's window ends; a fresh code links.
+    app.advance(24 * 3600);
+    app.lookup(&second, "AG-100001", "1980-02-29").await.assert(200, "matched");
+    app.send_code(&second).await.assert(200, "code_sent");
+    let fresh = app.latest_code("AG-100001").await;
+    app.verify(&second, &fresh).await.assert(200, "linked");
     app.stop().await;
 }
 

@@ -169,10 +169,6 @@ impl IssuerVerifier {
         self
     }
 
-    pub fn issuer(&self) -> &str {
-        &self.settings.issuer
-    }
-
     pub async fn verify(&self, token: &str) -> Result<Caller, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != self.settings.algorithm {

@@ -16,7 +16,7 @@ pub async fn fetch(url: &str) -> Result<JwkSet, String> {
         .enable_http1()
         .build();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build::<_, Empty<bytes_like::Bytes>>(connector);
+        .build::<_, Empty<hyper::body::Bytes>>(connector);
     let uri: http::Uri = url.parse().map_err(|_| "invalid JWKS URL".to_owned())?;
     let response = tokio::time::timeout(TIMEOUT, client.get(uri))
         .await
@@ -31,8 +31,4 @@ pub async fn fetch(url: &str) -> Result<JwkSet, String> {
         .map_err(|e| format!("JWKS read failed: {e}"))?
         .to_bytes();
     serde_json::from_slice(&body).map_err(|_| "the JWKS is not valid JSON".to_owned())
-}
-
-mod bytes_like {
-    pub use hyper::body::Bytes;
 }

@@ -1,7 +1,7 @@
 //! Serde helpers: dates as `YYYY-MM-DD`, instants as RFC 3339 in UTC.
 
 pub mod date {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+    use serde::Serializer;
     use time::{Date, macros::format_description};
 
     pub fn format(date: &Date) -> String {
@@ -14,11 +14,6 @@ pub mod date {
 
     pub fn serialize<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format(date))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
-        let raw = String::deserialize(d)?;
-        parse(&raw).ok_or_else(|| D::Error::custom("expected YYYY-MM-DD"))
     }
 }
 

@@ -77,6 +77,11 @@ pub fn options_for(file: &CertificateFile, account: &AccountSubject) -> Vec<Reco
     options
 }
 
+/// Once a code is sent, the other ways left: the same options without the email code.
+pub fn alternatives_to_the_code(file: &CertificateFile, account: &AccountSubject) -> Vec<RecoveryOption> {
+    options_for(file, account).into_iter().filter(|o| *o != RecoveryOption::EmailCode).collect()
+}
+
 /// The caller's recovery state, as every citizen route answers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case", rename_all_fields = "camelCase")]

@@ -1,4 +1,4 @@
-use super::{RecoveryError, RecoveryOption, RecoveryState, audit, audit_refusal, options_for, require_session};
+use super::{RecoveryError, RecoveryState, alternatives_to_the_code, audit, audit_refusal, require_session};
 use crate::app::App;
 use crate::audit::AuditAction;
 use crate::domain::{AccountSubject, SecurityCode};
@@ -85,7 +85,7 @@ pub async fn send_code(app: &App, account: &AccountSubject) -> Result<RecoverySt
     tracing::info!(outcome = "sent", "security code sent");
     let sends_left = (settings.code_max_sends - session.sends - 1)
         .min(settings.code_max_sends_per_certificate.saturating_sub(certificate_sends + 1));
-    let options = options_for(&file, account).into_iter().filter(|o| *o != RecoveryOption::EmailCode).collect();
+    let options = alternatives_to_the_code(&file, account);
     Ok(RecoveryState::CodeSent {
         masked_email: Some(email.masked()),
         expires_at: issued.expires_at,

@@ -1,4 +1,4 @@
-use super::{RecoveryError, RecoveryOption, RecoveryState, options_for};
+use super::{RecoveryError, RecoveryState, alternatives_to_the_code};
 use crate::app::App;
 use crate::domain::{AccountSubject, CertificateSummary};
 
@@ -16,8 +16,7 @@ pub async fn current_state(app: &App, account: &AccountSubject) -> Result<Recove
         if let Some(file) = app.store.certificate(&session.certificate_number).await? {
             if let (Some(code), Some(email)) = (&session.code, &file.email) {
                 let settings = &app.settings;
-                let options =
-                    options_for(&file, account).into_iter().filter(|o| *o != RecoveryOption::EmailCode).collect();
+                let options = alternatives_to_the_code(&file, account);
                 return Ok(RecoveryState::CodeSent {
                     masked_email: Some(email.masked()),
                     expires_at: code.expires_at,
