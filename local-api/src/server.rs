@@ -22,7 +22,7 @@ pub async fn serve(
     mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
@@ -33,7 +33,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let (app, dev) = (app.clone(), dev.clone());
-                async move { Ok::<_, Infallible>(handle(&app, &dev, request).await) }
+                async move { Ok::<_, Infallible>(handle(&app, &dev, request, peer.ip()).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
@@ -84,7 +84,19 @@ fn decode(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn handle(app: &App, dev: &Dev, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+/// What API Gateway would say of the request: here only the caller's address matters.
+fn request_context(peer: std::net::IpAddr) -> lambda_http::request::RequestContext {
+    let mut context = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some(peer.to_string());
+    lambda_http::request::RequestContext::ApiGatewayV2(context)
+}
+
+async fn handle(
+    app: &App,
+    dev: &Dev,
+    request: hyper::Request<Incoming>,
+    peer: std::net::IpAddr,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, READ_LIMIT).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -102,7 +114,8 @@ async fn handle(app: &App, dev: &Dev, request: hyper::Request<Incoming>) -> hype
     let path = parts.uri.path().to_owned();
     let request = http::Request::from_parts(parts, lambda_body)
         .with_query_string_parameters(query)
-        .with_raw_http_path(path.clone());
+        .with_raw_http_path(path.clone())
+        .with_request_context(request_context(peer));
     let language = language_of(&request);
     let dev_answer = |result: Result<serde_json::Value, certificate_recovery::problem::Problem>| match result {
         Ok(value) => response::json(200, &value, language),

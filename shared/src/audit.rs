@@ -103,6 +103,9 @@ pub struct AuditEvent {
     /// A non-personal detail: an assistance reference, the account that lost a link…
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The address the request came from (API Gateway's `sourceIp`), when there was a request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 impl AuditEvent {
@@ -121,7 +124,13 @@ impl AuditEvent {
             action,
             outcome: outcome.to_owned(),
             detail: None,
+            source_ip: None,
         }
+    }
+
+    pub fn from_ip(mut self, source_ip: Option<std::net::IpAddr>) -> Self {
+        self.source_ip = source_ip;
+        self
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {

@@ -21,6 +21,12 @@ pub struct RuleSettings {
     pub session_ttl: Duration,
     pub invoice_max_age_years: u32,
     pub invoice_max_attempts: u32,
+    /// Refused invoices per certificate in 24 h, across every account and session.
+    pub invoice_max_wrong_per_certificate: u32,
+    /// Refused invoices per account in 24 h, across every session.
+    pub invoice_max_wrong_per_account: u32,
+    /// How long audit events are kept (DynamoDB TTL; read as absent after).
+    pub audit_retention: Duration,
     /// The sliding window of the per-account and per-certificate limits: 24 h.
     pub limit_window: Duration,
 }
@@ -39,6 +45,9 @@ impl Default for RuleSettings {
             session_ttl: Duration::from_secs(1800),
             invoice_max_age_years: 3,
             invoice_max_attempts: 5,
+            invoice_max_wrong_per_certificate: 10,
+            invoice_max_wrong_per_account: 10,
+            audit_retention: Duration::from_secs(730 * 24 * 3600),
             limit_window: Duration::from_secs(24 * 3600),
         }
     }
@@ -57,6 +66,9 @@ pub const SETTINGS: &[(&str, u64, &str)] = &[
     ("SESSION_TTL_SECONDS", 1800, "lifetime of a recovery session"),
     ("INVOICE_MAX_AGE_YEARS", 3, "an invoice is accepted when younger than this"),
     ("INVOICE_MAX_ATTEMPTS", 5, "invoice tries per recovery session"),
+    ("INVOICE_MAX_WRONG_PER_CERTIFICATE", 10, "refused invoices per certificate per 24 h"),
+    ("INVOICE_MAX_WRONG_PER_ACCOUNT", 10, "refused invoices per account per 24 h"),
+    ("AUDIT_RETENTION_DAYS", 730, "days an audit event is kept"),
 ];
 
 impl RuleSettings {
@@ -99,6 +111,14 @@ impl RuleSettings {
             session_ttl: Duration::from_secs(number("SESSION_TTL_SECONDS", d.session_ttl.as_secs())?),
             invoice_max_age_years: count("INVOICE_MAX_AGE_YEARS", d.invoice_max_age_years)?,
             invoice_max_attempts: count("INVOICE_MAX_ATTEMPTS", d.invoice_max_attempts)?,
+            invoice_max_wrong_per_certificate: count(
+                "INVOICE_MAX_WRONG_PER_CERTIFICATE",
+                d.invoice_max_wrong_per_certificate,
+            )?,
+            invoice_max_wrong_per_account: count("INVOICE_MAX_WRONG_PER_ACCOUNT", d.invoice_max_wrong_per_account)?,
+            audit_retention: Duration::from_secs(
+                number("AUDIT_RETENTION_DAYS", d.audit_retention.as_secs() / 86_400)? * 86_400,
+            ),
             limit_window: d.limit_window,
         })
     }
@@ -126,7 +146,7 @@ mod tests {
             let s = RuleSettings::from_lookup(|k| (k == *name).then(|| default.to_string())).unwrap();
             assert_eq!(s, RuleSettings::default(), "{name}");
         }
-        assert_eq!(SETTINGS.len(), 11);
+        assert_eq!(SETTINGS.len(), 14);
     }
 
     #[test]

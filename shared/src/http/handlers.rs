@@ -9,7 +9,7 @@ use crate::problem::{ErrorCode, Problem};
 use crate::problem_mapping::{problem, token_problem};
 use crate::recovery::assistance::AssistanceAsk;
 use crate::recovery::assistance_request::{AssistanceRequest, PreferredTime};
-use crate::recovery::{self, RecoveryError};
+use crate::recovery::{self, RecoveryError, Requester};
 use std::future::Future;
 
 /// The language of the answer: `Accept-Language`, French by default.
@@ -50,6 +50,22 @@ pub async fn citizen(app: &App, request: &Request) -> Result<Caller, Problem> {
     })
 }
 
+/// The address the request came from, as API Gateway saw it (the local API sets it too).
+pub fn source_ip_of(request: &Request) -> Option<std::net::IpAddr> {
+    use lambda_http::RequestExt;
+    match request.request_context_ref()? {
+        lambda_http::request::RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// The signed-in holder making the request, with where it came from.
+async fn requester(app: &App, request: &Request) -> Result<Requester, Problem> {
+    let caller = citizen(app, request).await?;
+    Ok(Requester::new(caller.account, source_ip_of(request)))
+}
+
 fn body_of(request: &Request, allowed: &[&str]) -> Result<JsonBody, Problem> {
     JsonBody::parse(request.body().as_ref(), allowed)
 }
@@ -66,14 +82,14 @@ pub(crate) fn size_checked(request: &Request) -> Result<(), Problem> {
 pub async fn lookup(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
-        let caller = citizen(app, &request).await?;
+        let requester = requester(app, &request).await?;
         let today = app.clock.now().date();
         let mut body = body_of(&request, &["certificateNumber", "dateOfBirth"])?;
         let number = body.required("certificateNumber", CertificateNumber::parse);
         let date_of_birth = body.required("dateOfBirth", |raw| DateOfBirth::parse(raw, today));
         body.finish()?;
         let (number, date_of_birth) = (number.expect("validated"), date_of_birth.expect("validated"));
-        let state = recovery::lookup::lookup(app, &caller.account, &number, &date_of_birth).await.map_err(failed)?;
+        let state = recovery::lookup::lookup(app, &requester, &number, &date_of_birth).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -83,9 +99,9 @@ pub async fn lookup(app: &App, request: Request) -> Response {
 pub async fn send_code(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
-        let caller = citizen(app, &request).await?;
+        let requester = requester(app, &request).await?;
         body_of(&request, &[])?.finish()?;
-        let state = recovery::send_code::send_code(app, &caller.account).await.map_err(failed)?;
+        let state = recovery::send_code::send_code(app, &requester).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -95,12 +111,12 @@ pub async fn send_code(app: &App, request: Request) -> Response {
 pub async fn verify_code(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
-        let caller = citizen(app, &request).await?;
+        let requester = requester(app, &request).await?;
         let mut body = body_of(&request, &["code"])?;
         let code = body.required("code", SecurityCode::parse);
         body.finish()?;
         let code = code.expect("validated");
-        let state = recovery::verify_code::verify_code(app, &caller.account, &code).await.map_err(failed)?;
+        let state = recovery::verify_code::verify_code(app, &requester, &code).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -110,12 +126,12 @@ pub async fn verify_code(app: &App, request: Request) -> Response {
 pub async fn check_invoice(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
-        let caller = citizen(app, &request).await?;
+        let requester = requester(app, &request).await?;
         let mut body = body_of(&request, &["invoiceNumber"])?;
         let number = body.required("invoiceNumber", InvoiceNumber::parse);
         body.finish()?;
         let number = number.expect("validated");
-        let state = recovery::check_invoice::check_invoice(app, &caller.account, &number).await.map_err(failed)?;
+        let state = recovery::check_invoice::check_invoice(app, &requester, &number).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -125,7 +141,7 @@ pub async fn check_invoice(app: &App, request: Request) -> Response {
 pub async fn request_assistance(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
-        let caller = citizen(app, &request).await?;
+        let requester = requester(app, &request).await?;
         let mut body = body_of(&request, &["preferredTime", "language", "message"])?;
         let preferred_time = body.choice("preferredTime", PreferredTime::parse);
         let language = body.choice("language", Language::parse);
@@ -137,7 +153,7 @@ pub async fn request_assistance(app: &App, request: Request) -> Response {
             message,
         };
         let (request, created) =
-            recovery::assistance::request_assistance(app, &caller.account, ask).await.map_err(failed)?;
+            recovery::assistance::request_assistance(app, &requester, ask).await.map_err(failed)?;
         let state = recovery::RecoveryState::AssistanceRequested { reference: request.reference };
         Ok(ok(if created { 201 } else { 200 }, &state))
     })

@@ -1,8 +1,8 @@
 use super::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
-use super::{RecoveryError, audit, require_session};
+use super::{RecoveryError, Requester, audit, require_session};
 use crate::app::App;
 use crate::audit::AuditAction;
-use crate::domain::{AccountSubject, Language};
+use crate::domain::Language;
 use crate::store::AssistanceOpened;
 
 /// What the holder asks for when filing an assistance request.
@@ -15,12 +15,13 @@ pub struct AssistanceAsk {
 
 /// Files an assistance request for the matched file, or answers the one already open.
 /// Returns the request and whether it was created now.
-#[tracing::instrument(skip_all, fields(account = %account))]
+#[tracing::instrument(skip_all, fields(account = %requester.account))]
 pub async fn request_assistance(
     app: &App,
-    account: &AccountSubject,
+    requester: &Requester,
     ask: AssistanceAsk,
 ) -> Result<(AssistanceRequest, bool), RecoveryError> {
+    let account = &requester.account;
     let context = require_session(app, account).await?;
     let now = app.clock.now();
     let request = AssistanceRequest {
@@ -33,7 +34,7 @@ pub async fn request_assistance(
         created_at: now,
         status: AssistanceStatus::Open,
     };
-    let event = audit(&request.certificate_number, now, account, AuditAction::AssistanceRequest, "opened")
+    let event = audit(&request.certificate_number, now, requester, AuditAction::AssistanceRequest, "opened")
         .with_detail(request.reference.clone());
     match app.store.open_assistance_request(&request, event).await? {
         AssistanceOpened::Created => {

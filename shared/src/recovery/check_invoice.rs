@@ -1,17 +1,20 @@
-use super::{RecoveryError, RecoveryState, after_link_conflict, audit, audit_refusal, link, require_session};
+use super::{
+    RecoveryError, RecoveryState, Requester, after_link_conflict, audit, audit_refusal, link, require_session,
+};
 use crate::app::App;
 use crate::audit::AuditAction;
-use crate::domain::{AccountSubject, InvoiceNumber};
+use crate::domain::InvoiceNumber;
 use crate::store::{InvoiceFailure, LinkOutcome, LinkProof};
 
 /// The invoice path: an invoice of the matched file issued less than `INVOICE_MAX_AGE_YEARS`
 /// ago links the account — but never moves a link from another account.
-#[tracing::instrument(skip_all, fields(account = %account))]
+#[tracing::instrument(skip_all, fields(account = %requester.account))]
 pub async fn check_invoice(
     app: &App,
-    account: &AccountSubject,
+    requester: &Requester,
     number: &InvoiceNumber,
 ) -> Result<RecoveryState, RecoveryError> {
+    let account = &requester.account;
     let settings = &app.settings;
     let context = require_session(app, account).await?;
     let now = app.clock.now();
@@ -21,10 +24,14 @@ pub async fn check_invoice(
         return Ok(RecoveryState::linked(&file));
     }
     if file.linked_account.is_some() {
-        return Err(audit_refusal(app, &context, AuditAction::InvoiceTry, RecoveryError::AlreadyLinked).await);
+        return Err(
+            audit_refusal(app, requester, &context, AuditAction::InvoiceTry, RecoveryError::AlreadyLinked).await
+        );
     }
     if session.invoice_attempts >= settings.invoice_max_attempts {
-        return Err(audit_refusal(app, &context, AuditAction::InvoiceTry, RecoveryError::TooManyAttempts).await);
+        return Err(
+            audit_refusal(app, requester, &context, AuditAction::InvoiceTry, RecoveryError::TooManyAttempts).await
+        );
     }
 
     let invoice = app.store.invoice(number).await?.filter(|i| i.certificate_number == file.number);
@@ -39,7 +46,7 @@ pub async fn check_invoice(
             session_id: session.id.clone(),
             max_attempts: settings.invoice_max_attempts,
             now,
-            audit: audit(&file.number, now, account, AuditAction::InvoiceTry, outcome),
+            audit: audit(&file.number, now, requester, AuditAction::InvoiceTry, outcome),
         };
         tracing::info!(outcome, "invoice refused");
         let Some(attempts) = app.store.record_invoice_failure(&failure).await? else {
@@ -54,7 +61,7 @@ pub async fn check_invoice(
     }
 
     let proof = LinkProof::Invoice { max_attempts: settings.invoice_max_attempts };
-    match link(app, &context, &file, proof, AuditAction::InvoiceTry).await? {
+    match link(app, requester, &context, &file, proof, AuditAction::InvoiceTry).await? {
         LinkOutcome::Linked => {
             let mut linked = file;
             linked.linked_account = Some(account.clone());

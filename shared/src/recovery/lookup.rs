@@ -1,7 +1,7 @@
-use super::{RecoveryError, RecoveryState, audit};
+use super::{RecoveryError, RecoveryState, Requester, audit};
 use crate::app::App;
 use crate::audit::AuditAction;
-use crate::domain::{AccountSubject, CertificateNumber, DateOfBirth};
+use crate::domain::{CertificateNumber, DateOfBirth};
 use crate::store::{LookupLimits, RecoverySession};
 use time::macros::date;
 
@@ -12,13 +12,14 @@ const NO_FILE_DATE_OF_BIRTH: DateOfBirth = DateOfBirth::from_date(date!(1900 - 0
 /// per-account and per-certificate failure limits. The try is counted before the comparison
 /// and given back on a match, so concurrent guesses never exceed the limits. An unknown
 /// certificate and a wrong date of birth give the same answer after the same reads and writes.
-#[tracing::instrument(skip_all, fields(account = %account, certificate = %certificate))]
+#[tracing::instrument(skip_all, fields(account = %requester.account, certificate = %certificate))]
 pub async fn lookup(
     app: &App,
-    account: &AccountSubject,
+    requester: &Requester,
     certificate: &CertificateNumber,
     date_of_birth: &DateOfBirth,
 ) -> Result<RecoveryState, RecoveryError> {
+    let account = &requester.account;
     let now = app.clock.now();
     let settings = &app.settings;
     let limits = LookupLimits {
@@ -31,7 +32,7 @@ pub async fn lookup(
     let reservation = match reserved? {
         Ok(reservation) => reservation,
         Err(locked_until) => {
-            app.store.append_audit(&audit(certificate, now, account, AuditAction::Lookup, "locked")).await?;
+            app.store.append_audit(&audit(certificate, now, requester, AuditAction::Lookup, "locked")).await?;
             tracing::info!(outcome = "locked", "lookup refused");
             return Err(RecoveryError::Locked { retry_after: (locked_until - now).unsigned_abs() });
         }
@@ -42,14 +43,14 @@ pub async fn lookup(
     let file = match file {
         Some(file) if matches => file,
         _ => {
-            app.store.append_audit(&audit(certificate, now, account, AuditAction::Lookup, "no_match")).await?;
+            app.store.append_audit(&audit(certificate, now, requester, AuditAction::Lookup, "no_match")).await?;
             tracing::info!(outcome = "no_match", "lookup refused");
             return Err(RecoveryError::NoMatch);
         }
     };
 
     if file.linked_account.as_ref() == Some(account) {
-        let event = audit(certificate, now, account, AuditAction::Lookup, "already_linked_to_caller");
+        let event = audit(certificate, now, requester, AuditAction::Lookup, "already_linked_to_caller");
         let (released, audited) = tokio::join!(app.store.release_lookup(&reservation), app.store.append_audit(&event));
         released.and(audited)?;
         return Ok(RecoveryState::linked(&file));
@@ -67,7 +68,7 @@ pub async fn lookup(
         invoice_attempts: 0,
         replaced_code_hashes: Vec::new(),
     };
-    let event = audit(certificate, now, account, AuditAction::Lookup, "matched");
+    let event = audit(certificate, now, requester, AuditAction::Lookup, "matched");
     let (released, opened) =
         tokio::join!(app.store.release_lookup(&reservation), app.store.open_session(&session, event));
     released.and(opened)?;

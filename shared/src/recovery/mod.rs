@@ -18,6 +18,20 @@ use serde::Serialize;
 use std::time::Duration;
 use time::OffsetDateTime;
 
+/// Who asks: the signed-in account, and the address the request came from (kept in the audit
+/// trail, never in logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requester {
+    pub account: AccountSubject,
+    pub source_ip: Option<std::net::IpAddr>,
+}
+
+impl Requester {
+    pub fn new(account: AccountSubject, source_ip: Option<std::net::IpAddr>) -> Self {
+        Self { account, source_ip }
+    }
+}
+
 /// Why a recovery step was refused; mapped to a problem in `crate::problem_mapping`.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
@@ -122,22 +136,23 @@ impl RecoveryState {
 pub(crate) fn audit(
     certificate: &CertificateNumber,
     now: OffsetDateTime,
-    account: &AccountSubject,
+    requester: &Requester,
     action: AuditAction,
     outcome: &str,
 ) -> AuditEvent {
-    AuditEvent::new(certificate, now, Actor::account(account), action, outcome)
+    AuditEvent::new(certificate, now, Actor::account(&requester.account), action, outcome).from_ip(requester.source_ip)
 }
 
 /// Appends an audit event for a refusal that changes nothing else.
 pub(crate) async fn audit_refusal(
     app: &App,
+    requester: &Requester,
     context: &SessionContext,
     action: AuditAction,
     error: RecoveryError,
 ) -> RecoveryError {
     let outcome = crate::problem_mapping::problem(&error).code.as_str();
-    let event = audit(&context.session.certificate_number, app.clock.now(), &context.session.account, action, outcome);
+    let event = audit(&context.session.certificate_number, app.clock.now(), requester, action, outcome);
     if let Err(e) = app.store.append_audit(&event).await {
         tracing::error!(error = %e, "audit event not written");
         return RecoveryError::Store(e);
@@ -157,22 +172,24 @@ pub(crate) async fn require_session(app: &App, account: &AccountSubject) -> Resu
 /// Links the account to the session's file and sends the link notice.
 pub(crate) async fn link(
     app: &App,
+    requester: &Requester,
     context: &SessionContext,
     file: &CertificateFile,
     proof: LinkProof,
     proof_action: AuditAction,
 ) -> Result<LinkOutcome, RecoveryError> {
     let now = app.clock.now();
-    let account = &context.session.account;
+    let account = &requester.account;
     let number = &file.number;
     let mut events = vec![
-        audit(number, now, account, proof_action, "accepted"),
-        audit(number, now, account, AuditAction::Link, "linked"),
+        audit(number, now, requester, proof_action, "accepted"),
+        audit(number, now, requester, AuditAction::Link, "linked"),
     ];
     if let Some(previous) = file.linked_account.as_ref().filter(|p| *p != account) {
         events.push(
             AuditEvent::new(number, now, Actor::Account(previous.as_str().to_owned()), AuditAction::Unlink, "moved")
-                .with_detail(format!("to account {account}")),
+                .with_detail(format!("to account {account}"))
+                .from_ip(requester.source_ip),
         );
     }
     let command = LinkCommand {
@@ -188,14 +205,14 @@ pub(crate) async fn link(
     let outcome = app.store.link(&command).await?;
     if outcome == LinkOutcome::Linked {
         tracing::info!(certificate = %number, moved = file.linked_account.is_some(), "file linked");
-        send_link_notice(app, file, account, now).await;
+        send_link_notice(app, file, requester, now).await;
     }
     Ok(outcome)
 }
 
 /// Every successful link sends a notice to the email on file. The link stands if the notice
 /// fails; the failure is logged and audited for follow-up.
-async fn send_link_notice(app: &App, file: &CertificateFile, account: &AccountSubject, now: OffsetDateTime) {
+async fn send_link_notice(app: &App, file: &CertificateFile, requester: &Requester, now: OffsetDateTime) {
     let Some(email) = &file.email else {
         return;
     };
@@ -209,7 +226,7 @@ async fn send_link_notice(app: &App, file: &CertificateFile, account: &AccountSu
         }
     };
     // Stamped when sent, so the trail reads in the order things happened.
-    let event = audit(&file.number, app.clock.now().max(now), account, AuditAction::LinkNotice, outcome);
+    let event = audit(&file.number, app.clock.now().max(now), requester, AuditAction::LinkNotice, outcome);
     if let Err(e) = app.store.append_audit(&event).await {
         tracing::error!(error = %e, "audit event not written");
     }

@@ -1,20 +1,21 @@
-use super::{RecoveryError, RecoveryState, alternatives_to_the_code, audit, audit_refusal, require_session};
+use super::{RecoveryError, RecoveryState, Requester, alternatives_to_the_code, audit, audit_refusal, require_session};
 use crate::app::App;
 use crate::audit::AuditAction;
-use crate::domain::{AccountSubject, SecurityCode};
+use crate::domain::SecurityCode;
 use crate::store::{CodeSend, CodeSendRefused, CodeSendUndo, IssuedCode, WindowCount};
 
 /// Sends a security code to the email on file, or a new one (the old one dies), under the
 /// resend cooldown, the per-session sends and the per-certificate sends in 24 h.
-#[tracing::instrument(skip_all, fields(account = %account))]
-pub async fn send_code(app: &App, account: &AccountSubject) -> Result<RecoveryState, RecoveryError> {
+#[tracing::instrument(skip_all, fields(account = %requester.account))]
+pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState, RecoveryError> {
+    let account = &requester.account;
     let settings = &app.settings;
     let context = require_session(app, account).await?;
     let now = app.clock.now();
     let session = &context.session;
     let file = context.file.clone().ok_or(RecoveryError::NoRecoverySession)?;
     let Some(email) = file.email.clone() else {
-        return Err(audit_refusal(app, &context, AuditAction::CodeSend, RecoveryError::NoEmailOnFile).await);
+        return Err(audit_refusal(app, requester, &context, AuditAction::CodeSend, RecoveryError::NoEmailOnFile).await);
     };
     let certificate_sends = WindowCount::current(context.code_sends_of_certificate, now).map_or(0, |c| c.count);
     let refusal =
@@ -28,7 +29,7 @@ pub async fn send_code(app: &App, account: &AccountSubject) -> Result<RecoverySt
                 .map(|available| RecoveryError::ResendTooSoon { retry_after: (available - now).unsigned_abs() })
         };
     if let Some(refusal) = refusal {
-        return Err(audit_refusal(app, &context, AuditAction::CodeSend, refusal).await);
+        return Err(audit_refusal(app, requester, &context, AuditAction::CodeSend, refusal).await);
     }
 
     let code = SecurityCode::generate().map_err(|_| RecoveryError::Random)?;
@@ -52,7 +53,7 @@ pub async fn send_code(app: &App, account: &AccountSubject) -> Result<RecoverySt
         max_sends_per_certificate: settings.code_max_sends_per_certificate,
         window: settings.limit_window,
         now,
-        audit: audit(&file.number, now, account, AuditAction::CodeSend, "sent"),
+        audit: audit(&file.number, now, requester, AuditAction::CodeSend, "sent"),
     };
     match app.store.record_code_sent(&send).await? {
         Ok(()) => {}
@@ -79,7 +80,7 @@ pub async fn send_code(app: &App, account: &AccountSubject) -> Result<RecoverySt
             previous_replaced_code_hashes: session.replaced_code_hashes.clone(),
         };
         app.store.undo_code_sent(&undo).await?;
-        app.store.append_audit(&audit(&file.number, now, account, AuditAction::CodeSend, "mail_failed")).await?;
+        app.store.append_audit(&audit(&file.number, now, requester, AuditAction::CodeSend, "mail_failed")).await?;
         return Err(RecoveryError::Mail(mail_error));
     }
     tracing::info!(outcome = "sent", "security code sent");

@@ -1,17 +1,20 @@
-use super::{RecoveryError, RecoveryState, after_link_conflict, audit, audit_refusal, link, require_session};
+use super::{
+    RecoveryError, RecoveryState, Requester, after_link_conflict, audit, audit_refusal, link, require_session,
+};
 use crate::app::App;
 use crate::audit::AuditAction;
-use crate::domain::{AccountSubject, SecurityCode};
+use crate::domain::SecurityCode;
 use crate::store::{LinkOutcome, LinkProof, WindowCount, WrongCode, WrongCodeCounted};
 
 /// Verifies the emailed security code; a right code links the account to the file, moving
 /// the link from another account if there was one.
-#[tracing::instrument(skip_all, fields(account = %account))]
+#[tracing::instrument(skip_all, fields(account = %requester.account))]
 pub async fn verify_code(
     app: &App,
-    account: &AccountSubject,
+    requester: &Requester,
     code: &SecurityCode,
 ) -> Result<RecoveryState, RecoveryError> {
+    let account = &requester.account;
     let settings = &app.settings;
     let context = match require_session(app, account).await {
         Ok(context) => context,
@@ -36,13 +39,15 @@ pub async fn verify_code(
         Some(_) => None,
     };
     if let Some(refusal) = refusal {
-        return Err(audit_refusal(app, &context, AuditAction::CodeVerify, refusal).await);
+        return Err(audit_refusal(app, requester, &context, AuditAction::CodeVerify, refusal).await);
     }
     let issued = session.code.as_ref().expect("checked above");
 
     if !app.hasher.verify(&session.id, code, &issued.hash) {
         if session.replaced_code_hashes.iter().any(|old| app.hasher.verify(&session.id, code, old)) {
-            return Err(audit_refusal(app, &context, AuditAction::CodeVerify, RecoveryError::CodeExpired).await);
+            return Err(
+                audit_refusal(app, requester, &context, AuditAction::CodeVerify, RecoveryError::CodeExpired).await
+            );
         }
         let wrong = WrongCode {
             account: account.clone(),
@@ -52,7 +57,7 @@ pub async fn verify_code(
             max_attempts: settings.code_max_attempts,
             window: settings.limit_window,
             now,
-            audit: audit(&file.number, now, account, AuditAction::CodeVerify, "wrong_code"),
+            audit: audit(&file.number, now, requester, AuditAction::CodeVerify, "wrong_code"),
         };
         tracing::info!(outcome = "wrong_code", "security code refused");
         return Err(match app.store.record_wrong_code(&wrong).await? {
@@ -65,7 +70,7 @@ pub async fn verify_code(
     }
 
     let proof = LinkProof::SecurityCode { code_id: issued.id.clone(), max_attempts: settings.code_max_attempts };
-    match link(app, &context, &file, proof, AuditAction::CodeVerify).await? {
+    match link(app, requester, &context, &file, proof, AuditAction::CodeVerify).await? {
         LinkOutcome::Linked => {
             let mut linked = file;
             linked.linked_account = Some(account.clone());

@@ -292,6 +292,9 @@ pub fn audit_item(event: &AuditEvent) -> Item {
     if let Some(detail) = &event.detail {
         item.insert("detail".into(), s(detail));
     }
+    if let Some(ip) = &event.source_ip {
+        item.insert("source_ip".into(), s(ip.to_string()));
+    }
     item
 }
 
@@ -307,6 +310,7 @@ pub fn audit_from_item(item: &Item) -> StoreResult<AuditEvent> {
         action: parsed(item, "action", |a| AuditAction::parse(a).ok_or(()))?,
         outcome: get_s(item, "outcome")?.to_owned(),
         detail: opt_s(item, "detail"),
+        source_ip: opt_s(item, "source_ip").map(|ip| ip.parse().map_err(|_| corrupt("source_ip"))).transpose()?,
     })
 }
 
