@@ -5,7 +5,8 @@
 //! non-zero when any row was rejected.
 
 use certificate_recovery::seed::{self, RowError};
-use certificate_recovery::store::dynamodb::{DynamoStore, RegistryRow};
+use certificate_recovery::store::EmployeeEmail;
+use certificate_recovery::store::dynamodb::{DynamoStore, RegistryBatch, RegistryRow};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashSet;
@@ -39,6 +40,10 @@ struct Args {
     /// Validate only: read and check every row, write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Put the registry's email over an email an employee set after a phone call. Without it,
+    /// the employee's email is kept (the registry may predate the call) and counted.
+    #[arg(long)]
+    replace_employee_emails: bool,
 }
 
 #[derive(Default)]
@@ -48,6 +53,8 @@ struct Tally {
     rejected: u64,
     batches: u64,
     retries: u64,
+    /// Files whose employee-set email was kept over a different registry email.
+    kept_employee_emails: u64,
 }
 
 /// Counts the bytes read, for the progress bar.
@@ -88,8 +95,9 @@ struct Importer {
     /// Keys of the batches sent and maybe not written yet: a row repeating one waits for them,
     /// so the last row of a key is the one that stays.
     keys_in_flight: HashSet<String>,
-    in_flight: JoinSet<Result<(u32, usize), String>>,
+    in_flight: JoinSet<Result<(RegistryBatch, usize), String>>,
     tally: Tally,
+    employee_email: EmployeeEmail,
 }
 
 impl Importer {
@@ -129,17 +137,19 @@ impl Importer {
         while self.in_flight.len() >= IN_FLIGHT {
             self.settle_one().await?;
         }
+        let employee_email = self.employee_email;
         self.in_flight.spawn(async move {
-            let retries = store.put_registry_batch(&rows).await.map_err(|e| e.to_string())?;
-            Ok((retries, rows.len()))
+            let batch = store.put_registry_batch(&rows, employee_email).await.map_err(|e| e.to_string())?;
+            Ok((batch, rows.len()))
         });
         Ok(())
     }
 
     async fn settle_one(&mut self) -> Result<(), String> {
         if let Some(done) = self.in_flight.join_next().await {
-            let (retries, written) = done.map_err(|e| e.to_string())??;
-            self.tally.retries += retries as u64;
+            let (batch, written) = done.map_err(|e| e.to_string())??;
+            self.tally.retries += batch.retries as u64;
+            self.tally.kept_employee_emails += batch.kept_employee_emails as u64;
             self.tally.imported += written as u64;
         }
         Ok(())
@@ -212,6 +222,7 @@ async fn main() -> ExitCode {
         keys_in_flight: HashSet::new(),
         in_flight: JoinSet::new(),
         tally: Tally::default(),
+        employee_email: if args.replace_employee_emails { EmployeeEmail::Replace } else { EmployeeEmail::Keep },
     };
     let today = time::OffsetDateTime::now_utc().date();
     let result = async {
@@ -236,10 +247,11 @@ async fn main() -> ExitCode {
     let t = &importer.tally;
     let verb = if args.dry_run { "valid (dry run, nothing written)" } else { "imported" };
     eprintln!(
-        "rows read: {}, {verb}: {}, rejected: {}, batches: {}, retries: {}, {:.1} s, {:.0} rows/s, peak RSS {} MiB",
+        "rows read: {}, {verb}: {}, rejected: {}, employee emails kept: {}, batches: {}, retries: {}, {:.1} s, {:.0} rows/s, peak RSS {} MiB",
         t.read,
         t.imported,
         t.rejected,
+        t.kept_employee_emails,
         t.batches,
         t.retries,
         elapsed,

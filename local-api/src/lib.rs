@@ -131,7 +131,7 @@ async fn seed(store: &dyn Store, options: &Options) -> Result<(), StartError> {
                 .collect::<Result<Vec<_>, _>>()
                 .expect("demo certificates are valid");
             for file in &files {
-                store.upsert_certificate(file).await?;
+                store.upsert_certificate(file, certificate_recovery::store::EmployeeEmail::Keep).await?;
             }
             for invoice in certificate_recovery::seed::invoices(DEMO_INVOICES.as_bytes()).expect("demo header") {
                 store.upsert_invoice(&invoice.expect("demo invoices are valid")).await?;

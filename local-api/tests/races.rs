@@ -4,6 +4,7 @@
 mod common;
 
 use certificate_recovery::domain::{AccountSubject, CertificateNumber};
+use certificate_recovery::settings::RuleSettings;
 use certificate_recovery::store::Counter;
 use common::{Backend, spawn_app};
 use futures_like::join_all;
@@ -37,7 +38,9 @@ async fn concurrent_correct_verifies_link_once(backend: Backend) {
     app.lookup(&me, "AG-100001", "1980-02-29").await.assert(200, "matched");
     app.send_code(&me).await.assert(200, "code_sent");
     let code = app.latest_code("AG-100001").await;
-    let tries = (0..10)
+    // As many concurrent right tries as the code has tries (each is counted before the
+    // comparison): every one answers linked.
+    let tries = (0..RuleSettings::default().code_max_attempts)
         .map(|_| {
             let (app, me, code) = (app.clone(), me.clone(), code.clone());
             async move { app.verify(&me, &code).await.status.as_u16() }

@@ -277,6 +277,9 @@ async fn wrong_codes_are_limited_per_certificate_across_accounts(backend: Backen
     // certificate has had its 3 wrong codes in 24 h: even the right code is refused.
     let second = app.token("guesser-two");
     app.lookup(&second, "AG-100001", "1980-02-29").await.assert(200, "matched");
+    // The resend cooldown is the certificate's: the other account waits for it too.
+    app.send_code(&second).await.assert(429, "resend_too_soon");
+    app.advance(61);
     app.send_code(&second).await.assert(200, "code_sent");
     let right = app.latest_code("AG-100001").await;
     app.verify(&second, &right).await.assert(429, "too_many_attempts");

@@ -18,7 +18,10 @@ pub fn problem(error: &RecoveryError) -> Problem {
             Problem::new(ErrorCode::WrongCode).with_attempts_left(*attempts_left)
         }
         RecoveryError::CodeExpired => ErrorCode::CodeExpired.into(),
-        RecoveryError::TooManyAttempts => ErrorCode::TooManyAttempts.into(),
+        RecoveryError::TooManyAttempts { retry_after: None } => ErrorCode::TooManyAttempts.into(),
+        RecoveryError::TooManyAttempts { retry_after: Some(after) } => {
+            Problem::new(ErrorCode::TooManyAttempts).with_retry_after(*after)
+        }
         RecoveryError::InvoiceNotAccepted { attempts_left } => {
             Problem::new(ErrorCode::InvoiceNotAccepted).with_attempts_left(*attempts_left)
         }

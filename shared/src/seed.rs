@@ -86,6 +86,7 @@ pub fn certificates<R: Read>(
             status,
             expires_on,
             linked_account: None,
+            email_changed_at: None,
         })
     }))
 }
@@ -146,7 +147,7 @@ pub async fn load_dir(store: &dyn Store, dir: &Path, today: Date) -> Result<(usi
         .collect::<Result<_, _>>()
         .map_err(|e| rows_error("invoices.csv", vec![e]))?;
     for file in &files {
-        store.upsert_certificate(file).await?;
+        store.upsert_certificate(file, crate::store::EmployeeEmail::Keep).await?;
     }
     for invoice in &bills {
         store.upsert_invoice(invoice).await?;

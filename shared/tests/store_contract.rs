@@ -48,7 +48,12 @@ contract!(
     code_sends_respect_every_limit,
     an_undone_send_restores_the_session,
     wrong_codes_count_up_to_the_limit,
+    wrong_codes_of_a_certificate_are_limited_across_accounts,
+    code_tries_given_back_free_their_place,
     invoice_failures_count_up_to_the_limit,
+    refused_invoices_are_limited_across_sessions_and_accounts,
+    repeated_refusals_reach_the_trail_once_per_window,
+    an_employee_email_outlives_a_reimport_and_kills_older_codes,
     links_are_atomic_and_move,
     one_open_assistance_request_per_account,
     audit_trail_is_newest_first,
@@ -76,6 +81,7 @@ fn file(n: &str, email: Option<&str>) -> CertificateFile {
         status: CertificateStatus::Active,
         expires_on: date!(2027 - 06 - 30),
         linked_account: None,
+        email_changed_at: None,
     }
 }
 
@@ -117,6 +123,7 @@ fn send(s: &RecoverySession, code: IssuedCode, sends_before: u32, now: OffsetDat
         replaced_hash: None,
         sends_before,
         certificate_sends: None,
+        certificate_last_sent: None,
         max_sends: 3,
         cooldown: Duration::from_secs(60),
         max_sends_per_certificate: 4,
@@ -127,15 +134,15 @@ fn send(s: &RecoverySession, code: IssuedCode, sends_before: u32, now: OffsetDat
 }
 
 async fn setup(store: &dyn Store, n: &str) {
-    store.upsert_certificate(&file(n, Some("jeanne@exemple.ca"))).await.unwrap();
+    store.upsert_certificate(&file(n, Some("jeanne@exemple.ca")), EmployeeEmail::Keep).await.unwrap();
 }
 
 async fn files_and_invoices_round_trip(store: &dyn Store) {
     let with_email = file("C-1", Some("jeanne@exemple.ca"));
-    store.upsert_certificate(&with_email).await.unwrap();
+    store.upsert_certificate(&with_email, EmployeeEmail::Keep).await.unwrap();
     assert_eq!(store.certificate(&number("C1")).await.unwrap(), Some(with_email));
     let without_email = file("C-1", None);
-    store.upsert_certificate(&without_email).await.unwrap();
+    store.upsert_certificate(&without_email, EmployeeEmail::Keep).await.unwrap();
     assert_eq!(store.certificate(&number("C1")).await.unwrap(), Some(without_email));
     assert_eq!(store.certificate(&number("C2")).await.unwrap(), None);
     let invoice = Invoice {
@@ -166,7 +173,7 @@ async fn a_reimport_keeps_the_link(store: &dyn Store) {
     assert_eq!(store.link(&link).await.unwrap(), LinkOutcome::Linked);
     let mut renamed = file("C1", Some("nouveau@exemple.ca"));
     renamed.holder_name = "Jeanne Tremblay-Roy".into();
-    store.upsert_certificate(&renamed).await.unwrap();
+    store.upsert_certificate(&renamed, EmployeeEmail::Keep).await.unwrap();
     let read = store.certificate(&number("C1")).await.unwrap().unwrap();
     assert_eq!(read.holder_name, "Jeanne Tremblay-Roy");
     assert_eq!(read.linked_account, Some(account("acct")));
@@ -245,8 +252,16 @@ async fn code_sends_respect_every_limit(store: &dyn Store) {
     // The certificate's sends span sessions: a new session gets one more (4 per certificate).
     let other = session("other", "C1");
     store.open_session(&other, event("C1", NOW, "matched")).await.unwrap();
-    assert_eq!(store.record_code_sent(&send(&other, code("o1", "x"), 0, NOW)).await.unwrap(), Ok(()));
-    let refused = send(&other, code("o2", "y"), 1, NOW + Duration::from_secs(61));
+    // The cooldown is the certificate's too: a new session of another account waits for it.
+    assert_eq!(
+        store.record_code_sent(&send(&other, code("o1", "x"), 0, NOW + Duration::from_secs(150))).await.unwrap(),
+        Err(CodeSendRefused::TooSoon)
+    );
+    assert_eq!(
+        store.record_code_sent(&send(&other, code("o1", "x"), 0, NOW + Duration::from_secs(183))).await.unwrap(),
+        Ok(())
+    );
+    let refused = send(&other, code("o2", "y"), 1, NOW + Duration::from_secs(244));
     assert_eq!(store.record_code_sent(&refused).await.unwrap(), Err(CodeSendRefused::CertificateSendsUsedUp));
 }
 
@@ -267,6 +282,8 @@ async fn an_undone_send_restores_the_session(store: &dyn Store) {
         previous_code: Some(code("k1", "h1")),
         previous_last_sent_at: Some(NOW),
         previous_replaced_code_hashes: Vec::new(),
+        sent_at: later,
+        previous_certificate_last_sent: Some(NOW),
     };
     store.undo_code_sent(&undo).await.unwrap();
     let context = store.session_context(&account("acct"), later).await.unwrap().unwrap();
@@ -275,6 +292,21 @@ async fn an_undone_send_restores_the_session(store: &dyn Store) {
     assert_eq!(context.session.last_sent_at, Some(NOW));
     assert!(context.session.replaced_code_hashes.is_empty());
     assert_eq!(context.code_sends_of_certificate.unwrap().count, 1);
+    // The failed send burnt no cooldown: the certificate's last send is the first one again.
+    assert_eq!(context.last_code_sent_for_certificate, Some(NOW));
+}
+
+fn code_try(s: &RecoverySession, code_id: &str, now: OffsetDateTime) -> CodeTry {
+    CodeTry {
+        account: s.account.clone(),
+        session_id: s.id.clone(),
+        code_id: code_id.into(),
+        certificate_number: s.certificate_number.clone(),
+        max_attempts: 2,
+        max_wrong_per_certificate: 3,
+        window: DAY,
+        now,
+    }
 }
 
 async fn wrong_codes_count_up_to_the_limit(store: &dyn Store) {
@@ -282,42 +314,212 @@ async fn wrong_codes_count_up_to_the_limit(store: &dyn Store) {
     let s = session("acct", "C1");
     store.open_session(&s, event("C1", NOW, "matched")).await.unwrap();
     store.record_code_sent(&send(&s, code("k1", "h1"), 0, NOW)).await.unwrap().unwrap();
-    let wrong = |code_id: &str| WrongCode {
-        account: account("acct"),
-        session_id: s.id.clone(),
-        code_id: code_id.into(),
-        certificate_number: number("C1"),
-        max_attempts: 2,
-        window: DAY,
-        now: NOW,
-        audit: event("C1", NOW, "wrong_code"),
+    let reserved = |attempts| {
+        move |counted: CodeTryCounted| match counted {
+            CodeTryCounted::Reserved(r) => assert_eq!(r.attempts, attempts),
+            other => panic!("expected a reserved try, got {other:?}"),
+        }
     };
-    assert_eq!(store.record_wrong_code(&wrong("k1")).await.unwrap(), WrongCodeCounted::Attempts(1));
-    assert_eq!(store.record_wrong_code(&wrong("k1")).await.unwrap(), WrongCodeCounted::Attempts(2));
-    assert_eq!(store.record_wrong_code(&wrong("k1")).await.unwrap(), WrongCodeCounted::AttemptsUsedUp);
-    assert_eq!(store.record_wrong_code(&wrong("old")).await.unwrap(), WrongCodeCounted::CodeGone);
+    reserved(1)(store.reserve_code_try(&code_try(&s, "k1", NOW)).await.unwrap());
+    reserved(2)(store.reserve_code_try(&code_try(&s, "k1", NOW)).await.unwrap());
+    assert_eq!(store.reserve_code_try(&code_try(&s, "k1", NOW)).await.unwrap(), CodeTryCounted::AttemptsUsedUp);
+    assert_eq!(store.reserve_code_try(&code_try(&s, "old", NOW)).await.unwrap(), CodeTryCounted::CodeGone);
     assert_eq!(store.counter(Counter::WrongCodesOfCertificate, "C1", NOW).await.unwrap().unwrap().count, 2);
     let context = store.session_context(&account("acct"), NOW).await.unwrap().unwrap();
     assert_eq!(context.session.code.unwrap().attempts, 2);
     assert_eq!(context.wrong_codes_of_certificate.unwrap().count, 2);
 }
 
+async fn wrong_codes_of_a_certificate_are_limited_across_accounts(store: &dyn Store) {
+    setup(store, "C1").await;
+    let (a, b) = (session("a", "C1"), session("b", "C1"));
+    for s in [&a, &b] {
+        store.open_session(s, event("C1", NOW, "matched")).await.unwrap();
+    }
+    store.record_code_sent(&send(&a, code("ka", "h1"), 0, NOW)).await.unwrap().unwrap();
+    store.record_code_sent(&send(&b, code("kb", "h2"), 0, NOW + Duration::from_secs(61))).await.unwrap().unwrap();
+    let later = NOW + Duration::from_secs(62);
+    // Three per certificate (max_wrong_per_certificate): two by a, one by b, then b is refused
+    // before any comparison, and told until when.
+    for (s, id) in [(&a, "ka"), (&a, "ka"), (&b, "kb")] {
+        assert!(matches!(store.reserve_code_try(&code_try(s, id, later)).await.unwrap(), CodeTryCounted::Reserved(_)));
+    }
+    let refused = store.reserve_code_try(&code_try(&b, "kb", later)).await.unwrap();
+    let CodeTryCounted::CertificateUsedUp { until } = refused else {
+        panic!("expected the certificate limit: {refused:?}")
+    };
+    assert_eq!(until, later + DAY, "the window is fixed from its first wrong code");
+    // The refused try counted nowhere: b's code still has both its tries.
+    assert_eq!(store.session_context(&account("b"), later).await.unwrap().unwrap().session.code.unwrap().attempts, 1);
+    assert_eq!(store.counter(Counter::WrongCodesOfCertificate, "C1", later).await.unwrap().unwrap().count, 3);
+    // A third account's new session is refused too, its code untouched.
+    let c = session("c", "C1");
+    store.open_session(&c, event("C1", NOW, "matched")).await.unwrap();
+    store.record_code_sent(&send(&c, code("kc", "h3"), 0, NOW + Duration::from_secs(130))).await.unwrap().unwrap();
+    let at = NOW + Duration::from_secs(131);
+    let blocked = store.reserve_code_try(&code_try(&c, "kc", at)).await.unwrap();
+    assert!(matches!(blocked, CodeTryCounted::CertificateUsedUp { .. }));
+    assert_eq!(store.session_context(&account("c"), at).await.unwrap().unwrap().session.code.unwrap().attempts, 0);
+}
+
+async fn code_tries_given_back_free_their_place(store: &dyn Store) {
+    setup(store, "C1").await;
+    let s = session("acct", "C1");
+    store.open_session(&s, event("C1", NOW, "matched")).await.unwrap();
+    store.record_code_sent(&send(&s, code("k1", "h1"), 0, NOW)).await.unwrap().unwrap();
+    let t = code_try(&s, "k1", NOW);
+    let CodeTryCounted::Reserved(r) = store.reserve_code_try(&t).await.unwrap() else { panic!("reserved") };
+    store.release_code_try(&t, &r, true).await.unwrap();
+    assert_eq!(store.counter(Counter::WrongCodesOfCertificate, "C1", NOW).await.unwrap().unwrap().count, 0);
+    assert_eq!(store.session_context(&account("acct"), NOW).await.unwrap().unwrap().session.code.unwrap().attempts, 0);
+}
+
+fn invoice_try(s: &RecoverySession, now: OffsetDateTime) -> InvoiceTry {
+    InvoiceTry {
+        account: s.account.clone(),
+        session_id: s.id.clone(),
+        certificate_number: s.certificate_number.clone(),
+        max_per_session: 2,
+        max_per_account: 3,
+        max_per_certificate: 4,
+        window: DAY,
+        now,
+    }
+}
+
 async fn invoice_failures_count_up_to_the_limit(store: &dyn Store) {
     setup(store, "C1").await;
     let s = session("acct", "C1");
     store.open_session(&s, event("C1", NOW, "matched")).await.unwrap();
-    let failure = InvoiceFailure {
-        account: account("acct"),
-        session_id: s.id.clone(),
-        max_attempts: 2,
-        now: NOW,
-        audit: event("C1", NOW, "invoice_not_accepted"),
+    let t = invoice_try(&s, NOW);
+    let InvoiceTryCounted::Reserved(first) = store.reserve_invoice_try(&t).await.unwrap() else { panic!("reserved") };
+    assert_eq!((first.session_attempts, first.of_account.count, first.of_certificate.count), (1, 1, 1));
+    assert_eq!(first.attempts_left(&t), 1);
+    assert!(matches!(store.reserve_invoice_try(&t).await.unwrap(), InvoiceTryCounted::Reserved(_)));
+    assert_eq!(store.reserve_invoice_try(&t).await.unwrap(), InvoiceTryCounted::SessionUsedUp);
+    let gone = InvoiceTry { session_id: "another".into(), ..t.clone() };
+    assert_eq!(store.reserve_invoice_try(&gone).await.unwrap(), InvoiceTryCounted::SessionGone);
+    // Refused tries counted nowhere.
+    assert_eq!(store.counter(Counter::RefusedInvoicesOfCertificate, "C1", NOW).await.unwrap().unwrap().count, 2);
+}
+
+async fn refused_invoices_are_limited_across_sessions_and_accounts(store: &dyn Store) {
+    setup(store, "C1").await;
+    // The account's limit (3) holds across its sessions: a new lookup gives no tries back.
+    let first = session("acct", "C1");
+    store.open_session(&first, event("C1", NOW, "matched")).await.unwrap();
+    for _ in 0..2 {
+        assert!(matches!(
+            store.reserve_invoice_try(&invoice_try(&first, NOW)).await.unwrap(),
+            InvoiceTryCounted::Reserved(_)
+        ));
+    }
+    let second = session("acct", "C1");
+    store.open_session(&second, event("C1", NOW, "matched")).await.unwrap();
+    assert!(matches!(
+        store.reserve_invoice_try(&invoice_try(&second, NOW)).await.unwrap(),
+        InvoiceTryCounted::Reserved(_)
+    ));
+    assert_eq!(
+        store.reserve_invoice_try(&invoice_try(&second, NOW)).await.unwrap(),
+        InvoiceTryCounted::Locked { until: NOW + DAY }
+    );
+    // The certificate's limit (4) holds across accounts.
+    let other = session("other", "C1");
+    store.open_session(&other, event("C1", NOW, "matched")).await.unwrap();
+    let InvoiceTryCounted::Reserved(r) = store.reserve_invoice_try(&invoice_try(&other, NOW)).await.unwrap() else {
+        panic!("reserved")
     };
-    assert_eq!(store.record_invoice_failure(&failure).await.unwrap(), Some(1));
-    assert_eq!(store.record_invoice_failure(&failure).await.unwrap(), Some(2));
-    assert_eq!(store.record_invoice_failure(&failure).await.unwrap(), None);
-    let gone = InvoiceFailure { session_id: "another".into(), ..failure };
-    assert_eq!(store.record_invoice_failure(&gone).await.unwrap(), None);
+    assert_eq!(r.of_certificate.count, 4);
+    assert_eq!(
+        store.reserve_invoice_try(&invoice_try(&other, NOW)).await.unwrap(),
+        InvoiceTryCounted::Locked { until: NOW + DAY }
+    );
+    // Given back when accepted: the place is free again.
+    store.release_invoice_try(&invoice_try(&other, NOW), &r).await.unwrap();
+    assert!(matches!(
+        store.reserve_invoice_try(&invoice_try(&other, NOW)).await.unwrap(),
+        InvoiceTryCounted::Reserved(_)
+    ));
+    // The window is fixed from its first event: after it, the limits start over.
+    let next_day = NOW + DAY + Duration::from_secs(1);
+    let fresh = RecoverySession { expires_at: next_day + Duration::from_secs(1800), ..session("acct", "C1") };
+    store.open_session(&fresh, event("C1", next_day, "matched")).await.unwrap();
+    assert!(matches!(
+        store.reserve_invoice_try(&invoice_try(&fresh, next_day)).await.unwrap(),
+        InvoiceTryCounted::Reserved(_)
+    ));
+}
+
+async fn repeated_refusals_reach_the_trail_once_per_window(store: &dyn Store) {
+    setup(store, "C1").await;
+    let until = NOW + Duration::from_secs(3600);
+    for i in 0..5 {
+        let at = NOW + Duration::from_secs(i * 60);
+        assert_eq!(store.append_audit_once(&event("C1", at, "locked"), until).await.unwrap(), i == 0);
+    }
+    // Another account's refusal is its own.
+    let by_other = AuditEvent::new(&number("C1"), NOW, Actor::Account("other".into()), AuditAction::Lookup, "locked");
+    assert!(store.append_audit_once(&by_other, until).await.unwrap());
+    // After the window, once more.
+    assert!(store.append_audit_once(&event("C1", until, "locked"), until + DAY).await.unwrap());
+    assert_eq!(store.audit_trail(&number("C1")).await.unwrap().len(), 3);
+}
+
+async fn an_employee_email_outlives_a_reimport_and_kills_older_codes(store: &dyn Store) {
+    setup(store, "C1").await;
+    let s = session("acct", "C1");
+    store.open_session(&s, event("C1", NOW, "matched")).await.unwrap();
+    store.record_code_sent(&send(&s, code("k1", "h1"), 0, NOW)).await.unwrap().unwrap();
+    let request = AssistanceRequest {
+        reference: "R-1".into(),
+        account: account("acct"),
+        certificate_number: number("C1"),
+        preferred_time: PreferredTime::Any,
+        language: Language::Fr,
+        message: None,
+        created_at: NOW,
+        status: AssistanceStatus::Open,
+    };
+    store.open_assistance_request(&request, event("C1", NOW, "opened")).await.unwrap();
+    let changed_at = NOW + Duration::from_secs(60);
+    let close = CloseRequest {
+        reference: "R-1".into(),
+        account: account("acct"),
+        certificate_number: number("C1"),
+        outcome: "email_updated".into(),
+        agent: "agent-1".into(),
+        new_email: Some(EmailAddress::parse("nouveau@exemple.ca").unwrap()),
+        now: changed_at,
+        audit: vec![],
+    };
+    assert_eq!(store.close_assistance_request(&close).await.unwrap(), CloseOutcome::Closed);
+    let read = store.certificate(&number("C1")).await.unwrap().unwrap();
+    assert_eq!(read.email.as_ref().map(|e| e.as_str()), Some("nouveau@exemple.ca"));
+    assert_eq!(read.email_changed_at, Some(changed_at));
+    // The code sent to the old address before the change cannot link any more.
+    let by_code = LinkCommand {
+        account: account("acct"),
+        certificate_number: number("C1"),
+        session_id: s.id.clone(),
+        proof: LinkProof::SecurityCode { code_id: "k1".into(), max_attempts: 5, issued_at: NOW },
+        file_linked_account: None,
+        account_linked_certificate: None,
+        now: changed_at,
+        audit: vec![],
+    };
+    assert_eq!(store.link(&by_code).await.unwrap(), LinkOutcome::Conflict);
+    // A re-import with the registry's old email keeps the employee's, and says so.
+    assert!(store.upsert_certificate(&file("C1", Some("jeanne@exemple.ca")), EmployeeEmail::Keep).await.unwrap());
+    let read = store.certificate(&number("C1")).await.unwrap().unwrap();
+    assert_eq!(read.email.as_ref().map(|e| e.as_str()), Some("nouveau@exemple.ca"));
+    let batch = store.certificates(&[number("C1")]).await.unwrap();
+    assert_eq!(batch[0].email.as_ref().map(|e| e.as_str()), Some("nouveau@exemple.ca"));
+    // Told otherwise, the registry's email wins.
+    assert!(!store.upsert_certificate(&file("C1", Some("jeanne@exemple.ca")), EmployeeEmail::Replace).await.unwrap());
+    let read = store.certificate(&number("C1")).await.unwrap().unwrap();
+    assert_eq!(read.email.as_ref().map(|e| e.as_str()), Some("jeanne@exemple.ca"));
+    assert_eq!(read.email_changed_at, None);
 }
 
 async fn links_are_atomic_and_move(store: &dyn Store) {
@@ -346,7 +548,7 @@ async fn links_are_atomic_and_move(store: &dyn Store) {
     // A stale read of the owner is refused.
     store.record_code_sent(&send(&second, code("k1", "h1"), 0, NOW)).await.unwrap().unwrap();
     let by_code = |owner: Option<&str>, code_id: &str| LinkCommand {
-        proof: LinkProof::SecurityCode { code_id: code_id.into(), max_attempts: 5 },
+        proof: LinkProof::SecurityCode { code_id: code_id.into(), max_attempts: 5, issued_at: NOW },
         ..by_invoice(&second, owner)
     };
     assert_eq!(store.link(&by_code(None, "k1")).await.unwrap(), LinkOutcome::Conflict);

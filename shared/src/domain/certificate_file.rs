@@ -45,6 +45,8 @@ pub struct CertificateFile {
     pub expires_on: Date,
     /// The account the file is linked to, if any.
     pub linked_account: Option<AccountSubject>,
+    /// When an employee last set the email: every code issued before is dead.
+    pub email_changed_at: Option<time::OffsetDateTime>,
 }
 
 /// What a holder sees of a file: never the date of birth.

@@ -4,10 +4,13 @@ use super::{
 use crate::app::App;
 use crate::audit::AuditAction;
 use crate::domain::InvoiceNumber;
-use crate::store::{InvoiceFailure, LinkOutcome, LinkProof};
+use crate::store::{InvoiceTry, InvoiceTryCounted, LinkOutcome, LinkProof};
 
 /// The invoice path: an invoice of the matched file issued less than `INVOICE_MAX_AGE_YEARS`
-/// ago links the account — but never moves a link from another account.
+/// ago links the account — but never moves a link from another account. Each try is counted
+/// before the comparison against the session's tries and the refused invoices of the account
+/// and of the certificate in 24 h, and given back only when the invoice is accepted: a new
+/// lookup, a second account or concurrent tries never give more guesses.
 #[tracing::instrument(skip_all, fields(account = %requester.account))]
 pub async fn check_invoice(
     app: &App,
@@ -28,40 +31,51 @@ pub async fn check_invoice(
             audit_refusal(app, requester, &context, AuditAction::InvoiceTry, RecoveryError::AlreadyLinked).await
         );
     }
-    if session.invoice_attempts >= settings.invoice_max_attempts {
-        return Err(
-            audit_refusal(app, requester, &context, AuditAction::InvoiceTry, RecoveryError::TooManyAttempts).await
-        );
-    }
+
+    let invoice_try = InvoiceTry {
+        account: account.clone(),
+        session_id: session.id.clone(),
+        certificate_number: file.number.clone(),
+        max_per_session: settings.invoice_max_attempts,
+        max_per_account: settings.invoice_max_wrong_per_account,
+        max_per_certificate: settings.invoice_max_wrong_per_certificate,
+        window: settings.limit_window,
+        now,
+    };
+    let reservation = match app.store.reserve_invoice_try(&invoice_try).await? {
+        InvoiceTryCounted::Reserved(reservation) => reservation,
+        InvoiceTryCounted::SessionGone => return Err(RecoveryError::NoRecoverySession),
+        InvoiceTryCounted::SessionUsedUp => {
+            let refusal = RecoveryError::TooManyAttempts { retry_after: None };
+            return Err(audit_refusal(app, requester, &context, AuditAction::InvoiceTry, refusal).await);
+        }
+        InvoiceTryCounted::Locked { until } => {
+            let refusal = RecoveryError::TooManyAttempts { retry_after: Some((until - now).unsigned_abs()) };
+            return Err(audit_refusal(app, requester, &context, AuditAction::InvoiceTry, refusal).await);
+        }
+    };
 
     let invoice = app.store.invoice(number).await?.filter(|i| i.certificate_number == file.number);
-    let refused_as = match &invoice {
-        None => Some("invoice_not_accepted"),
-        Some(i) if !i.is_recent(now.date(), settings.invoice_max_age_years) => Some("invoice_too_old"),
+    let attempts_left = reservation.attempts_left(&invoice_try);
+    let refusal = match &invoice {
+        None => Some(RecoveryError::InvoiceNotAccepted { attempts_left }),
+        Some(i) if !i.is_recent(now.date(), settings.invoice_max_age_years) => {
+            Some(RecoveryError::InvoiceTooOld { attempts_left })
+        }
         Some(_) => None,
     };
-    if let Some(outcome) = refused_as {
-        let failure = InvoiceFailure {
-            account: account.clone(),
-            session_id: session.id.clone(),
-            max_attempts: settings.invoice_max_attempts,
-            now,
-            audit: audit(&file.number, now, requester, AuditAction::InvoiceTry, outcome),
-        };
+    if let Some(refusal) = refusal {
+        let outcome = crate::problem_mapping::problem(&refusal).code.as_str();
         tracing::info!(outcome, "invoice refused");
-        let Some(attempts) = app.store.record_invoice_failure(&failure).await? else {
-            return Err(RecoveryError::TooManyAttempts);
-        };
-        let attempts_left = settings.invoice_max_attempts.saturating_sub(attempts);
-        return Err(if invoice.is_none() {
-            RecoveryError::InvoiceNotAccepted { attempts_left }
-        } else {
-            RecoveryError::InvoiceTooOld { attempts_left }
-        });
+        app.store.append_audit(&audit(&file.number, now, requester, AuditAction::InvoiceTry, outcome)).await?;
+        return Err(refusal);
     }
 
     let proof = LinkProof::Invoice { max_attempts: settings.invoice_max_attempts };
-    match link(app, requester, &context, &file, proof, AuditAction::InvoiceTry).await? {
+    let outcome = link(app, requester, &context, &file, proof, AuditAction::InvoiceTry).await?;
+    // An accepted invoice is not a refused one.
+    app.store.release_invoice_try(&invoice_try, &reservation).await?;
+    match outcome {
         LinkOutcome::Linked => {
             let mut linked = file;
             linked.linked_account = Some(account.clone());

@@ -32,9 +32,12 @@ pub async fn lookup(
     let reservation = match reserved? {
         Ok(reservation) => reservation,
         Err(locked_until) => {
-            app.store.append_audit(&audit(certificate, now, requester, AuditAction::Lookup, "locked")).await?;
+            let locked = RecoveryError::Locked { retry_after: (locked_until - now).unsigned_abs() };
+            // Recorded once per account, certificate and lock: a locked number cannot flood the trail.
+            let event = audit(certificate, now, requester, AuditAction::Lookup, "locked");
+            super::record_refusal(app, event, &locked, locked_until).await?;
             tracing::info!(outcome = "locked", "lookup refused");
-            return Err(RecoveryError::Locked { retry_after: (locked_until - now).unsigned_abs() });
+            return Err(locked);
         }
     };
     let file = file?;

@@ -51,8 +51,10 @@ pub enum RecoveryError {
     WrongCode { attempts_left: u32 },
     #[error("the code expired or was replaced")]
     CodeExpired,
+    /// Tries used up: of the code (a new code is needed), of the session, or — with
+    /// `retry_after` — of the 24 h limits of the account or the certificate.
     #[error("tries used up")]
-    TooManyAttempts,
+    TooManyAttempts { retry_after: Option<Duration> },
     #[error("invoice not accepted")]
     InvoiceNotAccepted { attempts_left: u32 },
     #[error("invoice too old")]
@@ -143,6 +145,38 @@ pub(crate) fn audit(
     AuditEvent::new(certificate, now, Actor::account(&requester.account), action, outcome).from_ip(requester.source_ip)
 }
 
+/// Until when a refusal repeats: a limit's refusals (429) are recorded once per account,
+/// certificate and window, so that nobody can flood a file's trail.
+pub(crate) fn repeats_until(
+    error: &RecoveryError,
+    now: OffsetDateTime,
+    fallback: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    match error {
+        RecoveryError::Locked { retry_after }
+        | RecoveryError::ResendTooSoon { retry_after }
+        | RecoveryError::TooManyAttempts { retry_after: Some(retry_after) } => Some(now + *retry_after),
+        RecoveryError::TooManyAttempts { retry_after: None } | RecoveryError::TooManyCodes => Some(fallback.max(now)),
+        _ => None,
+    }
+}
+
+/// Appends the audit event of a refusal: once per window for a limit's refusals (see
+/// [`repeats_until`]; `fallback` is when the refusal's cause ends if the error does not say),
+/// every time for the others.
+pub(crate) async fn record_refusal(
+    app: &App,
+    event: AuditEvent,
+    error: &RecoveryError,
+    fallback: OffsetDateTime,
+) -> Result<(), RecoveryError> {
+    match repeats_until(error, event.at, fallback) {
+        Some(until) => app.store.append_audit_once(&event, until).await.map(|_| ())?,
+        None => app.store.append_audit(&event).await?,
+    }
+    Ok(())
+}
+
 /// Appends an audit event for a refusal that changes nothing else.
 pub(crate) async fn audit_refusal(
     app: &App,
@@ -153,9 +187,10 @@ pub(crate) async fn audit_refusal(
 ) -> RecoveryError {
     let outcome = crate::problem_mapping::problem(&error).code.as_str();
     let event = audit(&context.session.certificate_number, app.clock.now(), requester, action, outcome);
-    if let Err(e) = app.store.append_audit(&event).await {
+    // A refusal of the session's own limits repeats at most until the session ends.
+    if let Err(e) = record_refusal(app, event, &error, context.session.expires_at).await {
         tracing::error!(error = %e, "audit event not written");
-        return RecoveryError::Store(e);
+        return e;
     }
     error
 }
@@ -264,6 +299,7 @@ mod tests {
             status: CertificateStatus::Active,
             expires_on: date!(2027 - 06 - 30),
             linked_account: linked.map(|a| AccountSubject::parse(a).unwrap()),
+            email_changed_at: None,
         }
     }
 

@@ -22,8 +22,11 @@ pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState
         if session.sends >= settings.code_max_sends || certificate_sends >= settings.code_max_sends_per_certificate {
             Some(RecoveryError::TooManyCodes)
         } else {
+            // The cooldown runs from the last send for this certificate, from any session of
+            // any account: a new lookup does not reset it.
             session
                 .last_sent_at
+                .max(context.last_code_sent_for_certificate)
                 .map(|at| at + settings.code_resend_cooldown)
                 .filter(|available| *available > now)
                 .map(|available| RecoveryError::ResendTooSoon { retry_after: (available - now).unsigned_abs() })
@@ -48,6 +51,7 @@ pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState
         replaced_hash: session.code.as_ref().map(|c| c.hash.clone()),
         sends_before: session.sends,
         certificate_sends: WindowCount::current(context.code_sends_of_certificate, now),
+        certificate_last_sent: context.last_code_sent_for_certificate,
         max_sends: settings.code_max_sends,
         cooldown: settings.code_resend_cooldown,
         max_sends_per_certificate: settings.code_max_sends_per_certificate,
@@ -78,6 +82,8 @@ pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState
             previous_code: session.code.clone(),
             previous_last_sent_at: session.last_sent_at,
             previous_replaced_code_hashes: session.replaced_code_hashes.clone(),
+            sent_at: now,
+            previous_certificate_last_sent: context.last_code_sent_for_certificate,
         };
         app.store.undo_code_sent(&undo).await?;
         app.store.append_audit(&audit(&file.number, now, requester, AuditAction::CodeSend, "mail_failed")).await?;

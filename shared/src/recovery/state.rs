@@ -14,7 +14,12 @@ pub async fn current_state(app: &App, account: &AccountSubject) -> Result<Recove
     }
     if let Some(session) = &view.session {
         if let Some(file) = app.store.certificate(&session.certificate_number).await? {
-            if let (Some(code), Some(email)) = (&session.code, &file.email) {
+            // A code sent before an employee changed the email is dead: back to the match.
+            let live_code = session
+                .code
+                .as_ref()
+                .filter(|code| file.email_changed_at.is_none_or(|changed| changed <= code.issued_at));
+            if let (Some(code), Some(email)) = (live_code, &file.email) {
                 let settings = &app.settings;
                 let options = alternatives_to_the_code(&file, account);
                 return Ok(RecoveryState::CodeSent {

@@ -4,10 +4,12 @@ use super::{
 use crate::app::App;
 use crate::audit::AuditAction;
 use crate::domain::SecurityCode;
-use crate::store::{LinkOutcome, LinkProof, WindowCount, WrongCode, WrongCodeCounted};
+use crate::store::{CodeTry, CodeTryCounted, LinkOutcome, LinkProof};
 
 /// Verifies the emailed security code; a right code links the account to the file, moving
-/// the link from another account if there was one.
+/// the link from another account if there was one. The try is counted — on the code and on
+/// the certificate's wrong codes in 24 h — before the comparison, and given back when the code
+/// is right: concurrent tries from any number of sessions never pass either limit.
 #[tracing::instrument(skip_all, fields(account = %requester.account))]
 pub async fn verify_code(
     app: &App,
@@ -29,12 +31,12 @@ pub async fn verify_code(
     let refusal = match &session.code {
         None => Some(RecoveryError::CodeExpired),
         Some(issued) if issued.expires_at <= now => Some(RecoveryError::CodeExpired),
-        Some(issued) if issued.attempts >= settings.code_max_attempts => Some(RecoveryError::TooManyAttempts),
-        Some(_)
-            if WindowCount::current(context.wrong_codes_of_certificate, now)
-                .is_some_and(|c| c.count >= settings.code_max_wrong_per_certificate) =>
-        {
-            Some(RecoveryError::TooManyAttempts)
+        // An employee changed the email after this code was sent: it went to the old address.
+        Some(issued) if file.email_changed_at.is_some_and(|changed| changed > issued.issued_at) => {
+            Some(RecoveryError::CodeExpired)
+        }
+        Some(issued) if issued.attempts >= settings.code_max_attempts => {
+            Some(RecoveryError::TooManyAttempts { retry_after: None })
         }
         Some(_) => None,
     };
@@ -43,34 +45,60 @@ pub async fn verify_code(
     }
     let issued = session.code.as_ref().expect("checked above");
 
+    let code_try = CodeTry {
+        account: account.clone(),
+        session_id: session.id.clone(),
+        code_id: issued.id.clone(),
+        certificate_number: file.number.clone(),
+        max_attempts: settings.code_max_attempts,
+        max_wrong_per_certificate: settings.code_max_wrong_per_certificate,
+        window: settings.limit_window,
+        now,
+    };
+    let reservation = match app.store.reserve_code_try(&code_try).await? {
+        CodeTryCounted::Reserved(reservation) => reservation,
+        // The code's tries are taken — maybe by concurrent tries of this very code, one of
+        // which may have linked the account: then that is the answer.
+        CodeTryCounted::AttemptsUsedUp => {
+            let refusal = RecoveryError::TooManyAttempts { retry_after: None };
+            let refusal = audit_refusal(app, requester, &context, AuditAction::CodeVerify, refusal).await;
+            return after_link_conflict(app, account, &file.number, refusal).await;
+        }
+        CodeTryCounted::CodeGone => {
+            let refusal = RecoveryError::CodeExpired;
+            let refusal = audit_refusal(app, requester, &context, AuditAction::CodeVerify, refusal).await;
+            return after_link_conflict(app, account, &file.number, refusal).await;
+        }
+        CodeTryCounted::CertificateUsedUp { until } => {
+            let refusal = RecoveryError::TooManyAttempts { retry_after: Some((until - now).unsigned_abs()) };
+            return Err(audit_refusal(app, requester, &context, AuditAction::CodeVerify, refusal).await);
+        }
+    };
+
     if !app.hasher.verify(&session.id, code, &issued.hash) {
         if session.replaced_code_hashes.iter().any(|old| app.hasher.verify(&session.id, code, old)) {
+            // A replaced code is not a guess at the live one: its try is given back.
+            app.store.release_code_try(&code_try, &reservation, true).await?;
             return Err(
                 audit_refusal(app, requester, &context, AuditAction::CodeVerify, RecoveryError::CodeExpired).await
             );
         }
-        let wrong = WrongCode {
-            account: account.clone(),
-            session_id: session.id.clone(),
-            code_id: issued.id.clone(),
-            certificate_number: file.number.clone(),
-            max_attempts: settings.code_max_attempts,
-            window: settings.limit_window,
-            now,
-            audit: audit(&file.number, now, requester, AuditAction::CodeVerify, "wrong_code"),
-        };
         tracing::info!(outcome = "wrong_code", "security code refused");
-        return Err(match app.store.record_wrong_code(&wrong).await? {
-            WrongCodeCounted::Attempts(n) => {
-                RecoveryError::WrongCode { attempts_left: settings.code_max_attempts.saturating_sub(n) }
-            }
-            WrongCodeCounted::AttemptsUsedUp => RecoveryError::TooManyAttempts,
-            WrongCodeCounted::CodeGone => RecoveryError::CodeExpired,
+        app.store.append_audit(&audit(&file.number, now, requester, AuditAction::CodeVerify, "wrong_code")).await?;
+        return Err(RecoveryError::WrongCode {
+            attempts_left: settings.code_max_attempts.saturating_sub(reservation.attempts),
         });
     }
 
-    let proof = LinkProof::SecurityCode { code_id: issued.id.clone(), max_attempts: settings.code_max_attempts };
-    match link(app, requester, &context, &file, proof, AuditAction::CodeVerify).await? {
+    let proof = LinkProof::SecurityCode {
+        code_id: issued.id.clone(),
+        max_attempts: settings.code_max_attempts,
+        issued_at: issued.issued_at,
+    };
+    let outcome = link(app, requester, &context, &file, proof, AuditAction::CodeVerify).await?;
+    // A right code is not a wrong one: the certificate's count is given back.
+    app.store.release_code_try(&code_try, &reservation, outcome == LinkOutcome::Conflict).await?;
+    match outcome {
         LinkOutcome::Linked => {
             let mut linked = file;
             linked.linked_account = Some(account.clone());

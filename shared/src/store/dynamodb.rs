@@ -32,6 +32,14 @@ use std::collections::HashMap;
 
 pub use items::{GSI_OPEN_ASSISTANCE, TTL_ATTRIBUTE};
 
+/// What one registry batch took: retries of unprocessed items, and the files whose
+/// employee-set email was kept over the registry's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RegistryBatch {
+    pub retries: u32,
+    pub kept_employee_emails: u32,
+}
+
 /// One row of the registry, ready to put.
 #[derive(Debug, Clone)]
 pub enum RegistryRow {
@@ -67,20 +75,55 @@ fn is_condition_failure<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
     error.code() == Some("ConditionalCheckFailedException")
 }
 
-/// Which items of a cancelled transaction failed their condition, or `None` when the
-/// failure was something else.
-fn cancelled_conditions(
+/// Why a transaction was cancelled, from the reason DynamoDB gives for each of its items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Cancellation {
+    /// Some items failed their condition (which ones, in order): a refusal, not a failure.
+    Conditions(Vec<bool>),
+    /// Only conflicts with other transactions in flight: worth trying again.
+    ConflictOnly,
+    /// Anything else (throughput, validation, …).
+    Other,
+}
+
+fn cancellation_of(reasons: &[Option<&str>]) -> Cancellation {
+    let failed: Vec<bool> = reasons.iter().map(|r| *r == Some("ConditionalCheckFailed")).collect();
+    if failed.iter().any(|f| *f) {
+        return Cancellation::Conditions(failed);
+    }
+    let conflict = reasons.contains(&Some("TransactionConflict"));
+    let only_conflicts = reasons.iter().all(|r| matches!(r, None | Some("None") | Some("TransactionConflict")));
+    if conflict && only_conflicts { Cancellation::ConflictOnly } else { Cancellation::Other }
+}
+
+fn cancellation(
     error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>,
-) -> Option<Vec<bool>> {
-    let service = error.as_service_error()?;
-    let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) =
-        service
-    else {
-        return None;
+) -> Cancellation {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+            let reasons: Vec<Option<&str>> = e.cancellation_reasons().iter().map(|r| r.code()).collect();
+            cancellation_of(&reasons)
+        }
+        // Another transaction on the same items is still in progress.
+        Some(TransactWriteItemsError::TransactionInProgressException(_)) => Cancellation::ConflictOnly,
+        _ => Cancellation::Other,
+    }
+}
+
+/// Tries of a transaction cancelled only by conflicts with other transactions, before a 503.
+const CONFLICT_TRIES: u32 = 4;
+
+/// The pause before another try of a conflicting transaction: 10, 20, 40 ms, plus up to as much
+/// again at random so that two requests that collided do not collide again.
+fn conflict_backoff(attempt: u32) -> std::time::Duration {
+    let base = 10u64 << attempt.min(5);
+    let mut byte = [0u8; 2];
+    let jitter = match getrandom::fill(&mut byte) {
+        Ok(()) => u64::from(u16::from_le_bytes(byte)) % base.max(1),
+        Err(_) => base / 2,
     };
-    let reasons: Vec<bool> =
-        e.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
-    reasons.iter().any(|failed| *failed).then_some(reasons)
+    std::time::Duration::from_millis(base + jitter)
 }
 
 fn values(pairs: &[(&str, AttributeValue)]) -> Option<Item> {
@@ -197,7 +240,16 @@ impl DynamoStore {
         }
     }
 
+    /// `BatchGetItem` of any number of keys, 100 (DynamoDB's most) per request.
     async fn batch_get(&self, keys: Vec<(String, String)>) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            items.extend(self.batch_get_100(chunk.to_vec()).await?);
+        }
+        Ok(items)
+    }
+
+    async fn batch_get_100(&self, keys: Vec<(String, String)>) -> StoreResult<Vec<Item>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -229,8 +281,20 @@ impl DynamoStore {
     /// unprocessed ones with exponential backoff. Files are plain puts of their registry
     /// fields: links and audit events are other items and stay. Answers how many retries it
     /// took.
-    pub async fn put_registry_batch(&self, rows: &[RegistryRow]) -> StoreResult<u32> {
+    pub async fn put_registry_batch(
+        &self,
+        rows: &[RegistryRow],
+        employee_email: EmployeeEmail,
+    ) -> StoreResult<RegistryBatch> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let files: Vec<CertificateFile> = rows
+            .iter()
+            .filter_map(|row| match row {
+                RegistryRow::Certificate(file) => Some(file.clone()),
+                RegistryRow::Invoice(_) => None,
+            })
+            .collect();
+        let kept_employee_emails = self.employee_emails_kept(&files, employee_email).await?.len() as u32;
         let mut pending: Vec<WriteRequest> = rows
             .iter()
             .map(|row| {
@@ -246,7 +310,7 @@ impl DynamoStore {
         let mut retries = 0;
         for attempt in 0..10u32 {
             if pending.is_empty() {
-                return Ok(retries);
+                return Ok(RegistryBatch { retries, kept_employee_emails });
             }
             if attempt > 0 {
                 retries += 1;
@@ -262,10 +326,43 @@ impl DynamoStore {
             pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
         }
         if pending.is_empty() {
-            Ok(retries)
+            Ok(RegistryBatch { retries, kept_employee_emails })
         } else {
             Err(StoreError::Unavailable(format!("{} items stayed unprocessed after retries", pending.len())))
         }
+    }
+
+    /// The files among `files` whose email an employee set, differing from the registry's:
+    /// kept (answered) or, with `Replace`, dropped so the registry's email applies.
+    async fn employee_emails_kept(
+        &self,
+        files: &[CertificateFile],
+        employee_email: EmployeeEmail,
+    ) -> StoreResult<Vec<CertificateNumber>> {
+        let keys = files.iter().map(|f| (cert_pk(&f.number), EMPLOYEE_EMAIL_SK.to_owned())).collect();
+        let mut kept = Vec::new();
+        for item in self.batch_get(keys).await? {
+            let pk = get_s(&item, "pk")?;
+            let Some(file) = files.iter().find(|f| cert_pk(&f.number) == pk) else { continue };
+            match employee_email {
+                EmployeeEmail::Keep => {
+                    if file.email.as_ref().map(|e| e.as_str()) != Some(get_s(&item, "email")?) {
+                        kept.push(file.number.clone());
+                    }
+                }
+                EmployeeEmail::Replace => {
+                    self.client
+                        .delete_item()
+                        .table_name(&self.table)
+                        .key("pk", s(pk))
+                        .key("sk", s(EMPLOYEE_EMAIL_SK))
+                        .send()
+                        .await
+                        .map_err(unavailable)?;
+                }
+            }
+        }
+        Ok(kept)
     }
 
     async fn put(&self, item: Item) -> StoreResult<()> {
@@ -273,13 +370,8 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Adds one to a 24 h counter, with no limit.
-    async fn bump(&self, pk: String, counter: Counter, window: Duration, now: OffsetDateTime) -> StoreResult<()> {
-        self.reserve(&pk, counter, u32::MAX, window, now).await.map(|_| ())
-    }
-
     /// Adds one to a 24 h counter unless it reached `max` in its current window; answers the
-    /// window's end, or when the lock ends.
+    /// count with this one and the window's end, or when the lock ends.
     async fn reserve(
         &self,
         pk: &str,
@@ -287,7 +379,7 @@ impl DynamoStore {
         max: u32,
         window: Duration,
         now: OffsetDateTime,
-    ) -> StoreResult<Result<OffsetDateTime, OffsetDateTime>> {
+    ) -> StoreResult<Result<WindowCount, OffsetDateTime>> {
         let sk = counter_sk(counter);
         for _ in 0..5 {
             let added = self
@@ -309,7 +401,7 @@ impl DynamoStore {
             match added {
                 Ok(out) => {
                     let item = out.attributes.unwrap_or_default();
-                    return Ok(Ok(count_from_item(&item)?.window_ends));
+                    return Ok(Ok(count_from_item(&item)?));
                 }
                 Err(e) if is_condition_failure(&e) => {
                     let old = e.as_service_error().and_then(|se| match se {
@@ -339,7 +431,7 @@ impl DynamoStore {
                 .send()
                 .await;
             match restarted {
-                Ok(_) => return Ok(Ok(ends)),
+                Ok(_) => return Ok(Ok(WindowCount { count: 1, window_ends: ends })),
                 Err(e) if is_condition_failure(&e) => continue,
                 Err(e) => return Err(unavailable(e)),
             }
@@ -370,13 +462,71 @@ impl DynamoStore {
         }
     }
 
+    /// One `TransactWriteItems`: `Err(failed)` names the items whose condition failed. A
+    /// cancellation caused only by conflicts with other transactions is tried again (bounded,
+    /// with jitter) before it becomes a 503.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Result<(), Vec<bool>>> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(Ok(())),
-            Err(e) => match cancelled_conditions(&e) {
-                Some(failed) => Ok(Err(failed)),
-                None => Err(unavailable(e)),
-            },
+        let mut attempt = 0;
+        loop {
+            let sent = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let error = match sent {
+                Ok(_) => return Ok(Ok(())),
+                Err(e) => e,
+            };
+            match cancellation(&error) {
+                Cancellation::Conditions(failed) => return Ok(Err(failed)),
+                Cancellation::ConflictOnly if attempt + 1 < CONFLICT_TRIES => {
+                    tracing::info!(attempt, "transaction conflicted with another; trying again");
+                    tokio::time::sleep(conflict_backoff(attempt)).await;
+                    attempt += 1;
+                }
+                _ => return Err(unavailable(error)),
+            }
+        }
+    }
+
+    /// Takes back a counted try on a session's code, if the code is still the one counted.
+    async fn release_code_attempt(&self, code_try: &CodeTry) -> StoreResult<()> {
+        let released = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_pk(&code_try.account)))
+            .key("sk", s(SESSION_SK))
+            .update_expression("SET code_attempts = code_attempts - :one")
+            .condition_expression("session_id = :sid AND code_id = :cid AND code_attempts > :zero")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":sid", s(&code_try.session_id))
+            .expression_attribute_values(":cid", s(&code_try.code_id))
+            .send()
+            .await;
+        match released {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Takes back a counted invoice try of a session, if it is still that session.
+    async fn release_invoice_attempt(&self, invoice_try: &InvoiceTry) -> StoreResult<()> {
+        let released = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(account_pk(&invoice_try.account)))
+            .key("sk", s(SESSION_SK))
+            .update_expression("SET invoice_attempts = invoice_attempts - :one")
+            .condition_expression("session_id = :sid AND invoice_attempts > :zero")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":sid", s(&invoice_try.session_id))
+            .send()
+            .await;
+        match released {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
         }
     }
 
@@ -421,18 +571,18 @@ impl Store for DynamoStore {
             .reserve(&account_pk, Counter::LookupFailuresOfAccount, limits.per_account, limits.window, now)
             .await?
         {
-            Ok(ends) => ends,
+            Ok(count) => count.window_ends,
             Err(until) => return Ok(Err(until)),
         };
         let reserved = self
             .reserve(&cert_pk, Counter::LookupFailuresOfCertificate, limits.per_certificate, limits.window, now)
             .await;
         match reserved {
-            Ok(Ok(certificate_window_ends)) => Ok(Ok(LookupReservation {
+            Ok(Ok(certificate_count)) => Ok(Ok(LookupReservation {
                 account: account.clone(),
                 certificate: certificate.clone(),
                 account_window_ends,
-                certificate_window_ends,
+                certificate_window_ends: certificate_count.window_ends,
             })),
             Ok(Err(until)) => {
                 self.release(&account_pk, Counter::LookupFailuresOfAccount, account_window_ends).await?;
@@ -483,9 +633,15 @@ impl Store for DynamoStore {
                 .transpose()?
                 .and_then(|c| WindowCount::current(Some(c), now)))
         };
+        let sends_sk = counter_sk(Counter::CodeSendsOfCertificate);
+        let last_code_sent_for_certificate = match certificate_items.iter().find(|i| sk_of(i) == sends_sk) {
+            Some(item) => last_sent_from_item(item)?,
+            None => None,
+        };
         Ok(Some(SessionContext {
             file: file_from_items(&certificate_items)?,
             code_sends_of_certificate: counter(Counter::CodeSendsOfCertificate)?,
+            last_code_sent_for_certificate,
             wrong_codes_of_certificate: counter(Counter::WrongCodesOfCertificate)?,
             account_link,
             session,
@@ -503,49 +659,66 @@ impl Store for DynamoStore {
 
     async fn record_code_sent(&self, send: &CodeSend) -> StoreResult<Result<(), CodeSendRefused>> {
         let cert = &send.certificate_number;
-        let mut as_read = Some(send.certificate_sends);
+        let edge = send.now - send.cooldown;
+        // The counter item outlives its window while the cooldown of its last send runs.
+        let counter_ttl = ttl((send.now + send.window).max(send.now + send.cooldown));
+        let mut as_read = Some((send.certificate_sends, send.certificate_last_sent));
         for _ in 0..3 {
-            let current = match as_read.take() {
+            let (current, last_sent) = match as_read.take() {
                 Some(read) => read,
-                None => self
-                    .get(cert_pk(cert), &counter_sk(Counter::CodeSendsOfCertificate))
-                    .await?
-                    .as_ref()
-                    .map(count_from_item)
-                    .transpose()?
-                    .and_then(|c| WindowCount::current(Some(c), send.now)),
+                None => {
+                    let item = self.get(cert_pk(cert), &counter_sk(Counter::CodeSendsOfCertificate)).await?;
+                    match item {
+                        Some(item) => {
+                            (WindowCount::current(Some(count_from_item(&item)?), send.now), last_sent_from_item(&item)?)
+                        }
+                        None => (None, None),
+                    }
+                }
             };
+            if last_sent.is_some_and(|at| at > edge) {
+                return Ok(Err(CodeSendRefused::TooSoon));
+            }
             if current.is_some_and(|c| c.count >= send.max_sends_per_certificate) {
                 return Ok(Err(CodeSendRefused::CertificateSendsUsedUp));
             }
+            // The cooldown and the count are the certificate's, whatever the session or account.
+            let cooled = "(attribute_not_exists(last_sent_ms) OR last_sent_ms <= :edge)";
             let counter_write = match current {
-                None => TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(counter_item(
-                                cert_pk(cert),
-                                Counter::CodeSendsOfCertificate,
-                                1,
-                                send.now + send.window,
-                            )))
-                            .condition_expression("attribute_not_exists(pk) OR window_ends_ms <= :now")
-                            .set_expression_attribute_values(values(&[(":now", ms(send.now))]))
-                            .build()
-                            .expect("put"),
-                    )
-                    .build(),
+                None => {
+                    let mut item =
+                        counter_item(cert_pk(cert), Counter::CodeSendsOfCertificate, 1, send.now + send.window);
+                    item.insert("last_sent_ms".into(), ms(send.now));
+                    item.insert(TTL_ATTRIBUTE.into(), counter_ttl.clone());
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name(&self.table)
+                                .set_item(Some(item))
+                                .condition_expression(format!(
+                                    "(attribute_not_exists(pk) OR window_ends_ms <= :now) AND {cooled}"
+                                ))
+                                .set_expression_attribute_values(values(&[(":now", ms(send.now)), (":edge", ms(edge))]))
+                                .build()
+                                .expect("put"),
+                        )
+                        .build()
+                }
                 Some(c) => TransactWriteItem::builder()
                     .update(
                         Update::builder()
                             .table_name(&self.table)
                             .key("pk", s(cert_pk(cert)))
                             .key("sk", s(counter_sk(Counter::CodeSendsOfCertificate)))
-                            .update_expression("SET #count = #count + :one")
-                            .condition_expression("window_ends_ms = :ends AND #count < :max")
+                            .update_expression("SET #count = #count + :one, last_sent_ms = :now, #ttl = :ttl")
+                            .condition_expression(format!("window_ends_ms = :ends AND #count < :max AND {cooled}"))
                             .expression_attribute_names("#count", "count")
+                            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
                             .set_expression_attribute_values(values(&[
                                 (":one", n(1)),
+                                (":now", ms(send.now)),
+                                (":edge", ms(edge)),
+                                (":ttl", counter_ttl.clone()),
                                 (":ends", ms(c.window_ends)),
                                 (":max", n(send.max_sends_per_certificate as i64)),
                             ]))
@@ -565,7 +738,7 @@ impl Store for DynamoStore {
                 (":sid", s(&send.session_id)),
                 (":before", n(send.sends_before as i64)),
                 (":max", n(send.max_sends as i64)),
-                (":edge", ms(send.now - send.cooldown)),
+                (":edge", ms(edge)),
             ];
             let mut session_update = "SET code_id = :cid, code_hash = :hash, code_issued_ms = :now, code_expires_ms = :cexp, code_attempts = :zero, sends = sends + :one, last_sent_ms = :now".to_owned();
             if let Some(replaced) = &send.replaced_hash {
@@ -607,7 +780,8 @@ impl Store for DynamoStore {
                         _ => CodeSendRefused::SessionChanged,
                     }));
                 }
-                // The certificate counter moved under us: read it again and retry.
+                // The certificate's counter moved under us (another send, from any session):
+                // read it again, then refuse or retry.
                 Err(_) => continue,
             }
         }
@@ -662,17 +836,27 @@ impl Store for DynamoStore {
             Err(e) if is_condition_failure(&e) => return Ok(()),
             Err(e) => return Err(unavailable(e)),
         }
+        // The send never happened: its count and its cooldown are given back, unless a later
+        // send already replaced them.
+        let restore = match undo.previous_certificate_last_sent {
+            Some(_) => "SET #count = #count - :one, last_sent_ms = :previous",
+            None => "SET #count = #count - :one REMOVE last_sent_ms",
+        };
         let taken_back = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(cert_pk(&undo.certificate_number)))
             .key("sk", s(counter_sk(Counter::CodeSendsOfCertificate)))
-            .update_expression("SET #count = #count - :one")
-            .condition_expression("#count > :zero")
+            .update_expression(restore)
+            .condition_expression("#count > :zero AND last_sent_ms = :sent")
             .expression_attribute_names("#count", "count")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":zero", n(0))
+            .set_expression_attribute_values(Some(
+                [(":one".to_owned(), n(1)), (":zero".to_owned(), n(0)), (":sent".to_owned(), ms(undo.sent_at))]
+                    .into_iter()
+                    .chain(undo.previous_certificate_last_sent.map(|at| (":previous".to_owned(), ms(at))))
+                    .collect(),
+            ))
             .send()
             .await;
         match taken_back {
@@ -682,75 +866,202 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn record_wrong_code(&self, wrong: &WrongCode) -> StoreResult<WrongCodeCounted> {
-        let counted = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(account_pk(&wrong.account)))
-            .key("sk", s(SESSION_SK))
-            .update_expression("SET code_attempts = code_attempts + :one")
-            .condition_expression(
-                "session_id = :sid AND code_id = :cid AND code_attempts < :max AND session_expires_ms > :now",
-            )
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":sid", s(&wrong.session_id))
-            .expression_attribute_values(":cid", s(&wrong.code_id))
-            .expression_attribute_values(":max", n(wrong.max_attempts as i64))
-            .expression_attribute_values(":now", ms(wrong.now))
-            .return_values(ReturnValue::UpdatedNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let attempts = match counted {
-            Ok(out) => get_n(out.attributes.as_ref().unwrap_or(&HashMap::new()), "code_attempts")? as u32,
-            Err(e) if is_condition_failure(&e) => {
-                let old = e.as_service_error().and_then(|se| match se {
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
-                        c.item().cloned()
-                    }
-                    _ => None,
-                });
-                let same_code = old.as_ref().is_some_and(|item| {
-                    opt_s(item, "session_id").as_deref() == Some(wrong.session_id.as_str())
-                        && opt_s(item, "code_id").as_deref() == Some(wrong.code_id.as_str())
-                        && get_ms(item, "session_expires_ms").is_ok_and(|at| at > wrong.now)
-                });
-                return Ok(if same_code { WrongCodeCounted::AttemptsUsedUp } else { WrongCodeCounted::CodeGone });
+    async fn reserve_code_try(&self, code_try: &CodeTry) -> StoreResult<CodeTryCounted> {
+        let cert = cert_pk(&code_try.certificate_number);
+        let on_code = async {
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(account_pk(&code_try.account)))
+                .key("sk", s(SESSION_SK))
+                .update_expression("SET code_attempts = code_attempts + :one")
+                .condition_expression(
+                    "session_id = :sid AND code_id = :cid AND code_attempts < :max AND session_expires_ms > :now",
+                )
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":sid", s(&code_try.session_id))
+                .expression_attribute_values(":cid", s(&code_try.code_id))
+                .expression_attribute_values(":max", n(code_try.max_attempts as i64))
+                .expression_attribute_values(":now", ms(code_try.now))
+                .return_values(ReturnValue::UpdatedNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            match counted {
+                Ok(out) => Ok(Ok(get_n(out.attributes.as_ref().unwrap_or(&HashMap::new()), "code_attempts")? as u32)),
+                Err(e) if is_condition_failure(&e) => {
+                    let old = e.as_service_error().and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                            c,
+                        ) => c.item().cloned(),
+                        _ => None,
+                    });
+                    let same_code = old.as_ref().is_some_and(|item| {
+                        opt_s(item, "session_id").as_deref() == Some(code_try.session_id.as_str())
+                            && opt_s(item, "code_id").as_deref() == Some(code_try.code_id.as_str())
+                            && get_ms(item, "session_expires_ms").is_ok_and(|at| at > code_try.now)
+                    });
+                    Ok(Err(if same_code { CodeTryCounted::AttemptsUsedUp } else { CodeTryCounted::CodeGone }))
+                }
+                Err(e) => Err(unavailable(e)),
             }
-            Err(e) => return Err(unavailable(e)),
         };
-        let (c, a) = tokio::join!(
-            self.bump(cert_pk(&wrong.certificate_number), Counter::WrongCodesOfCertificate, wrong.window, wrong.now),
-            self.put(audit_item(&wrong.audit)),
+        let on_certificate = self.reserve(
+            &cert,
+            Counter::WrongCodesOfCertificate,
+            code_try.max_wrong_per_certificate,
+            code_try.window,
+            code_try.now,
         );
-        c.and(a)?;
-        Ok(WrongCodeCounted::Attempts(attempts))
+        let (on_code, on_certificate) = tokio::join!(on_code, on_certificate);
+        match (on_code, on_certificate) {
+            (Ok(Ok(attempts)), Ok(Ok(count))) => Ok(CodeTryCounted::Reserved(CodeTryReservation {
+                attempts,
+                certificate_window_ends: count.window_ends,
+            })),
+            // One side refused or failed: the other side's count is given back.
+            (on_code, on_certificate) => {
+                if let Ok(Ok(count)) = &on_certificate {
+                    self.release(&cert, Counter::WrongCodesOfCertificate, count.window_ends).await?;
+                }
+                if let Ok(Ok(_)) = &on_code {
+                    self.release_code_attempt(code_try).await?;
+                }
+                match (on_code?, on_certificate?) {
+                    (Err(refused), _) => Ok(refused),
+                    (_, Err(until)) => Ok(CodeTryCounted::CertificateUsedUp { until }),
+                    (Ok(_), Ok(_)) => unreachable!("both reserved is answered above"),
+                }
+            }
+        }
     }
 
-    async fn record_invoice_failure(&self, failure: &InvoiceFailure) -> StoreResult<Option<u32>> {
-        let counted = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(account_pk(&failure.account)))
-            .key("sk", s(SESSION_SK))
-            .update_expression("SET invoice_attempts = invoice_attempts + :one")
-            .condition_expression("session_id = :sid AND invoice_attempts < :max AND session_expires_ms > :now")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":sid", s(&failure.session_id))
-            .expression_attribute_values(":max", n(failure.max_attempts as i64))
-            .expression_attribute_values(":now", ms(failure.now))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        let attempts = match counted {
-            Ok(out) => get_n(out.attributes.as_ref().unwrap_or(&HashMap::new()), "invoice_attempts")? as u32,
-            Err(e) if is_condition_failure(&e) => return Ok(None),
-            Err(e) => return Err(unavailable(e)),
+    async fn release_code_try(
+        &self,
+        code_try: &CodeTry,
+        reservation: &CodeTryReservation,
+        code_too: bool,
+    ) -> StoreResult<()> {
+        let cert = cert_pk(&code_try.certificate_number);
+        let certificate = self.release(&cert, Counter::WrongCodesOfCertificate, reservation.certificate_window_ends);
+        if code_too {
+            let (a, b) = tokio::join!(certificate, self.release_code_attempt(code_try));
+            a.and(b)
+        } else {
+            certificate.await
+        }
+    }
+
+    async fn reserve_invoice_try(&self, invoice_try: &InvoiceTry) -> StoreResult<InvoiceTryCounted> {
+        let (account, cert) = (account_pk(&invoice_try.account), cert_pk(&invoice_try.certificate_number));
+        let (window, now) = (invoice_try.window, invoice_try.now);
+        // The account first: a certificate slot is only taken by a try that holds an account
+        // slot, so one account's burst cannot close the certificate's invoice path alone.
+        let of_account = match self
+            .reserve(&account, Counter::RefusedInvoicesOfAccount, invoice_try.max_per_account, window, now)
+            .await?
+        {
+            Ok(count) => count,
+            Err(until) => return Ok(InvoiceTryCounted::Locked { until }),
         };
-        self.put(audit_item(&failure.audit)).await?;
-        Ok(Some(attempts))
+        let on_certificate =
+            self.reserve(&cert, Counter::RefusedInvoicesOfCertificate, invoice_try.max_per_certificate, window, now);
+        let on_session = async {
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(account.clone()))
+                .key("sk", s(SESSION_SK))
+                .update_expression("SET invoice_attempts = invoice_attempts + :one")
+                .condition_expression("session_id = :sid AND invoice_attempts < :max AND session_expires_ms > :now")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":sid", s(&invoice_try.session_id))
+                .expression_attribute_values(":max", n(invoice_try.max_per_session as i64))
+                .expression_attribute_values(":now", ms(now))
+                .return_values(ReturnValue::UpdatedNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            match counted {
+                Ok(out) => {
+                    Ok(Ok(get_n(out.attributes.as_ref().unwrap_or(&HashMap::new()), "invoice_attempts")? as u32))
+                }
+                Err(e) if is_condition_failure(&e) => {
+                    let old = e.as_service_error().and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                            c,
+                        ) => c.item().cloned(),
+                        _ => None,
+                    });
+                    let same_session = old.as_ref().is_some_and(|item| {
+                        opt_s(item, "session_id").as_deref() == Some(invoice_try.session_id.as_str())
+                            && get_ms(item, "session_expires_ms").is_ok_and(|at| at > now)
+                    });
+                    Ok(Err(if same_session {
+                        InvoiceTryCounted::SessionUsedUp
+                    } else {
+                        InvoiceTryCounted::SessionGone
+                    }))
+                }
+                Err(e) => Err(unavailable(e)),
+            }
+        };
+        let (on_certificate, on_session) = tokio::join!(on_certificate, on_session);
+        match (on_certificate, on_session) {
+            (Ok(Ok(of_certificate)), Ok(Ok(session_attempts))) => {
+                Ok(InvoiceTryCounted::Reserved(InvoiceTryReservation { session_attempts, of_account, of_certificate }))
+            }
+            (on_certificate, on_session) => {
+                self.release(&account, Counter::RefusedInvoicesOfAccount, of_account.window_ends).await?;
+                if let Ok(Ok(count)) = &on_certificate {
+                    self.release(&cert, Counter::RefusedInvoicesOfCertificate, count.window_ends).await?;
+                }
+                if let Ok(Ok(_)) = &on_session {
+                    self.release_invoice_attempt(invoice_try).await?;
+                }
+                match (on_certificate?, on_session?) {
+                    (Err(until), _) => Ok(InvoiceTryCounted::Locked { until }),
+                    (_, Err(refused)) => Ok(refused),
+                    (Ok(_), Ok(_)) => unreachable!("both reserved is answered above"),
+                }
+            }
+        }
+    }
+
+    async fn release_invoice_try(
+        &self,
+        invoice_try: &InvoiceTry,
+        reservation: &InvoiceTryReservation,
+    ) -> StoreResult<()> {
+        let (account, cert) = (account_pk(&invoice_try.account), cert_pk(&invoice_try.certificate_number));
+        let (a, c) = tokio::join!(
+            self.release(&account, Counter::RefusedInvoicesOfAccount, reservation.of_account.window_ends),
+            self.release(&cert, Counter::RefusedInvoicesOfCertificate, reservation.of_certificate.window_ends),
+        );
+        a.and(c)
+    }
+
+    async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool> {
+        let marker = Item::from([
+            ("pk".to_owned(), s(refusal_pk(&event.certificate_number, &event.actor))),
+            ("sk".to_owned(), s(format!("{}#{}", event.action.as_str(), event.outcome))),
+            ("until_ms".to_owned(), ms(until)),
+            (TTL_ATTRIBUTE.to_owned(), ttl(until)),
+        ]);
+        let marker = TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(marker))
+                    .condition_expression("attribute_not_exists(pk) OR until_ms <= :now")
+                    .set_expression_attribute_values(values(&[(":now", ms(event.at))]))
+                    .build()
+                    .expect("put"),
+            )
+            .build();
+        Ok(self.transact(vec![marker, self.put_item(audit_item(event))]).await?.is_ok())
     }
 
     async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
@@ -760,14 +1071,15 @@ impl Store for DynamoStore {
         let mut session_values =
             vec![(":sid", s(&command.session_id)), (":cert", s(number.as_str())), (":now", ms(now))];
         let session_condition = match &command.proof {
-            LinkProof::SecurityCode { code_id, max_attempts } => {
+            // The try that proves it was counted before the comparison: within the limit.
+            LinkProof::SecurityCode { code_id, max_attempts, .. } => {
                 session_values.push((":cid", s(code_id)));
                 session_values.push((":max", n(*max_attempts as i64)));
-                "session_id = :sid AND certificate_number = :cert AND session_expires_ms > :now AND code_id = :cid AND code_attempts < :max AND code_expires_ms > :now"
+                "session_id = :sid AND certificate_number = :cert AND session_expires_ms > :now AND code_id = :cid AND code_attempts <= :max AND code_expires_ms > :now"
             }
             LinkProof::Invoice { max_attempts } => {
                 session_values.push((":max", n(*max_attempts as i64)));
-                "session_id = :sid AND certificate_number = :cert AND session_expires_ms > :now AND invoice_attempts < :max"
+                "session_id = :sid AND certificate_number = :cert AND session_expires_ms > :now AND invoice_attempts <= :max"
             }
         };
         let mut items = vec![
@@ -798,6 +1110,23 @@ impl Store for DynamoStore {
                 )
                 .build(),
         );
+        // A code sent before an employee changed the file's email is dead.
+        if let LinkProof::SecurityCode { issued_at, .. } = &command.proof {
+            items.push(
+                TransactWriteItem::builder()
+                    .condition_check(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .key("pk", s(cert_pk(number)))
+                            .key("sk", s(EMPLOYEE_EMAIL_SK))
+                            .condition_expression("attribute_not_exists(pk) OR changed_ms <= :issued")
+                            .set_expression_attribute_values(values(&[(":issued", ms(*issued_at))]))
+                            .build()
+                            .expect("condition check"),
+                    )
+                    .build(),
+            );
+        }
         // Invoices never move a link: with one, the file must be unlinked whatever was read.
         let mut owner_put = Put::builder().table_name(&self.table).set_item(Some(owner_item(number, account, now)));
         owner_put = match (&command.proof, &command.file_linked_account) {
@@ -931,11 +1260,18 @@ impl Store for DynamoStore {
         let mut unique: Vec<&CertificateNumber> = numbers.iter().collect();
         unique.sort();
         unique.dedup();
-        let keys = unique.iter().map(|n| (cert_pk(n), FILE_SK.to_owned())).collect();
+        let keys = unique
+            .iter()
+            .flat_map(|n| [(cert_pk(n), FILE_SK.to_owned()), (cert_pk(n), EMPLOYEE_EMAIL_SK.to_owned())])
+            .collect();
         let items = self.batch_get(keys).await?;
-        let mut files = Vec::with_capacity(items.len());
+        let mut by_file: HashMap<String, Vec<Item>> = HashMap::new();
         for item in items {
-            files.extend(file_from_items(std::slice::from_ref(&item))?);
+            by_file.entry(get_s(&item, "pk")?.to_owned()).or_default().push(item);
+        }
+        let mut files = Vec::with_capacity(by_file.len());
+        for items in by_file.values() {
+            files.extend(file_from_items(items)?);
         }
         Ok(numbers.iter().filter_map(|n| files.iter().find(|f| &f.number == n).cloned()).collect())
     }
@@ -979,21 +1315,22 @@ impl Store for DynamoStore {
                 .build(),
         ];
         if let Some(email) = &close.new_email {
+            // The employee's email is an item of its own (a registry import keeps it); its
+            // time kills every code sent before (see `link`).
             items.push(
                 TransactWriteItem::builder()
-                    .update(
-                        Update::builder()
+                    .condition_check(
+                        ConditionCheck::builder()
                             .table_name(&self.table)
                             .key("pk", s(cert_pk(&close.certificate_number)))
                             .key("sk", s(FILE_SK))
-                            .update_expression("SET email = :email")
                             .condition_expression("attribute_exists(pk)")
-                            .set_expression_attribute_values(values(&[(":email", s(email.as_str()))]))
                             .build()
-                            .expect("update"),
+                            .expect("condition check"),
                     )
                     .build(),
             );
+            items.push(self.put_item(employee_email_item(&close.certificate_number, email, close.now, &close.agent)));
             for pk in [cert_pk(&close.certificate_number), account_pk(&close.account)] {
                 items.push(
                     TransactWriteItem::builder()
@@ -1045,8 +1382,10 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn upsert_certificate(&self, file: &CertificateFile) -> StoreResult<()> {
-        self.put(file_item(file)).await
+    async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {
+        let kept = self.employee_emails_kept(std::slice::from_ref(file), employee_email).await?;
+        self.put(file_item(file)).await?;
+        Ok(!kept.is_empty())
     }
 
     async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {

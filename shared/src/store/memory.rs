@@ -16,6 +16,10 @@ struct State {
     assistance: HashMap<String, AssistanceRequest>,
     open_assistance: HashMap<AccountSubject, String>,
     audit: HashMap<CertificateNumber, Vec<AuditEvent>>,
+    /// When a code was last sent for each certificate, by any session.
+    last_code_sent: HashMap<CertificateNumber, OffsetDateTime>,
+    /// Refusals recorded once per window: (file, actor, action and outcome) → until.
+    refusals: HashMap<(CertificateNumber, String, String), OffsetDateTime>,
 }
 
 impl State {
@@ -25,6 +29,30 @@ impl State {
 
     fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> Option<WindowCount> {
         WindowCount::current(self.counters.get(&(counter, key.to_owned())).copied(), now)
+    }
+
+    /// Counts one unless the counter reached `max` in its window: the count with this one, or
+    /// when the window ends.
+    fn reserve(
+        &mut self,
+        counter: Counter,
+        key: &str,
+        max: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<WindowCount, OffsetDateTime> {
+        if let Some(c) = self.counter(counter, key, now).filter(|c| c.count >= max) {
+            return Err(c.window_ends);
+        }
+        self.bump(counter, key, 1, window, now);
+        Ok(self.counter(counter, key, now).expect("just counted"))
+    }
+
+    /// Takes one back, if the counter is still in the window it was added in.
+    fn release(&mut self, counter: Counter, key: &str, window_ends: OffsetDateTime) {
+        if let Some(c) = self.counters.get_mut(&(counter, key.to_owned())).filter(|c| c.window_ends == window_ends) {
+            c.count = c.count.saturating_sub(1);
+        }
     }
 
     fn bump(&mut self, counter: Counter, key: &str, by: i64, window: Duration, now: OffsetDateTime) {
@@ -138,6 +166,7 @@ impl Store for MemoryStore {
         Ok(Some(SessionContext {
             file: state.files.get(&session.certificate_number).cloned(),
             code_sends_of_certificate: state.counter(Counter::CodeSendsOfCertificate, &number, now),
+            last_code_sent_for_certificate: state.last_code_sent.get(&session.certificate_number).copied(),
             wrong_codes_of_certificate: state.counter(Counter::WrongCodesOfCertificate, &number, now),
             account_link: state.links.get(account).cloned(),
             session,
@@ -171,6 +200,9 @@ impl Store for MemoryStore {
         if session.last_sent_at.is_some_and(|at| at + send.cooldown > send.now) {
             return Ok(Err(CodeSendRefused::TooSoon));
         }
+        if state.last_code_sent.get(&send.certificate_number).is_some_and(|at| *at + send.cooldown > send.now) {
+            return Ok(Err(CodeSendRefused::TooSoon));
+        }
         let key = send.certificate_number.as_str();
         if state
             .counter(Counter::CodeSendsOfCertificate, key, send.now)
@@ -179,6 +211,7 @@ impl Store for MemoryStore {
             return Ok(Err(CodeSendRefused::CertificateSendsUsedUp));
         }
         state.bump(Counter::CodeSendsOfCertificate, key, 1, send.window, send.now);
+        state.last_code_sent.insert(send.certificate_number.clone(), send.now);
         let session = state.sessions.get_mut(&send.account).expect("checked above");
         if let Some(old) = session.code.take() {
             session.replaced_code_hashes.push(old.hash);
@@ -204,48 +237,141 @@ impl Store for MemoryStore {
         session.sends = session.sends.saturating_sub(1);
         session.last_sent_at = undo.previous_last_sent_at;
         session.replaced_code_hashes = undo.previous_replaced_code_hashes.clone();
-        if let Some(c) =
-            state.counters.get_mut(&(Counter::CodeSendsOfCertificate, undo.certificate_number.as_str().to_owned()))
-        {
-            c.count = c.count.saturating_sub(1);
+        if state.last_code_sent.get(&undo.certificate_number) == Some(&undo.sent_at) {
+            if let Some(c) =
+                state.counters.get_mut(&(Counter::CodeSendsOfCertificate, undo.certificate_number.as_str().to_owned()))
+            {
+                c.count = c.count.saturating_sub(1);
+            }
+            match undo.previous_certificate_last_sent {
+                Some(at) => state.last_code_sent.insert(undo.certificate_number.clone(), at),
+                None => state.last_code_sent.remove(&undo.certificate_number),
+            };
         }
         Ok(())
     }
 
-    async fn record_wrong_code(&self, wrong: &WrongCode) -> StoreResult<WrongCodeCounted> {
+    async fn reserve_code_try(&self, code_try: &CodeTry) -> StoreResult<CodeTryCounted> {
         let mut state = self.state();
-        let Some(session) = state.session(&wrong.account, wrong.now) else {
-            return Ok(WrongCodeCounted::CodeGone);
+        let Some(session) = state.session(&code_try.account, code_try.now) else {
+            return Ok(CodeTryCounted::CodeGone);
         };
-        let Some(code) = session.code.as_ref().filter(|c| session.id == wrong.session_id && c.id == wrong.code_id)
+        let Some(code) =
+            session.code.as_ref().filter(|c| session.id == code_try.session_id && c.id == code_try.code_id)
         else {
-            return Ok(WrongCodeCounted::CodeGone);
+            return Ok(CodeTryCounted::CodeGone);
         };
-        if code.attempts >= wrong.max_attempts {
-            return Ok(WrongCodeCounted::AttemptsUsedUp);
+        if code.attempts >= code_try.max_attempts {
+            return Ok(CodeTryCounted::AttemptsUsedUp);
         }
-        let session = state.sessions.get_mut(&wrong.account).expect("checked above");
-        let code = session.code.as_mut().expect("checked above");
+        let certificate = match state.reserve(
+            Counter::WrongCodesOfCertificate,
+            code_try.certificate_number.as_str(),
+            code_try.max_wrong_per_certificate,
+            code_try.window,
+            code_try.now,
+        ) {
+            Ok(count) => count,
+            Err(until) => return Ok(CodeTryCounted::CertificateUsedUp { until }),
+        };
+        let code = state.sessions.get_mut(&code_try.account).and_then(|s| s.code.as_mut()).expect("checked above");
         code.attempts += 1;
-        let attempts = code.attempts;
-        state.bump(Counter::WrongCodesOfCertificate, wrong.certificate_number.as_str(), 1, wrong.window, wrong.now);
-        state.audit(wrong.audit.clone());
-        Ok(WrongCodeCounted::Attempts(attempts))
+        Ok(CodeTryCounted::Reserved(CodeTryReservation {
+            attempts: code.attempts,
+            certificate_window_ends: certificate.window_ends,
+        }))
     }
 
-    async fn record_invoice_failure(&self, failure: &InvoiceFailure) -> StoreResult<Option<u32>> {
+    async fn release_code_try(
+        &self,
+        code_try: &CodeTry,
+        reservation: &CodeTryReservation,
+        code_too: bool,
+    ) -> StoreResult<()> {
         let mut state = self.state();
-        let ok = state
-            .session(&failure.account, failure.now)
-            .is_some_and(|s| s.id == failure.session_id && s.invoice_attempts < failure.max_attempts);
-        if !ok {
-            return Ok(None);
+        state.release(
+            Counter::WrongCodesOfCertificate,
+            code_try.certificate_number.as_str(),
+            reservation.certificate_window_ends,
+        );
+        if code_too {
+            if let Some(code) = state
+                .sessions
+                .get_mut(&code_try.account)
+                .filter(|s| s.id == code_try.session_id)
+                .and_then(|s| s.code.as_mut())
+                .filter(|c| c.id == code_try.code_id)
+            {
+                code.attempts = code.attempts.saturating_sub(1);
+            }
         }
-        let session = state.sessions.get_mut(&failure.account).expect("checked above");
+        Ok(())
+    }
+
+    async fn reserve_invoice_try(&self, invoice_try: &InvoiceTry) -> StoreResult<InvoiceTryCounted> {
+        let mut state = self.state();
+        let (account, certificate) = (invoice_try.account.as_str(), invoice_try.certificate_number.as_str());
+        let (window, now) = (invoice_try.window, invoice_try.now);
+        let locked_until = [
+            (Counter::RefusedInvoicesOfAccount, account, invoice_try.max_per_account),
+            (Counter::RefusedInvoicesOfCertificate, certificate, invoice_try.max_per_certificate),
+        ]
+        .iter()
+        .filter_map(|(counter, key, max)| state.counter(*counter, key, now).filter(|c| c.count >= *max))
+        .map(|c| c.window_ends)
+        .max();
+        if let Some(until) = locked_until {
+            return Ok(InvoiceTryCounted::Locked { until });
+        }
+        let Some(session) = state.session(&invoice_try.account, now).filter(|s| s.id == invoice_try.session_id) else {
+            return Ok(InvoiceTryCounted::SessionGone);
+        };
+        if session.invoice_attempts >= invoice_try.max_per_session {
+            return Ok(InvoiceTryCounted::SessionUsedUp);
+        }
+        let of_account = state.reserve(Counter::RefusedInvoicesOfAccount, account, u32::MAX, window, now);
+        let of_certificate = state.reserve(Counter::RefusedInvoicesOfCertificate, certificate, u32::MAX, window, now);
+        let session = state.sessions.get_mut(&invoice_try.account).expect("checked above");
         session.invoice_attempts += 1;
-        let attempts = session.invoice_attempts;
-        state.audit(failure.audit.clone());
-        Ok(Some(attempts))
+        Ok(InvoiceTryCounted::Reserved(InvoiceTryReservation {
+            session_attempts: session.invoice_attempts,
+            of_account: of_account.expect("no limit"),
+            of_certificate: of_certificate.expect("no limit"),
+        }))
+    }
+
+    async fn release_invoice_try(
+        &self,
+        invoice_try: &InvoiceTry,
+        reservation: &InvoiceTryReservation,
+    ) -> StoreResult<()> {
+        let mut state = self.state();
+        state.release(
+            Counter::RefusedInvoicesOfAccount,
+            invoice_try.account.as_str(),
+            reservation.of_account.window_ends,
+        );
+        state.release(
+            Counter::RefusedInvoicesOfCertificate,
+            invoice_try.certificate_number.as_str(),
+            reservation.of_certificate.window_ends,
+        );
+        Ok(())
+    }
+
+    async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool> {
+        let mut state = self.state();
+        let key = (
+            event.certificate_number.clone(),
+            format!("{}#{}", event.actor.kind(), event.actor.id()),
+            format!("{}#{}", event.action.as_str(), event.outcome),
+        );
+        if state.refusals.get(&key).is_some_and(|recorded_until| *recorded_until > event.at) {
+            return Ok(false);
+        }
+        state.refusals.insert(key, until);
+        state.audit(event.clone());
+        Ok(true)
     }
 
     async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
@@ -255,17 +381,22 @@ impl Store for MemoryStore {
             s.id == command.session_id
                 && s.certificate_number == command.certificate_number
                 && match &command.proof {
-                    LinkProof::SecurityCode { code_id, max_attempts } => s
+                    LinkProof::SecurityCode { code_id, max_attempts, .. } => s
                         .code
                         .as_ref()
-                        .is_some_and(|c| &c.id == code_id && c.attempts < *max_attempts && c.expires_at > now),
-                    LinkProof::Invoice { max_attempts } => s.invoice_attempts < *max_attempts,
+                        .is_some_and(|c| &c.id == code_id && c.attempts <= *max_attempts && c.expires_at > now),
+                    LinkProof::Invoice { max_attempts } => s.invoice_attempts <= *max_attempts,
                 }
         });
         let Some(file) = state.files.get(&command.certificate_number) else {
             return Ok(LinkOutcome::Conflict);
         };
+        let code_issued_after_email_change = match &command.proof {
+            LinkProof::SecurityCode { issued_at, .. } => file.email_changed_at.is_none_or(|at| at <= *issued_at),
+            LinkProof::Invoice { .. } => true,
+        };
         let file_ok = file.linked_account == command.file_linked_account
+            && code_issued_after_email_change
             && (matches!(command.proof, LinkProof::SecurityCode { .. }) || file.linked_account.is_none());
         let account_ok = state.links.get(&command.account) == command.account_linked_certificate.as_ref();
         if !(session_ok && file_ok && account_ok) {
@@ -365,7 +496,9 @@ impl Store for MemoryStore {
             state.open_assistance.remove(&close.account);
         }
         if let Some(email) = &close.new_email {
-            state.files.get_mut(&close.certificate_number).expect("checked above").email = Some(email.clone());
+            let file = state.files.get_mut(&close.certificate_number).expect("checked above");
+            file.email = Some(email.clone());
+            file.email_changed_at = Some(close.now);
             state
                 .counters
                 .remove(&(Counter::LookupFailuresOfCertificate, close.certificate_number.as_str().to_owned()));
@@ -383,11 +516,22 @@ impl Store for MemoryStore {
         Ok(events)
     }
 
-    async fn upsert_certificate(&self, file: &CertificateFile) -> StoreResult<()> {
+    async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {
         let mut state = self.state();
-        let linked_account = state.files.get(&file.number).and_then(|f| f.linked_account.clone());
-        state.files.insert(file.number.clone(), CertificateFile { linked_account, ..file.clone() });
-        Ok(())
+        let existing = state.files.get(&file.number);
+        let linked_account = existing.and_then(|f| f.linked_account.clone());
+        let employee_set = existing
+            .filter(|_| employee_email == EmployeeEmail::Keep)
+            .and_then(|f| f.email_changed_at.map(|at| (f.email.clone(), at)));
+        let mut updated = CertificateFile { linked_account, email_changed_at: None, ..file.clone() };
+        let mut kept = false;
+        if let Some((email, at)) = employee_set {
+            kept = email != file.email;
+            updated.email = email;
+            updated.email_changed_at = Some(at);
+        }
+        state.files.insert(file.number.clone(), updated);
+        Ok(kept)
     }
 
     async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {

@@ -68,6 +68,8 @@ pub enum Counter {
     LookupFailuresOfCertificate,
     CodeSendsOfCertificate,
     WrongCodesOfCertificate,
+    RefusedInvoicesOfAccount,
+    RefusedInvoicesOfCertificate,
 }
 
 /// The lookup failure limits (SPEC §4).
@@ -94,6 +96,9 @@ pub struct SessionContext {
     pub session: RecoverySession,
     pub file: Option<CertificateFile>,
     pub code_sends_of_certificate: Option<WindowCount>,
+    /// When a code was last sent for this certificate, by any session of any account: the
+    /// resend cooldown holds across sessions.
+    pub last_code_sent_for_certificate: Option<OffsetDateTime>,
     pub wrong_codes_of_certificate: Option<WindowCount>,
     /// The certificate the account is linked to now, if any.
     pub account_link: Option<CertificateNumber>,
@@ -117,9 +122,10 @@ pub struct CodeSend {
     pub replaced_hash: Option<String>,
     /// The session's send count as read: the write happens only if it is unchanged.
     pub sends_before: u32,
-    /// The certificate's sends in 24 h as read with the session (saves a read; re-read only
-    /// when a concurrent send changed it).
+    /// The certificate's sends in 24 h and its last send, as read with the session (saves a
+    /// read; re-read only when a concurrent send changed them).
     pub certificate_sends: Option<WindowCount>,
+    pub certificate_last_sent: Option<OffsetDateTime>,
     pub max_sends: u32,
     pub cooldown: Duration,
     pub max_sends_per_certificate: u32,
@@ -147,46 +153,100 @@ pub struct CodeSendUndo {
     pub previous_code: Option<IssuedCode>,
     pub previous_last_sent_at: Option<OffsetDateTime>,
     pub previous_replaced_code_hashes: Vec<String>,
+    /// When the failed send was recorded, and the certificate's last send before it.
+    pub sent_at: OffsetDateTime,
+    pub previous_certificate_last_sent: Option<OffsetDateTime>,
 }
 
+/// A code try, counted before the comparison against the code's tries and the certificate's
+/// wrong codes in 24 h, so that concurrent tries never get past either limit.
 #[derive(Debug, Clone)]
-pub struct WrongCode {
+pub struct CodeTry {
     pub account: AccountSubject,
     pub session_id: String,
     pub code_id: String,
     pub certificate_number: CertificateNumber,
     pub max_attempts: u32,
+    pub max_wrong_per_certificate: u32,
     pub window: Duration,
     pub now: OffsetDateTime,
-    pub audit: AuditEvent,
+}
+
+/// A counted code try: this many tries on the code so far (this one included), and the
+/// window of the certificate's count it was added to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeTryReservation {
+    pub attempts: u32,
+    pub certificate_window_ends: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WrongCodeCounted {
-    /// Counted; this many wrong tries on this code so far.
-    Attempts(u32),
+pub enum CodeTryCounted {
+    Reserved(CodeTryReservation),
     /// Not counted: the code's tries were already used up.
     AttemptsUsedUp,
     /// Not counted: the code was replaced, used or the session ended.
     CodeGone,
+    /// Not counted: the certificate's wrong codes in 24 h are used up until then.
+    CertificateUsedUp {
+        until: OffsetDateTime,
+    },
 }
 
+/// An invoice try, counted before the comparison against the session's tries and the refused
+/// invoices of the account and of the certificate in 24 h.
 #[derive(Debug, Clone)]
-pub struct InvoiceFailure {
+pub struct InvoiceTry {
     pub account: AccountSubject,
     pub session_id: String,
-    pub max_attempts: u32,
+    pub certificate_number: CertificateNumber,
+    pub max_per_session: u32,
+    pub max_per_account: u32,
+    pub max_per_certificate: u32,
+    pub window: Duration,
     pub now: OffsetDateTime,
-    pub audit: AuditEvent,
+}
+
+/// A counted invoice try: the session's tries and both 24 h counts, this one included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvoiceTryReservation {
+    pub session_attempts: u32,
+    pub of_account: WindowCount,
+    pub of_certificate: WindowCount,
+}
+
+impl InvoiceTryReservation {
+    /// Tries left before one of the three limits closes the invoice path.
+    pub fn attempts_left(&self, try_: &InvoiceTry) -> u32 {
+        try_.max_per_session
+            .saturating_sub(self.session_attempts)
+            .min(try_.max_per_account.saturating_sub(self.of_account.count))
+            .min(try_.max_per_certificate.saturating_sub(self.of_certificate.count))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvoiceTryCounted {
+    Reserved(InvoiceTryReservation),
+    /// Not counted: the session's invoice tries are used up.
+    SessionUsedUp,
+    /// Not counted: the session ended or was replaced.
+    SessionGone,
+    /// Not counted: the account's or the certificate's refused invoices in 24 h are used up
+    /// until then.
+    Locked {
+        until: OffsetDateTime,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkProof {
-    /// A correct security code; the session's code must still be this one, live and with
-    /// tries left. Single use: the link consumes the session.
-    SecurityCode { code_id: String, max_attempts: u32 },
-    /// A recent invoice of the file; the session must have invoice tries left and the file
-    /// must not be linked (invoices never move a link).
+    /// A correct security code; the session's code must still be this one, live, within its
+    /// tries (this try was counted), and issued after the file's email last changed. Single
+    /// use: the link consumes the session.
+    SecurityCode { code_id: String, max_attempts: u32, issued_at: OffsetDateTime },
+    /// A recent invoice of the file; the session must be within its invoice tries (this try
+    /// was counted) and the file must not be linked (invoices never move a link).
     Invoice { max_attempts: u32 },
 }
 
@@ -248,6 +308,16 @@ pub enum CloseOutcome {
     AlreadyClosed,
 }
 
+/// What a registry import does with an email an employee set on a file after a phone call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmployeeEmail {
+    /// The employee's email stays (the default: the registry may be older than the call).
+    #[default]
+    Keep,
+    /// The registry's email wins and the employee's is dropped.
+    Replace,
+}
+
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
     async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>>;
@@ -284,11 +354,34 @@ pub trait Store: Send + Sync {
     /// Takes back a recorded send whose email failed.
     async fn undo_code_sent(&self, undo: &CodeSendUndo) -> StoreResult<()>;
 
-    async fn record_wrong_code(&self, wrong: &WrongCode) -> StoreResult<WrongCodeCounted>;
+    /// Counts a code try on the code and on the certificate's wrong codes, unless either is
+    /// used up; the comparison comes after.
+    async fn reserve_code_try(&self, code_try: &CodeTry) -> StoreResult<CodeTryCounted>;
 
-    /// Counts a refused invoice; `None` when the session's invoice tries were used up or the
-    /// session is gone.
-    async fn record_invoice_failure(&self, failure: &InvoiceFailure) -> StoreResult<Option<u32>>;
+    /// Gives back a counted code try that was not a wrong code: the certificate's count, and
+    /// the code's tries too when `code_too` (the code is still live).
+    async fn release_code_try(
+        &self,
+        code_try: &CodeTry,
+        reservation: &CodeTryReservation,
+        code_too: bool,
+    ) -> StoreResult<()>;
+
+    /// Counts an invoice try on the session and on the refused invoices of the account and of
+    /// the certificate, unless one is used up; the comparison comes after.
+    async fn reserve_invoice_try(&self, invoice_try: &InvoiceTry) -> StoreResult<InvoiceTryCounted>;
+
+    /// Gives back the account's and the certificate's count of an accepted invoice.
+    async fn release_invoice_try(
+        &self,
+        invoice_try: &InvoiceTry,
+        reservation: &InvoiceTryReservation,
+    ) -> StoreResult<()>;
+
+    /// Appends `event` unless the same refusal (action and outcome, by the same actor, on the
+    /// same file) was recorded since and `until` has not passed: repeated refusals cannot flood
+    /// a file's trail. Answers whether it was written.
+    async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool>;
 
     /// Links the account to the file in one atomic write: the file, the account's link, the
     /// session consumed, a previous owner's link removed, the audit events.
@@ -322,8 +415,10 @@ pub trait Store: Send + Sync {
     /// The file's audit events, newest first.
     async fn audit_trail(&self, certificate: &CertificateNumber) -> StoreResult<Vec<AuditEvent>>;
 
-    /// Registry import: creates or updates a file's registry fields, keeping its link.
-    async fn upsert_certificate(&self, file: &CertificateFile) -> StoreResult<()>;
+    /// Registry import: creates or updates a file's registry fields, keeping its link. An
+    /// email an employee set is kept unless `employee_email` is `Replace`; answers whether one
+    /// was kept over a different registry email.
+    async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool>;
     async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()>;
 
     /// Current value of a 24 h counter (tests and staff views).

@@ -19,8 +19,15 @@ pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
 pub const COUNTER_PREFIX: &str = "COUNTER#";
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 pub const FILE_SK: &str = "FILE";
-/// Sorts right after `FILE`: a query from `FILE` reads a file and its owner.
+/// The email an employee set after a phone call: its own item, so a registry import (a plain
+/// put of `FILE`) never undoes it. Sorts right after `FILE`.
+pub const EMPLOYEE_EMAIL_SK: &str = "FILE#EMAIL";
+/// Sorts after `FILE` and `FILE#EMAIL`: a query from `FILE` reads a file, its employee email
+/// and its owner.
 pub const OWNER_SK: &str = "OWNER";
+/// The partition of the markers that let a repeated refusal reach the audit trail once per
+/// window (`REFUSAL#<number>#<actor>`, sort key `<action>#<outcome>`).
+pub const REFUSAL_PREFIX: &str = "REFUSAL#";
 pub const INVOICE_SK: &str = "INVOICE";
 pub const SESSION_SK: &str = "SESSION";
 pub const LINK_SK: &str = "LINK";
@@ -69,6 +76,7 @@ pub fn counter_sk(counter: Counter) -> String {
         Counter::LookupFailuresOfAccount | Counter::LookupFailuresOfCertificate => "lookup_failures",
         Counter::CodeSendsOfCertificate => "code_sends",
         Counter::WrongCodesOfCertificate => "wrong_codes",
+        Counter::RefusedInvoicesOfAccount | Counter::RefusedInvoicesOfCertificate => "refused_invoices",
     };
     format!("{COUNTER_PREFIX}{kind}")
 }
@@ -140,12 +148,33 @@ pub fn owner_item(number: &CertificateNumber, account: &AccountSubject, at: Offs
     ])
 }
 
-/// A file from its registry item and, when linked, its owner item (both in `items`).
+/// The partition of one actor's refusal markers on one file.
+pub fn refusal_pk(number: &CertificateNumber, actor: &Actor) -> String {
+    format!("{REFUSAL_PREFIX}{}#{}#{}", number.as_str(), actor.kind(), actor.id())
+}
+
+/// The email an employee set on a file, and when.
+pub fn employee_email_item(number: &CertificateNumber, email: &EmailAddress, at: OffsetDateTime, agent: &str) -> Item {
+    Item::from([
+        ("pk".into(), s(cert_pk(number))),
+        ("sk".into(), s(EMPLOYEE_EMAIL_SK)),
+        ("email".into(), s(email.as_str())),
+        ("changed_ms".into(), ms(at)),
+        ("changed_by".into(), s(agent)),
+    ])
+}
+
+/// A file from its registry item and, when present, its employee email and owner items (all
+/// of one partition, in `items`).
 pub fn file_from_items(items: &[Item]) -> StoreResult<Option<CertificateFile>> {
     let Some(file) = items.iter().find(|i| sk_of(i) == FILE_SK) else {
         return Ok(None);
     };
     let mut file = file_from_item(file)?;
+    if let Some(employee) = items.iter().find(|i| sk_of(i) == EMPLOYEE_EMAIL_SK) {
+        file.email = Some(parsed(employee, "email", EmailAddress::parse)?);
+        file.email_changed_at = Some(get_ms(employee, "changed_ms")?);
+    }
     file.linked_account = items
         .iter()
         .find(|i| sk_of(i) == OWNER_SK)
@@ -165,6 +194,7 @@ fn file_from_item(item: &Item) -> StoreResult<CertificateFile> {
         status: parsed(item, "status", |l| CertificateStatus::parse(l).ok_or(()))?,
         expires_on: date(item, "expires_on")?,
         linked_account: None,
+        email_changed_at: None,
     })
 }
 
@@ -259,6 +289,11 @@ pub fn counter_item(pk: String, counter: Counter, count: u32, window_ends: Offse
         ("window_ends_ms".into(), ms(window_ends)),
         (TTL_ATTRIBUTE.into(), ttl(window_ends)),
     ])
+}
+
+/// When a code was last sent for the certificate (kept on its send counter).
+pub fn last_sent_from_item(item: &Item) -> StoreResult<Option<OffsetDateTime>> {
+    opt_ms(item, "last_sent_ms")
 }
 
 pub fn count_from_item(item: &Item) -> StoreResult<WindowCount> {
