@@ -1,5 +1,6 @@
 //! Token checks (SPEC §3): every bad token gets 401 and changes nothing; keys come from the
-//! issuer's JWKS URL, fetched once and again on an unknown `kid` (rotation).
+//! issuer's JWKS URL, fetched once and again on an unknown `kid` (rotation); when the issuer
+//! is down the last good keys keep working and an unknown `kid` gets 503, not 401.
 
 mod common;
 
@@ -11,7 +12,9 @@ use certificate_recovery::store::Counter;
 use common::{Backend, TestApp, spawn_app};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -125,73 +128,279 @@ async fn every_bad_token_is_refused_and_changes_nothing() {
     app.stop().await;
 }
 
-/// A JWKS endpoint on 127.0.0.1 whose keys can be swapped (a rotation at the issuer).
-async fn jwks_server(jwks: Arc<Mutex<Value>>, hits: Arc<Mutex<u32>>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut stream, _) = listener.accept().await.unwrap();
-            let body = jwks.lock().unwrap().to_string();
-            *hits.lock().unwrap() += 1;
-            tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut buffer = [0u8; 2048];
-                let _ = stream.read(&mut buffer).await;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
-                    body.len(),
-                    body
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    format!("http://{address}/.well-known/jwks.json")
+/// A JWKS endpoint on 127.0.0.1 whose answer can be changed: a rotation at the issuer, an
+/// outage (HTTP 500), or a reply without usable keys.
+#[derive(Clone)]
+struct JwksEndpoint {
+    url: String,
+    reply: Arc<Mutex<(u16, String)>>,
+    hits: Arc<AtomicU32>,
+}
+
+impl JwksEndpoint {
+    async fn start(jwks: Value) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+        let endpoint =
+            Self { url, reply: Arc::new(Mutex::new((200, jwks.to_string()))), hits: Arc::new(AtomicU32::new(0)) };
+        let (reply, hits) = (endpoint.reply.clone(), endpoint.hits.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let (status, body) = reply.lock().unwrap().clone();
+                hits.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buffer = [0u8; 2048];
+                    let _ = stream.read(&mut buffer).await;
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len(),
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        endpoint
+    }
+
+    fn serve(&self, jwks: Value) {
+        *self.reply.lock().unwrap() = (200, jwks.to_string());
+    }
+
+    fn fail(&self) {
+        *self.reply.lock().unwrap() = (500, "{}".into());
+    }
+
+    fn hits(&self) -> u32 {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    fn source(&self) -> JwksSource {
+        JwksSource::Url(self.url.parse().unwrap())
+    }
+}
+
+const ISSUER: &str = "https://sag.example";
+
+fn verifier_of(endpoint: &JwksEndpoint) -> IssuerVerifier {
+    IssuerVerifier::new(IssuerSettings {
+        issuer: ISSUER.into(),
+        audience: "recovery".into(),
+        algorithm: Algorithm::RS256,
+        jwks: endpoint.source(),
+    })
+}
+
+fn token_of(issuer: &DevIssuer) -> String {
+    issuer.token(ISSUER, "recovery", "holder", &[], 300)
 }
 
 #[tokio::test]
 async fn keys_are_fetched_once_and_again_on_rotation() {
     let old = DevIssuer::generate();
     let new = DevIssuer::generate();
-    let jwks = Arc::new(Mutex::new(old.jwks()));
-    let hits = Arc::new(Mutex::new(0));
-    let url = jwks_server(jwks.clone(), hits.clone()).await;
-    let verifier = IssuerVerifier::new(IssuerSettings {
-        issuer: "https://sag.example".into(),
-        audience: "recovery".into(),
-        algorithm: Algorithm::RS256,
-        jwks: JwksSource::Url(url),
-    })
-    .with_refetch_interval(std::time::Duration::ZERO);
-    let token = |issuer: &DevIssuer| issuer.token("https://sag.example", "recovery", "holder", &[], 300);
+    let endpoint = JwksEndpoint::start(old.jwks()).await;
+    let verifier = verifier_of(&endpoint).with_refetch_interval(Duration::ZERO);
 
-    assert_eq!(verifier.verify(&token(&old)).await.unwrap().account.as_str(), "holder");
-    assert_eq!(verifier.verify(&token(&old)).await.unwrap().account.as_str(), "holder");
-    assert_eq!(*hits.lock().unwrap(), 1, "fetched once, then cached");
+    assert_eq!(verifier.verify(&token_of(&old)).await.unwrap().account.as_str(), "holder");
+    assert_eq!(verifier.verify(&token_of(&old)).await.unwrap().account.as_str(), "holder");
+    assert_eq!(endpoint.hits(), 1, "fetched once, then cached");
 
     // The issuer rotates: the new kid is unknown, so the keys are fetched again.
-    *jwks.lock().unwrap() = new.jwks();
-    assert_eq!(verifier.verify(&token(&new)).await.unwrap().account.as_str(), "holder");
-    assert_eq!(*hits.lock().unwrap(), 2);
-    assert!(matches!(verifier.verify(&token(&old)).await, Err(TokenError::UnknownKey)));
+    endpoint.serve(new.jwks());
+    assert_eq!(verifier.verify(&token_of(&new)).await.unwrap().account.as_str(), "holder");
+    assert_eq!(endpoint.hits(), 2);
+    assert!(matches!(verifier.verify(&token_of(&old)).await, Err(TokenError::UnknownKey)));
 }
 
 #[tokio::test]
 async fn an_unknown_kid_cannot_hammer_the_issuer() {
     let issuer = DevIssuer::generate();
-    let hits = Arc::new(Mutex::new(0));
-    let url = jwks_server(Arc::new(Mutex::new(issuer.jwks())), hits.clone()).await;
-    let verifier = IssuerVerifier::new(IssuerSettings {
-        issuer: "https://sag.example".into(),
-        audience: "recovery".into(),
-        algorithm: Algorithm::RS256,
-        jwks: JwksSource::Url(url),
-    });
+    let endpoint = JwksEndpoint::start(issuer.jwks()).await;
+    let verifier = verifier_of(&endpoint);
     let stranger = DevIssuer::generate();
     for _ in 0..5 {
-        let forged = stranger.token("https://sag.example", "recovery", "x", &[], 300);
-        assert!(verifier.verify(&forged).await.is_err());
+        assert!(matches!(verifier.verify(&token_of(&stranger)).await, Err(TokenError::UnknownKey)));
     }
-    assert_eq!(*hits.lock().unwrap(), 1, "one fetch a minute at most");
+    assert_eq!(endpoint.hits(), 1, "one fetch a minute at most");
+}
+
+/// The issuer answers an error, then a JWKS without a usable key: the keys already known keep
+/// verifying, and a token with an unknown `kid` is told the keys cannot be had (503), not
+/// that it is invalid (401, which signs the holder out).
+#[tokio::test]
+async fn the_last_good_keys_outlive_a_failing_or_empty_jwks() {
+    let issuer = DevIssuer::generate();
+    let endpoint = JwksEndpoint::start(issuer.jwks()).await;
+    let verifier = verifier_of(&endpoint).with_refetch_interval(Duration::ZERO);
+    let stranger = DevIssuer::generate();
+    assert!(verifier.verify(&token_of(&issuer)).await.is_ok());
+
+    let no_usable_key = json!({"keys": [{"kty": "oct", "kid": "shared", "k": "c2VjcmV0"}]});
+    for (name, outage) in
+        [("500", None), ("no keys", Some(json!({"keys": []}))), ("no usable key", Some(no_usable_key))]
+    {
+        match outage {
+            None => endpoint.fail(),
+            Some(jwks) => endpoint.serve(jwks),
+        }
+        let hits = endpoint.hits();
+        let refused = verifier.verify(&token_of(&stranger)).await;
+        assert_eq!(endpoint.hits(), hits + 1, "{name}: the unknown kid fetched the keys");
+        assert!(matches!(refused, Err(TokenError::KeysUnavailable(_))), "{name}: {refused:?}");
+        assert!(verifier.verify(&token_of(&issuer)).await.is_ok(), "{name}: the known key still verifies");
+    }
+}
+
+/// After a failed fetch the keys are fetched again within seconds (not a minute), still at
+/// most once per backoff however many unknown kids arrive, and the backoff grows while the
+/// issuer stays down.
+#[tokio::test]
+async fn a_failed_fetch_is_retried_after_a_short_backoff() {
+    let issuer = DevIssuer::generate();
+    let endpoint = JwksEndpoint::start(issuer.jwks()).await;
+    endpoint.fail();
+    let verifier = verifier_of(&endpoint); // the default one-minute refetch interval
+    let unavailable = |r: Result<_, TokenError>| matches!(r, Err(TokenError::KeysUnavailable(_)));
+
+    let stranger = DevIssuer::generate();
+    let unknown_kids: Vec<String> = (0..5)
+        .map(|i| {
+            let mut header = Header::new(Algorithm::RS256);
+            header.kid = Some(format!("unknown-{i}"));
+            stranger
+                .sign_with_header(&header, &json!({"iss": ISSUER, "aud": "recovery", "sub": "x", "exp": now() + 300}))
+        })
+        .collect();
+
+    assert!(unavailable(verifier.verify(&token_of(&issuer)).await));
+    for token in &unknown_kids {
+        assert!(unavailable(verifier.verify(token).await));
+    }
+    assert_eq!(endpoint.hits(), 1, "a flood of unknown kids waits for the backoff");
+
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert!(unavailable(verifier.verify(&token_of(&issuer)).await));
+    assert_eq!(endpoint.hits(), 2, "retried after about a second");
+
+    // Second failure in a row: the backoff doubles to about two seconds.
+    endpoint.serve(issuer.jwks());
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert!(unavailable(verifier.verify(&token_of(&issuer)).await));
+    assert_eq!(endpoint.hits(), 2);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(verifier.verify(&token_of(&issuer)).await.unwrap().account.as_str(), "holder");
+    assert_eq!(endpoint.hits(), 3);
+}
+
+#[test]
+fn jwks_urls_are_parsed_not_prefix_matched() {
+    let settings = |url: &str| {
+        let url = url.to_owned();
+        IssuerSettings::from_lookup("CITIZEN", move |name| match name {
+            "CITIZEN_ISSUER" => Some(ISSUER.into()),
+            "CITIZEN_AUDIENCE" => Some("recovery".into()),
+            "CITIZEN_JWKS_URL" => Some(url.clone()),
+            _ => None,
+        })
+    };
+    for good in [
+        "https://sag.example/.well-known/jwks.json",
+        "https://sag.example:8443/jwks",
+        "http://127.0.0.1:8080/jwks",
+        "http://127.20.30.40/jwks",
+        "http://localhost:9000/jwks",
+        "http://[::1]:9000/jwks",
+    ] {
+        assert!(settings(good).is_ok(), "{good} refused");
+    }
+    for (bad, reason) in [
+        ("http://127.0.0.1@evil.example/jwks", "user"),
+        ("http://127.0.0.1:80@evil.example/jwks", "user"),
+        ("https://user:secret@sag.example/jwks", "user"),
+        ("http://127.0.0.1.evil.example/jwks", "loopback"),
+        ("http://evil.example/jwks", "loopback"),
+        ("http://localhost.evil.example/jwks", "loopback"),
+        ("http://[::ffff:8.8.8.8]/jwks", "loopback"),
+        ("ftp://sag.example/jwks", "https"),
+        ("https:/sag.example/jwks", "https"),
+        ("sag.example/jwks", "https"),
+        ("", "missing"),
+    ] {
+        let error = settings(bad).err().unwrap_or_else(|| panic!("{bad} accepted"));
+        let message = error.to_string();
+        assert!(message.contains("CITIZEN_JWKS_URL"), "{bad}: {message}");
+        assert!(message.contains(reason), "{bad}: {message}");
+    }
+}
+
+/// The whole request path: the issuer's JWKS endpoint is down. A holder whose token's key is
+/// already known goes on; a token with a key not yet fetched is answered 503
+/// `service_unavailable` problem+json (the page keeps the holder signed in), on a citizen
+/// route and on a staff route.
+#[tokio::test]
+async fn an_issuer_outage_answers_503_not_401() {
+    use certificate_recovery::auth::TokenVerifier;
+    use certificate_recovery::http::router::route;
+    let citizen_issuer = DevIssuer::generate();
+    let staff_issuer = DevIssuer::generate();
+    let citizen_keys = JwksEndpoint::start(citizen_issuer.jwks()).await;
+    let staff_keys = JwksEndpoint::start(staff_issuer.jwks()).await;
+    let verifier = |iss: &str, endpoint: &JwksEndpoint| {
+        IssuerVerifier::new(IssuerSettings {
+            issuer: iss.into(),
+            audience: "recovery".into(),
+            algorithm: Algorithm::RS256,
+            jwks: endpoint.source(),
+        })
+        // Every unknown kid fetches, as the first one after a minute would.
+        .with_refetch_interval(Duration::ZERO)
+    };
+    let app = certificate_recovery::App {
+        settings: Default::default(),
+        store: Arc::new(certificate_recovery::store::memory::MemoryStore::new()),
+        mailer: Arc::new(certificate_recovery::mailer::outbox::Outbox::new()),
+        tokens: TokenVerifier {
+            citizen: verifier(ISSUER, &citizen_keys),
+            staff: Some(verifier("https://staff.example", &staff_keys)),
+        },
+        hasher: certificate_recovery::security_code_hash::CodeHasher::new(&secrecy::SecretString::from(
+            "a-test-secret-of-at-least-32-bytes!!",
+        ))
+        .unwrap(),
+        clock: Arc::new(certificate_recovery::clock::SystemClock),
+    };
+    let call = |path: &str, token: String| {
+        let request = http::Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        let app = &app;
+        async move {
+            let response = route(app, request).await;
+            let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+            let body: Value = match response.body() {
+                lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap(),
+                other => panic!("unexpected body {other:?}"),
+            };
+            (response.status().as_u16(), content_type, body)
+        }
+    };
+    let holder = citizen_issuer.token(ISSUER, "recovery", "holder", &[], 300);
+    let agent = staff_issuer.token("https://staff.example", "recovery", "agent-1", &["agent".into()], 300);
+    assert_eq!(call("/recovery", holder.clone()).await.0, 200, "keys fetched while the issuer is up");
+
+    citizen_keys.fail();
+    staff_keys.fail();
+    assert_eq!(call("/recovery", holder.clone()).await.0, 200, "the known key goes on verifying");
+    let rotated = DevIssuer::generate().token(ISSUER, "recovery", "holder", &[], 300);
+    for (path, token) in [("/recovery", rotated), ("/agent/assistance-requests?status=open", agent)] {
+        let (status, content_type, body) = call(path, token).await;
+        assert_eq!((status, content_type.as_str()), (503, "application/problem+json"), "{path}: {body}");
+        assert_eq!(body["code"], "service_unavailable", "{path}");
+        assert_eq!(body["status"], 503, "{path}");
+        assert!(body["title"].as_str().is_some_and(|t| t.contains("temporairement")), "{path}: {body}");
+    }
 }

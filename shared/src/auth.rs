@@ -7,6 +7,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -17,7 +18,78 @@ pub enum JwksSource {
     /// A JWKS document given in the configuration.
     Inline(JwkSet),
     /// The issuer's JWKS URL, fetched once per container and again on an unknown `kid`.
-    Url(String),
+    Url(JwksUrl),
+}
+
+/// An issuer's JWKS URL, checked once at start: HTTPS, or plain HTTP to this machine only (a
+/// local issuer in development and tests), never with user info. The very URI checked here is
+/// the one fetched: nothing parses the text again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksUrl(http::Uri);
+
+/// Why a JWKS URL was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JwksUrlError {
+    #[error("not an absolute https:// URL")]
+    NotAbsolute,
+    #[error("only https is allowed (plain http only to a loopback host)")]
+    Scheme,
+    #[error("user info (user@ or user:password@ before the host) is not allowed")]
+    UserInfo,
+    #[error("plain http is allowed only to a loopback host (127.0.0.0/8, [::1], localhost); use https")]
+    NotLoopback,
+}
+
+impl JwksUrl {
+    pub fn parse(raw: &str) -> Result<Self, JwksUrlError> {
+        let uri: http::Uri = raw.trim().parse().map_err(|_| JwksUrlError::NotAbsolute)?;
+        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
+            return Err(JwksUrlError::NotAbsolute);
+        };
+        if authority.as_str().contains('@') {
+            return Err(JwksUrlError::UserInfo);
+        }
+        if authority.host().is_empty() {
+            return Err(JwksUrlError::NotAbsolute);
+        }
+        if *scheme == http::uri::Scheme::HTTPS {
+            return Ok(Self(uri));
+        }
+        if *scheme != http::uri::Scheme::HTTP {
+            return Err(JwksUrlError::Scheme);
+        }
+        if !is_loopback(authority.host()) {
+            return Err(JwksUrlError::NotLoopback);
+        }
+        Ok(Self(uri))
+    }
+
+    pub fn as_uri(&self) -> &http::Uri {
+        &self.0
+    }
+}
+
+impl FromStr for JwksUrl {
+    type Err = JwksUrlError;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Self::parse(raw)
+    }
+}
+
+impl std::fmt::Display for JwksUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// `localhost`, 127.0.0.0/8 or `[::1]`, written exactly so (no other spelling of an address).
+fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let address = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    address.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +106,8 @@ pub enum AuthConfigError {
     Missing(String),
     #[error("setting {0} is invalid")]
     Invalid(String),
+    #[error("setting {setting} is invalid: {reason}")]
+    InvalidUrl { setting: String, reason: JwksUrlError },
 }
 
 impl IssuerSettings {
@@ -48,14 +122,15 @@ impl IssuerSettings {
             None => Algorithm::RS256,
             Some(raw) => parse_algorithm(&raw).ok_or_else(|| AuthConfigError::Invalid(name("JWT_ALGORITHM")))?,
         };
-        let jwks = match (get(&name("JWKS")).filter(|v| !v.trim().is_empty()), get(&name("JWKS_URL"))) {
+        let present = |suffix: &str| get(&name(suffix)).filter(|v| !v.trim().is_empty());
+        let jwks = match (present("JWKS"), present("JWKS_URL")) {
             (Some(inline), _) => {
                 JwksSource::Inline(serde_json::from_str(&inline).map_err(|_| AuthConfigError::Invalid(name("JWKS")))?)
             }
-            (None, Some(url)) if url.starts_with("https://") || url.starts_with("http://127.0.0.1") => {
-                JwksSource::Url(url)
-            }
-            (None, Some(_)) => return Err(AuthConfigError::Invalid(name("JWKS_URL"))),
+            (None, Some(url)) => JwksSource::Url(
+                JwksUrl::parse(&url)
+                    .map_err(|reason| AuthConfigError::InvalidUrl { setting: name("JWKS_URL"), reason })?,
+            ),
             (None, None) => return Err(AuthConfigError::Missing(name("JWKS_URL"))),
         };
         Ok(Self { issuer: required("ISSUER")?, audience: required("AUDIENCE")?, algorithm, jwks })
@@ -80,7 +155,8 @@ fn parse_algorithm(raw: &str) -> Option<Algorithm> {
     .then_some(alg)
 }
 
-/// Why a token was refused. Never shown to the caller beyond `unauthorized`.
+/// Why a token was refused. Never shown to the caller beyond its problem code:
+/// `service_unavailable` when the issuer's keys cannot be had, `unauthorized` otherwise.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("no bearer token")]
@@ -132,13 +208,27 @@ impl Caller {
 }
 
 const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// The wait after a failed fetch, doubled at each failure in a row up to
+/// [`FAILURE_BACKOFF_MAX`] (and never above the refetch interval).
+const FAILURE_BACKOFF: Duration = Duration::from_secs(1);
+const FAILURE_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// When the JWKS may be fetched again, and how the last fetches went.
+#[derive(Debug, Default)]
+struct FetchState {
+    /// No fetch before this instant; `None` until the first fetch.
+    next_allowed: Option<Instant>,
+    /// Failed fetches in a row, 0 after a good one.
+    failures: u32,
+}
 
 /// Verifies tokens of one issuer.
 pub struct IssuerVerifier {
     settings: IssuerSettings,
     validation: Validation,
+    /// The last good keys: a failed fetch or a reply without a usable key leaves them alone.
     keys: RwLock<HashMap<String, DecodingKey>>,
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    fetch: tokio::sync::Mutex<FetchState>,
     refetch_interval: Duration,
 }
 
@@ -158,12 +248,13 @@ impl IssuerVerifier {
             settings,
             validation,
             keys: RwLock::new(keys),
-            last_fetch: tokio::sync::Mutex::new(None),
+            fetch: tokio::sync::Mutex::new(FetchState::default()),
             refetch_interval: REFETCH_INTERVAL,
         }
     }
 
-    /// How soon an unknown `kid` may fetch the JWKS again (a minute by default).
+    /// How soon an unknown `kid` may fetch the JWKS again after a good fetch (a minute by
+    /// default); after a failed one the wait is shorter (one second, doubling).
     pub fn with_refetch_interval(mut self, interval: Duration) -> Self {
         self.refetch_interval = interval;
         self
@@ -192,22 +283,60 @@ impl IssuerVerifier {
         self.keys.read().expect("keys lock").get(kid).cloned()
     }
 
-    /// Fetches the JWKS again, at most once a minute, so an unknown `kid` cannot be used to
-    /// hammer the issuer.
+    /// Fetches the JWKS again, so an unknown `kid` cannot be used to hammer the issuer: at
+    /// most once a minute after a good fetch, after a short growing backoff after a failed one.
+    /// `Err(KeysUnavailable)` when the last fetch failed: the keys cannot be had for now.
     async fn refresh_keys(&self) -> Result<(), TokenError> {
         let JwksSource::Url(url) = &self.settings.jwks else {
             return Ok(());
         };
-        let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|at| at.elapsed() < self.refetch_interval) {
-            return Ok(());
+        let mut state = self.fetch.lock().await;
+        if state.next_allowed.is_some_and(|at| Instant::now() < at) {
+            return match state.failures {
+                0 => Ok(()),
+                n => Err(TokenError::KeysUnavailable(format!("{n} failed fetches in a row; waiting before the next"))),
+            };
         }
-        *last = Some(Instant::now());
-        let set = crate::jwks_fetch::fetch(url).await.map_err(TokenError::KeysUnavailable)?;
+        match self.fetch_keys(url).await {
+            Ok(keys) => {
+                tracing::info!(issuer = %self.settings.issuer, keys = keys.len(), "issuer keys fetched");
+                *self.keys.write().expect("keys lock") = keys;
+                state.failures = 0;
+                state.next_allowed = Some(Instant::now() + self.refetch_interval);
+                Ok(())
+            }
+            Err(reason) => {
+                state.failures = state.failures.saturating_add(1);
+                let wait = self.failure_backoff(state.failures);
+                state.next_allowed = Some(Instant::now() + wait);
+                tracing::warn!(
+                    issuer = %self.settings.issuer,
+                    error = %reason,
+                    failures = state.failures,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "issuer keys could not be fetched; the last good keys are kept"
+                );
+                Err(TokenError::KeysUnavailable(reason))
+            }
+        }
+    }
+
+    /// The keys of the JWKS at `url`; a reply without a usable key is a failure, not an
+    /// empty key set.
+    async fn fetch_keys(&self, url: &JwksUrl) -> Result<HashMap<String, DecodingKey>, String> {
+        let set = crate::jwks_fetch::fetch(url.as_uri()).await?;
         let keys = keys_of(&set, self.settings.algorithm);
-        tracing::info!(issuer = %self.settings.issuer, keys = keys.len(), "issuer keys fetched");
-        *self.keys.write().expect("keys lock") = keys;
-        Ok(())
+        if keys.is_empty() {
+            return Err(format!("the JWKS has no key usable with {:?}", self.settings.algorithm));
+        }
+        Ok(keys)
+    }
+
+    /// The wait after `failures` failed fetches in a row: 1 s, 2 s, 4 s… up to 30 s, and never
+    /// longer than after a good fetch.
+    fn failure_backoff(&self, failures: u32) -> Duration {
+        let doubled = FAILURE_BACKOFF.saturating_mul(1 << failures.saturating_sub(1).min(16));
+        doubled.min(FAILURE_BACKOFF_MAX).min(self.refetch_interval)
     }
 }
 
@@ -271,4 +400,53 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, TokenError> {
         return Err(TokenError::Malformed);
     }
     Ok(token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwks_urls_keep_the_host_they_were_checked_for() {
+        for (raw, host) in [
+            ("https://sag.example/jwks", "sag.example"),
+            ("HTTP://LOCALHOST:9000/jwks", "LOCALHOST"),
+            ("http://127.0.0.1:8080/jwks", "127.0.0.1"),
+            ("http://[::1]/jwks", "[::1]"),
+        ] {
+            assert_eq!(
+                JwksUrl::parse(raw).map(|u| u.as_uri().host().map(str::to_owned)),
+                Ok(Some(host.into())),
+                "{raw}"
+            );
+        }
+        for (raw, error) in [
+            ("http://127.0.0.1@evil.example/", JwksUrlError::UserInfo),
+            ("http://127.0.0.1.evil.example/", JwksUrlError::NotLoopback),
+            ("http://0x7f.1/", JwksUrlError::NotLoopback),
+            ("http://2130706433/", JwksUrlError::NotLoopback),
+            ("http://[::ffff:127.0.0.1]/", JwksUrlError::NotLoopback),
+            ("ws://127.0.0.1/", JwksUrlError::Scheme),
+            ("/jwks", JwksUrlError::NotAbsolute),
+            ("https://", JwksUrlError::NotAbsolute),
+        ] {
+            assert_eq!(JwksUrl::parse(raw), Err(error), "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_failure_backoff_doubles_up_to_its_cap_and_the_refetch_interval() {
+        let settings = IssuerSettings {
+            issuer: "https://sag.example".into(),
+            audience: "recovery".into(),
+            algorithm: Algorithm::RS256,
+            jwks: JwksSource::Url(JwksUrl::parse("https://sag.example/jwks").unwrap()),
+        };
+        let verifier = IssuerVerifier::new(settings.clone());
+        let waits: Vec<u64> = (1..=8).map(|n| verifier.failure_backoff(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(verifier.failure_backoff(u32::MAX), FAILURE_BACKOFF_MAX);
+        let impatient = IssuerVerifier::new(settings).with_refetch_interval(Duration::from_secs(5));
+        assert_eq!(impatient.failure_backoff(4), Duration::from_secs(5));
+    }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 const MAX_JWKS_BYTES: usize = 64 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(3);
 
-pub async fn fetch(url: &str) -> Result<JwkSet, String> {
+/// `uri` is an [`crate::auth::JwksUrl`], checked at start (HTTPS, or HTTP to a loopback host).
+/// Redirects are not followed.
+pub async fn fetch(uri: &http::Uri) -> Result<JwkSet, String> {
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
         .map_err(|e| format!("no root certificates: {e}"))?
@@ -17,8 +19,7 @@ pub async fn fetch(url: &str) -> Result<JwkSet, String> {
         .build();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build::<_, Empty<hyper::body::Bytes>>(connector);
-    let uri: http::Uri = url.parse().map_err(|_| "invalid JWKS URL".to_owned())?;
-    let response = tokio::time::timeout(TIMEOUT, client.get(uri))
+    let response = tokio::time::timeout(TIMEOUT, client.get(uri.clone()))
         .await
         .map_err(|_| "JWKS fetch timed out".to_owned())?
         .map_err(|e| format!("JWKS fetch failed: {e}"))?;

@@ -45,6 +45,10 @@ pub fn desk_problem(error: &crate::assistance_desk::DeskError) -> Problem {
     }
 }
 
-pub fn token_problem(_error: &TokenError) -> Problem {
-    ErrorCode::Unauthorized.into()
+pub fn token_problem(error: &TokenError) -> Problem {
+    match error {
+        // The issuer's keys cannot be had: not the holder's fault, and a 401 would sign them out.
+        TokenError::KeysUnavailable(_) => ErrorCode::ServiceUnavailable.into(),
+        _ => ErrorCode::Unauthorized.into(),
+    }
 }

@@ -22,16 +22,19 @@ pub const MAX_PAGE: usize = 100;
 pub async fn agent(app: &App, request: &Request) -> Result<Caller, Problem> {
     let header = request.headers().get("authorization").and_then(|v| v.to_str().ok());
     let token = bearer_token(header).map_err(|e| token_problem(&e))?;
+    let mut staff_error = None;
     if let Some(staff) = &app.tokens.staff {
         match staff.verify(token).await {
             Ok(caller) if caller.has_role("agent") => return Ok(caller),
             Ok(_) => return Err(ErrorCode::Forbidden.into()),
-            Err(_) => {}
+            Err(e) => staff_error = Some(e),
         }
     }
     match app.tokens.citizen.verify(token).await {
         Ok(_) => Err(ErrorCode::Forbidden.into()),
         Err(e) => {
+            // The staff issuer's verdict decides (401, or 503 when its keys cannot be had).
+            let e = staff_error.unwrap_or(e);
             tracing::info!(reason = %e, "staff token refused");
             Err(token_problem(&e))
         }
