@@ -6,24 +6,9 @@ mod common;
 use certificate_recovery::domain::{AccountSubject, CertificateNumber};
 use certificate_recovery::settings::RuleSettings;
 use certificate_recovery::store::Counter;
+use common::join_all;
 use common::{Backend, spawn_app};
-use futures_like::join_all;
 use std::collections::BTreeMap;
-
-mod futures_like {
-    /// Runs futures concurrently on the test runtime and collects their outputs in order.
-    pub async fn join_all<F: std::future::Future + Send + 'static>(futures: Vec<F>) -> Vec<F::Output>
-    where
-        F::Output: Send + 'static,
-    {
-        let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
-        let mut out = Vec::with_capacity(handles.len());
-        for h in handles {
-            out.push(h.await.expect("task"));
-        }
-        out
-    }
-}
 
 on_both_backends!(
     concurrent_correct_verifies_link_once,

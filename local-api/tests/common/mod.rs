@@ -320,3 +320,16 @@ impl TestApp {
         self.api.stop().await;
     }
 }
+
+/// Runs futures concurrently on the test runtime and collects their outputs in order.
+pub async fn join_all<F: std::future::Future + Send + 'static>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}

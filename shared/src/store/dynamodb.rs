@@ -1406,3 +1406,34 @@ impl Store for DynamoStore {
             .and_then(|c| WindowCount::current(Some(c), now)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_conflicts_are_tried_again() {
+        let conflict = Some("TransactionConflict");
+        assert_eq!(cancellation_of(&[Some("None"), conflict, None]), Cancellation::ConflictOnly);
+        // A failed condition is a refusal, whatever else conflicted.
+        assert_eq!(
+            cancellation_of(&[conflict, Some("ConditionalCheckFailed")]),
+            Cancellation::Conditions(vec![false, true])
+        );
+        assert_eq!(cancellation_of(&[conflict, Some("ThrottlingError")]), Cancellation::Other);
+        assert_eq!(cancellation_of(&[Some("None"), None]), Cancellation::Other);
+    }
+
+    #[test]
+    fn conflict_backoff_grows_with_jitter_and_stays_short() {
+        for attempt in 0..CONFLICT_TRIES {
+            let base = 10u64 << attempt;
+            for _ in 0..50 {
+                let pause = conflict_backoff(attempt).as_millis() as u64;
+                assert!((base..2 * base).contains(&pause), "attempt {attempt}: {pause} ms");
+            }
+        }
+        let worst: u64 = (0..CONFLICT_TRIES - 1).map(|a| 2 * (10u64 << a)).sum();
+        assert!(worst < 200, "all retries together stay well under the SDK timeout: {worst} ms");
+    }
+}
