@@ -181,3 +181,58 @@ async fn repeated_rows_in_one_file_keep_the_last() {
     assert!(ok, "{out}");
     assert_eq!(f.store.certificate(&number("AG7")).await.unwrap().unwrap().holder_name, "Dernier");
 }
+
+#[tokio::test]
+async fn a_reimport_keeps_an_employees_email_unless_told_otherwise() {
+    use certificate_recovery::domain::EmailAddress;
+    use certificate_recovery::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
+    use certificate_recovery::store::{CloseOutcome, CloseRequest};
+    let Some(f) = fixture().await else { return };
+    let registry = f.write(
+        "certificates.csv",
+        &format!(
+            "{HEADER}AG-700001,Jeanne Tremblay,1980-02-29,ancienne@exemple.ca,514-555-0101,fr,active,2027-06-30\n"
+        ),
+    );
+    let registry = registry.to_str().unwrap();
+    assert!(f.import(&["--certificates", registry]).0);
+    // An employee calls the holder back and sets a new email.
+    let now = time::OffsetDateTime::now_utc();
+    let holder = AccountSubject::parse("holder").unwrap();
+    let request = AssistanceRequest {
+        reference: "R-IMPORT".into(),
+        account: holder.clone(),
+        certificate_number: number("AG-700001"),
+        preferred_time: PreferredTime::Any,
+        language: certificate_recovery::domain::Language::Fr,
+        message: None,
+        created_at: now,
+        status: AssistanceStatus::Open,
+    };
+    let opened =
+        AuditEvent::new(&number("AG-700001"), now, Actor::account(&holder), AuditAction::AssistanceRequest, "opened");
+    f.store.open_assistance_request(&request, opened).await.unwrap();
+    let close = CloseRequest {
+        reference: "R-IMPORT".into(),
+        account: holder,
+        certificate_number: number("AG-700001"),
+        outcome: "email_updated".into(),
+        agent: "agent-007".into(),
+        new_email: Some(EmailAddress::parse("nouvelle@exemple.ca").unwrap()),
+        now,
+        audit: vec![],
+    };
+    assert_eq!(f.store.close_assistance_request(&close).await.unwrap(), CloseOutcome::Closed);
+    let email = || async { f.store.certificate(&number("AG-700001")).await.unwrap().unwrap().email.unwrap() };
+
+    // The registry still has the old address: the re-import keeps the employee's and says so.
+    let (ok, summary) = f.import(&["--certificates", registry]);
+    assert!(ok, "{summary}");
+    assert!(summary.contains("employee emails kept: 1"), "{summary}");
+    assert_eq!(email().await.as_str(), "nouvelle@exemple.ca");
+    // Told otherwise, the registry's email wins.
+    let (ok, summary) = f.import(&["--certificates", registry, "--replace-employee-emails"]);
+    assert!(ok, "{summary}");
+    assert!(summary.contains("employee emails kept: 0"), "{summary}");
+    assert_eq!(email().await.as_str(), "ancienne@exemple.ca");
+}
