@@ -233,7 +233,8 @@ async fn the_audit_trail_pages_newest_first(backend: Backend) {
     let start = app.api.app.clock.now() - time::Duration::hours(1);
     for i in 0..60 {
         let at = start + time::Duration::seconds(i);
-        let event = AuditEvent::new(&number, at, Actor::Account(format!("guesser-{i}")), AuditAction::Lookup, "no_match");
+        let event =
+            AuditEvent::new(&number, at, Actor::Account(format!("guesser-{i}")), AuditAction::Lookup, "no_match");
         app.api.app.store.append_audit(&event).await.unwrap();
     }
     let stored: Vec<String> = app.audit("AG-100003").await.into_iter().map(|e| e.id).collect();
@@ -245,8 +246,11 @@ async fn the_audit_trail_pages_newest_first(backend: Backend) {
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [50, 11]);
     let all: Vec<&serde_json::Value> = pages.iter().flatten().collect();
     assert_eq!(all[0]["action"], "staff_view_audit");
-    let others: Vec<String> =
-        all.iter().filter(|e| e["action"] != "staff_view_audit").map(|e| e["id"].as_str().unwrap().to_owned()).collect();
+    let others: Vec<String> = all
+        .iter()
+        .filter(|e| e["action"] != "staff_view_audit")
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(others, stored, "every event once, newest first, none left out");
     assert_eq!(all.iter().filter(|e| e["action"] == "staff_view_audit").count(), 1);
 
@@ -276,6 +280,8 @@ async fn bad_audit_page_parameters_are_refused(backend: Backend) {
     let before = app.audit("AG-100001").await.len();
     let garbage_json = base64_url(b"{\"t\": \"soon\"}");
     let bad_id = base64_url(b"{\"t\": 1, \"i\": \"../../FILE\"}");
+    let negative = base64_url(b"{\"t\": -1, \"i\": \"ab\"}");
+    let fraction = base64_url(b"{\"t\": 1.5, \"i\": \"ab\"}");
     let cases = [
         ("limit=0", "limit"),
         ("limit=101", "limit"),
@@ -286,18 +292,27 @@ async fn bad_audit_page_parameters_are_refused(backend: Backend) {
         ("cursor=", "cursor"),
         (&format!("cursor={garbage_json}"), "cursor"),
         (&format!("cursor={bad_id}"), "cursor"),
+        (&format!("cursor={negative}"), "cursor"),
+        (&format!("cursor={fraction}"), "cursor"),
     ];
     for (query, field) in cases {
         let answer = app.desk_get(&format!("/agent/certificates/AG-100001/audit?{query}")).await;
         answer.assert(400, "invalid_request");
         assert_eq!(fields_of(&answer), [field], "{query}: {}", answer.body);
     }
+    // Every bad field at once.
+    let both = app.desk_get("/agent/certificates/AG-100001/audit?limit=0&cursor=%21").await;
+    both.assert(400, "invalid_request");
+    assert_eq!(fields_of(&both), ["limit", "cursor"]);
     // English is available.
     let english = app
-        .request_with("GET", "/agent/certificates/AG-100001/audit?limit=500", Some(&app.agent()), None, &[(
-            "accept-language",
-            "en",
-        )])
+        .request_with(
+            "GET",
+            "/agent/certificates/AG-100001/audit?limit=500",
+            Some(&app.agent()),
+            None,
+            &[("accept-language", "en")],
+        )
         .await;
     english.assert(400, "invalid_request");
     assert_eq!(english.body["errors"][0]["detail"], "A whole number from 1 to 100 is expected.");
@@ -308,6 +323,11 @@ async fn bad_audit_page_parameters_are_refused(backend: Backend) {
     let answer = app.desk_get(&format!("/agent/certificates/AG-100001/audit?cursor={old}")).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["items"], json!([]));
+    // One from the far future reads from the newest.
+    let future = base64_url(b"{\"t\": 18446744073709551615, \"i\": \"ffff\"}");
+    let answer = app.desk_get(&format!("/agent/certificates/AG-100001/audit?cursor={future}")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["items"][0]["action"], "staff_view_audit");
     app.stop().await;
 }
 
@@ -400,11 +420,13 @@ async fn audit_events_expire_after_the_retention(backend: Backend) {
     app.advance(24 * 3600);
     assert_eq!(outcomes(app.audit("AG-100001").await), ["no_match"]);
     let trail = app.desk_get("/agent/certificates/AG-100001/audit").await;
-    let actions: Vec<&str> = trail.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        trail.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["staff_view_audit", "lookup"], "{}", trail.body);
     app.advance(24 * 3600);
     let trail = app.desk_get("/agent/certificates/AG-100001/audit").await;
-    let actions: Vec<&str> = trail.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        trail.body["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["staff_view_audit", "staff_view_audit"], "{}", trail.body);
     app.stop().await;
 }

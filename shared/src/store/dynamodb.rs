@@ -8,7 +8,7 @@
 //! | certificate file (registry fields) | `CERT#<number>` | `FILE` |
 //! | the account a file is linked to | `CERT#<number>` | `OWNER` |
 //! | 24 h counter of a certificate | `CERT#<number>` | `COUNTER#<kind>` |
-//! | audit event | `CERT#<number>` | `AUDIT#<ns>#<id>` |
+//! | audit event (TTL: its time + the store's audit retention) | `CERT#<number>` | `AUDIT#<ns>#<id>` |
 //! | invoice | `INVOICE#<number>` | `INVOICE` |
 //! | recovery session | `ACCOUNT#<sub>` | `SESSION` |
 //! | link | `ACCOUNT#<sub>` | `LINK` |
@@ -55,6 +55,7 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    audit_retention: Duration,
 }
 
 fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug>(error: SdkError<E>) -> StoreError {
@@ -88,8 +89,16 @@ fn values(pairs: &[(&str, AttributeValue)]) -> Option<Item> {
 }
 
 impl DynamoStore {
+    /// The store on `table`, keeping audit events for the default retention (SPEC §4).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), audit_retention: crate::settings::RuleSettings::default().audit_retention }
+    }
+
+    /// Audit events expire this long after they happened (`AUDIT_RETENTION_DAYS`): their
+    /// TTL attribute, and absent from reads from then on.
+    pub fn with_audit_retention(mut self, retention: Duration) -> Self {
+        self.audit_retention = retention;
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -269,6 +278,7 @@ impl DynamoStore {
     }
 
     async fn put(&self, item: Item) -> StoreResult<()> {
+        let item = with_audit_expiry(item, self.audit_retention);
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }
@@ -381,6 +391,7 @@ impl DynamoStore {
     }
 
     fn put_item(&self, item: Item) -> TransactWriteItem {
+        let item = with_audit_expiry(item, self.audit_retention);
         TransactWriteItem::builder()
             .put(Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("put"))
             .build()
@@ -1019,30 +1030,55 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn audit_trail(&self, certificate: &CertificateNumber) -> StoreResult<Vec<AuditEvent>> {
-        let mut events = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :audit)")
-                .expression_attribute_values(":pk", s(cert_pk(certificate)))
-                .expression_attribute_values(":audit", s(AUDIT_PREFIX))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                events.push(audit_from_item(&item)?);
+    async fn audit_trail(
+        &self,
+        certificate: &CertificateNumber,
+        limit: usize,
+        after: Option<&AuditPosition>,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Vec<AuditEvent>, Option<AuditPosition>)> {
+        let limit = limit.clamp(1, 100);
+        // Only live events, by their sort key: expired ones read as absent before the TTL
+        // sweep, and a page is never short for them.
+        let (oldest, newest) = audit_key_range(now, self.audit_retention);
+        let start = match after.map(AuditPosition::sort_key) {
+            Some(after) if after <= oldest => return Ok((Vec::new(), None)),
+            Some(after) => {
+                Some(HashMap::from([("pk".to_owned(), s(cert_pk(certificate))), ("sk".to_owned(), s(after))]))
             }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(events),
-            }
-        }
+            None => None,
+        };
+        // One more than the page: whether more follow, without an empty last page.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :oldest AND :newest")
+            .expression_attribute_values(":pk", s(cert_pk(certificate)))
+            .expression_attribute_values(":oldest", s(oldest))
+            .expression_attribute_values(":newest", s(newest))
+            .scan_index_forward(false)
+            .limit(limit as i32 + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let items = out.items.unwrap_or_default();
+        // A query also stops at 1 MB: then the last item read is where the next page starts.
+        let cut_short = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
+        let last = match items.len() {
+            n if n > limit => Some(&items[limit - 1]),
+            n if n > 0 && cut_short => items.last(),
+            _ => None,
+        };
+        let next = last
+            .map(|item| {
+                AuditPosition::from_sort_key(sk_of(item)).ok_or_else(|| StoreError::Corrupt("an audit sort key".into()))
+            })
+            .transpose()?;
+        let events = items.iter().take(limit).map(audit_from_item).collect::<StoreResult<_>>()?;
+        Ok((events, next))
     }
 
     async fn upsert_certificate(&self, file: &CertificateFile) -> StoreResult<()> {
