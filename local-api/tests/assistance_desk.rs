@@ -430,3 +430,17 @@ async fn audit_events_expire_after_the_retention(backend: Backend) {
     assert_eq!(actions, ["staff_view_audit", "staff_view_audit"], "{}", trail.body);
     app.stop().await;
 }
+
+#[test]
+fn openapi_lists_every_audit_action() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+    let openapi = yaml_rust2::YamlLoader::load_from_str(&std::fs::read_to_string(path).unwrap()).unwrap().remove(0);
+    let listed: Vec<&str> = openapi["components"]["schemas"]["AuditEvent"]["properties"]["action"]["enum"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let actions: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+    assert_eq!(listed, actions);
+}
