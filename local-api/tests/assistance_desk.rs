@@ -179,6 +179,10 @@ async fn other_outcomes_and_refusals(backend: Backend) {
     assert!(to_old[0].subject.contains("a été modifiée"), "French file: {}", to_old[0].subject);
     assert!(to_old[0].body.contains("j•••@n•••.ca") && !to_old[0].body.contains(&new_email));
     assert_eq!(app.emails_to(&new_email).await.len(), 1);
+    // The change on record carries the employee's address.
+    let trail = app.audit("AG-100001").await;
+    let change = trail.iter().find(|e| e.action == AuditAction::EmailChange && e.outcome == "updated").unwrap();
+    assert_eq!(change.source_ip, Some("127.0.0.1".parse().unwrap()));
 
     // Other outcomes close the request and change nothing else.
     let second = app.ask_for_help("holder-unreachable", "AG-100003", "1990-11-02").await;
