@@ -85,11 +85,12 @@ pub enum StartError {
 }
 
 async fn store(options: &Options) -> Result<Arc<dyn Store>, StartError> {
+    let retention = options.settings.audit_retention;
     let Some(endpoint) = &options.dynamodb_endpoint else {
-        return Ok(Arc::new(MemoryStore::new()));
+        return Ok(Arc::new(MemoryStore::new().with_audit_retention(retention)));
     };
     let client = local_aws::dynamodb(&local_aws::sdk_config().await, Some(endpoint));
-    let store = DynamoStore::new(client, &options.table);
+    let store = DynamoStore::new(client, &options.table).with_audit_retention(retention);
     store.create_table_if_missing().await?;
     Ok(Arc::new(store))
 }

@@ -58,7 +58,8 @@ impl App {
         let table = required("TABLE_NAME")?;
         let sender = required("SENDER_ADDRESS")?;
         let config = aws_config::from_env().timeout_config(sdk_timeouts()).load().await;
-        let store = crate::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table);
+        let store = crate::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table)
+            .with_audit_retention(settings.audit_retention);
         let mailer = crate::mailer::ses::SesMailer::new(aws_sdk_sesv2::Client::new(&config), sender);
         Ok(Self {
             settings,

@@ -53,10 +53,14 @@ pub enum AuditAction {
     LinkNotice,
     StaffResolve,
     EmailChange,
+    /// An employee opened an assistance request (the file's contact details).
+    StaffViewRequest,
+    /// An employee opened the file's audit trail.
+    StaffViewAudit,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 12] = [
         Self::Lookup,
         Self::CodeSend,
         Self::CodeVerify,
@@ -67,6 +71,8 @@ impl AuditAction {
         Self::LinkNotice,
         Self::StaffResolve,
         Self::EmailChange,
+        Self::StaffViewRequest,
+        Self::StaffViewAudit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +87,8 @@ impl AuditAction {
             Self::LinkNotice => "link_notice",
             Self::StaffResolve => "staff_resolve",
             Self::EmailChange => "email_change",
+            Self::StaffViewRequest => "staff_view_request",
+            Self::StaffViewAudit => "staff_view_audit",
         }
     }
 
@@ -141,5 +149,28 @@ impl AuditEvent {
     /// Sort key: newest first when read backwards.
     pub fn sort_key(&self) -> String {
         format!("AUDIT#{:020}#{}", self.at.unix_timestamp_nanos().max(0), self.id)
+    }
+
+    /// When the event expires (SPEC §4, `AUDIT_RETENTION_DAYS`): from then on it reads as
+    /// absent, and DynamoDB's TTL removes it. The one rule both stores apply.
+    pub fn expires_at(&self, retention: std::time::Duration) -> OffsetDateTime {
+        self.at + retention
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_has_its_word_and_parses_back() {
+        let words: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        let unique: std::collections::BTreeSet<&&str> = words.iter().collect();
+        assert_eq!(unique.len(), words.len());
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+            assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+        }
+        assert!(words.contains(&"staff_view_request") && words.contains(&"staff_view_audit"));
     }
 }

@@ -183,6 +183,8 @@ pub enum FieldReason {
     TooLong,
     OutOfRange,
     NotAllowed,
+    /// A page size (`limit`) that is not a whole number from 1 to 100.
+    InvalidPageSize,
 }
 
 impl From<ParseError> for FieldReason {
@@ -214,6 +216,8 @@ impl FieldReason {
             (Self::OutOfRange, En) => "This date is not plausible.",
             (Self::NotAllowed, Fr) => "Cette valeur n’est pas permise.",
             (Self::NotAllowed, En) => "This value is not allowed.",
+            (Self::InvalidPageSize, Fr) => "Un nombre entier de 1 à 100 est attendu.",
+            (Self::InvalidPageSize, En) => "A whole number from 1 to 100 is expected.",
         }
     }
 }

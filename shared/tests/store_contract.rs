@@ -4,7 +4,7 @@
 use certificate_recovery::audit::{Actor, AuditAction, AuditEvent};
 use certificate_recovery::domain::*;
 use certificate_recovery::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
-use certificate_recovery::store::dynamodb::DynamoStore;
+use certificate_recovery::store::dynamodb::{DynamoStore, TTL_ATTRIBUTE};
 use certificate_recovery::store::memory::MemoryStore;
 use certificate_recovery::store::*;
 use std::time::Duration;
@@ -57,6 +57,8 @@ contract!(
     links_are_atomic_and_move,
     one_open_assistance_request_per_account,
     audit_trail_is_newest_first,
+    the_audit_trail_pages_without_duplicates_or_gaps,
+    audit_events_expire_after_the_retention,
     the_queue_pages_oldest_first,
     closing_a_request_with_a_new_email_is_atomic,
     files_are_read_in_batches,
@@ -178,7 +180,7 @@ async fn a_reimport_keeps_the_link(store: &dyn Store) {
     assert_eq!(read.holder_name, "Jeanne Tremblay-Roy");
     assert_eq!(read.linked_account, Some(account("acct")));
     assert_eq!(store.account_view(&account("acct"), NOW).await.unwrap().link, Some(number("C1")));
-    assert_eq!(store.audit_trail(&number("C1")).await.unwrap().len(), 2);
+    assert_eq!(trail(store, "C1").await.len(), 2);
 }
 
 async fn lookup_reservations_lock_and_release(store: &dyn Store) {
@@ -463,7 +465,7 @@ async fn repeated_refusals_reach_the_trail_once_per_window(store: &dyn Store) {
     assert!(store.append_audit_once(&by_other, until).await.unwrap());
     // After the window, once more.
     assert!(store.append_audit_once(&event("C1", until, "locked"), until + DAY).await.unwrap());
-    assert_eq!(store.audit_trail(&number("C1")).await.unwrap().len(), 3);
+    assert_eq!(trail(store, "C1").await.len(), 3);
 }
 
 async fn an_employee_email_outlives_a_reimport_and_kills_older_codes(store: &dyn Store) {
@@ -592,7 +594,7 @@ async fn one_open_assistance_request_per_account(store: &dyn Store) {
         AssistanceOpened::AlreadyOpen(request.clone())
     );
     assert_eq!(store.account_view(&account("acct"), NOW).await.unwrap().open_assistance, Some(request));
-    assert_eq!(store.audit_trail(&number("C1")).await.unwrap().len(), 1);
+    assert_eq!(trail(store, "C1").await.len(), 1);
 }
 
 async fn audit_trail_is_newest_first(store: &dyn Store) {
@@ -600,8 +602,166 @@ async fn audit_trail_is_newest_first(store: &dyn Store) {
         store.append_audit(&event("C1", NOW + Duration::from_secs(i as u64), outcome)).await.unwrap();
     }
     store.append_audit(&event("C2", NOW, "elsewhere")).await.unwrap();
-    let outcomes: Vec<_> = store.audit_trail(&number("C1")).await.unwrap().into_iter().map(|e| e.outcome).collect();
+    let outcomes: Vec<_> = trail(store, "C1").await.into_iter().map(|e| e.outcome).collect();
     assert_eq!(outcomes, ["third", "second", "first"]);
+}
+
+/// Every page of a file's trail at `now` in pages of `limit`.
+async fn pages(store: &dyn Store, n: &str, limit: usize, now: OffsetDateTime) -> Vec<Vec<AuditEvent>> {
+    let mut pages = Vec::new();
+    let mut after: Option<AuditPosition> = None;
+    loop {
+        let (page, next) = store.audit_trail(&number(n), limit, after.as_ref(), now).await.unwrap();
+        pages.push(page);
+        match next {
+            Some(next) => after = Some(next),
+            None => return pages,
+        }
+        assert!(pages.len() < 200, "the pages never end");
+    }
+}
+
+/// A file's whole trail at `NOW`, newest first.
+async fn trail(store: &dyn Store, n: &str) -> Vec<AuditEvent> {
+    pages(store, n, 100, NOW).await.into_iter().flatten().collect()
+}
+
+fn ids(events: &[AuditEvent]) -> Vec<String> {
+    events.iter().map(|e| e.id.clone()).collect()
+}
+
+async fn the_audit_trail_pages_without_duplicates_or_gaps(store: &dyn Store) {
+    // 105 events: a second apart, and five at the very same instant (their ids decide).
+    let mut written = Vec::new();
+    for i in 0..100 {
+        written.push(event("C1", NOW - Duration::from_secs(1000 - i), &format!("e{i}")));
+    }
+    for i in 0..5 {
+        written.push(event("C1", NOW - Duration::from_secs(500), &format!("same-instant-{i}")));
+    }
+    for e in &written {
+        store.append_audit(e).await.unwrap();
+    }
+    store.append_audit(&event("C2", NOW, "another file")).await.unwrap();
+    written.sort_by_key(|e| std::cmp::Reverse(e.sort_key()));
+    let newest_first = ids(&written);
+
+    // At most 100 a page, whatever is asked.
+    for (limit, page) in [(1, 1), (7, 7), (35, 35), (100, 100), (500, 100)] {
+        let pages = pages(store, "C1", limit, NOW).await;
+        let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+        let mut expected = vec![page; 105 / page];
+        if 105 % page != 0 {
+            expected.push(105 % page);
+        }
+        assert_eq!(sizes, expected, "pages of {limit}: full pages, no empty last one");
+        let walked: Vec<AuditEvent> = pages.into_iter().flatten().collect();
+        assert_eq!(ids(&walked), newest_first, "pages of {limit}: every event once, newest first");
+    }
+    // A position between two events (a cursor of an event since gone) reads on from there.
+    let middle = &written[40];
+    let between = AuditPosition::new(AuditPosition::of(middle).at_nanos() + 1, "0").unwrap();
+    let (page, _) = store.audit_trail(&number("C1"), 3, Some(&between), NOW).await.unwrap();
+    assert_eq!(ids(&page), newest_first[40..43]);
+    // A position older than every event: nothing more.
+    let oldest = AuditPosition::new(0, "0").unwrap();
+    assert_eq!(store.audit_trail(&number("C1"), 3, Some(&oldest), NOW).await.unwrap(), (Vec::new(), None));
+    // The other file's trail is its own.
+    assert_eq!(trail(store, "C2").await.len(), 1);
+    assert_eq!(trail(store, "C3").await, []);
+}
+
+/// The default retention: 730 days (SPEC §4).
+const RETENTION: Duration = Duration::from_secs(730 * 24 * 3600);
+
+async fn audit_events_expire_after_the_retention(store: &dyn Store) {
+    let ms = Duration::from_millis(1);
+    let old = event("C1", NOW - RETENTION, "expires at NOW");
+    let edge = event("C1", NOW - RETENTION + ms, "expires a millisecond after NOW");
+    let new = event("C1", NOW, "new");
+    for e in [&old, &edge, &new] {
+        store.append_audit(e).await.unwrap();
+    }
+    let outcomes_at = |now: OffsetDateTime, limit: usize| async move {
+        pages(store, "C1", limit, now).await.into_iter().flatten().map(|e| e.outcome).collect::<Vec<_>>()
+    };
+    assert_eq!(outcomes_at(NOW - ms, 10).await, [new.outcome.as_str(), edge.outcome.as_str(), old.outcome.as_str()]);
+    // At its time plus the retention an event reads as absent, before any TTL sweep.
+    assert_eq!(outcomes_at(NOW, 10).await, [new.outcome.as_str(), edge.outcome.as_str()]);
+    assert_eq!(
+        outcomes_at(NOW, 1).await,
+        [new.outcome.as_str(), edge.outcome.as_str()],
+        "paging ends at the last live event"
+    );
+    assert_eq!(outcomes_at(NOW + ms, 10).await, [new.outcome.as_str()]);
+    assert_eq!(outcomes_at(NOW + RETENTION, 10).await, Vec::<String>::new());
+    // A cursor into the expired part reads nothing.
+    let (page, next) = store.audit_trail(&number("C1"), 10, Some(&AuditPosition::of(&edge)), NOW + ms).await.unwrap();
+    assert_eq!((page, next), (Vec::new(), None));
+}
+
+/// The retention a store is built with is the one it applies (both stores), and DynamoDB
+/// items carry it as their TTL attribute, whichever write put them there.
+async fn a_configured_retention_applies(store: &dyn Store) {
+    let kept = event("C1", NOW - DAY + Duration::from_secs(1), "kept");
+    store.append_audit(&event("C1", NOW - DAY, "gone")).await.unwrap();
+    store.append_audit(&kept).await.unwrap();
+    store.open_session(&session("acct", "C1"), event("C1", NOW, "matched")).await.unwrap();
+    let outcomes: Vec<String> = trail(store, "C1").await.into_iter().map(|e| e.outcome).collect();
+    assert_eq!(outcomes, ["matched", "kept"]);
+}
+
+#[tokio::test]
+async fn a_configured_retention_applies_memory() {
+    a_configured_retention_applies(&MemoryStore::new().with_audit_retention(DAY)).await;
+}
+
+#[tokio::test]
+async fn a_configured_retention_applies_dynamodb_local() {
+    let Some(store) = dynamodb().await else { return };
+    let store = store.with_audit_retention(DAY);
+    a_configured_retention_applies(&store).await;
+    let items = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S("CERT#C1".into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    let ttl = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+        item.get(TTL_ATTRIBUTE).map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+    };
+    let mut expiries: Vec<(String, Option<i64>)> =
+        items.iter().map(|i| (i["outcome"].as_s().unwrap().clone(), ttl(i))).collect();
+    expiries.sort();
+    let day = DAY.as_secs() as i64;
+    let now = NOW.unix_timestamp();
+    assert_eq!(
+        expiries,
+        [
+            ("gone".to_owned(), Some(now)),
+            ("kept".to_owned(), Some(now + 1)),
+            // Written in the session's transaction: the same TTL rule.
+            ("matched".to_owned(), Some(now + day)),
+        ]
+    );
+    // The session item keeps its own TTL: the session's end.
+    let session = store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S("ACCOUNT#acct".into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    assert_eq!(ttl(&session[0]), Some(now + 1800));
 }
 
 fn request(reference: &str, account_id: &str, n: &str, at: OffsetDateTime) -> AssistanceRequest {
@@ -668,7 +828,7 @@ async fn closing_a_request_with_a_new_email_is_atomic(store: &dyn Store) {
     let again = CloseRequest { new_email: Some(EmailAddress::parse("autre@exemple.ca").unwrap()), ..close };
     assert_eq!(store.close_assistance_request(&again).await.unwrap(), CloseOutcome::AlreadyClosed);
     assert_eq!(store.certificate(&number("C1")).await.unwrap().unwrap().email.unwrap().as_str(), "nouvelle@exemple.ca");
-    assert_eq!(store.audit_trail(&number("C1")).await.unwrap().len(), 2);
+    assert_eq!(trail(store, "C1").await.len(), 2);
     // The account may ask again.
     let second = request("AR-0000-0002", "acct", "C1", NOW);
     assert_eq!(

@@ -301,9 +301,21 @@ impl TestApp {
         self.clock.as_ref().expect("a manual clock").advance(std::time::Duration::from_secs(seconds));
     }
 
+    /// The file's whole audit trail as it stands now, newest first, page by page from the
+    /// store (not through the route, which would add an event of its own).
     pub async fn audit(&self, certificate: &str) -> Vec<certificate_recovery::audit::AuditEvent> {
         let number = certificate_recovery::domain::CertificateNumber::parse(certificate).unwrap();
-        self.api.app.store.audit_trail(&number).await.unwrap()
+        let (store, now) = (&self.api.app.store, self.api.app.clock.now());
+        let mut events = Vec::new();
+        let mut after = None;
+        loop {
+            let (page, next) = store.audit_trail(&number, 100, after.as_ref(), now).await.unwrap();
+            events.extend(page);
+            match next {
+                Some(next) => after = Some(next),
+                None => return events,
+            }
+        }
     }
 
     /// SDK clients on the emulators, to break them from the outside.

@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::domain::{CertificateFile, CertificateNumber, EmailAddress, Language};
 use crate::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
-use crate::store::{CloseOutcome, CloseRequest, QueuePosition, StoreError};
+use crate::store::{AuditPosition, CloseOutcome, CloseRequest, QueuePosition, StoreError};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -110,11 +110,23 @@ pub async fn open_requests(
     Ok((views, next))
 }
 
-/// One request with the file's contact details.
-#[tracing::instrument(skip_all, fields(reference = %reference))]
-pub async fn request(app: &App, reference: &str) -> Result<RequestView, DeskError> {
+/// One request with the file's contact details. Opening it is an audit event on the file
+/// (who saw whose personal data), written before anything is shown.
+#[tracing::instrument(skip_all, fields(reference = %reference, agent = %agent))]
+pub async fn request(
+    app: &App,
+    agent: &str,
+    source_ip: Option<std::net::IpAddr>,
+    reference: &str,
+) -> Result<RequestView, DeskError> {
     let request = app.store.assistance_request(reference).await?.ok_or(DeskError::NotFound)?;
     let file = app.store.certificate(&request.certificate_number).await?;
+    let actor = Actor::Agent(agent.to_owned());
+    let viewed =
+        AuditEvent::new(&request.certificate_number, app.clock.now(), actor, AuditAction::StaffViewRequest, "viewed")
+            .with_detail(reference)
+            .from_ip(source_ip);
+    app.store.append_audit(&viewed).await?;
     Ok(RequestView::new(&request, file.as_ref(), true))
 }
 
@@ -126,6 +138,7 @@ pub async fn request(app: &App, reference: &str) -> Result<RequestView, DeskErro
 pub async fn resolve(
     app: &App,
     agent: &str,
+    source_ip: Option<std::net::IpAddr>,
     reference: &str,
     resolution: Resolution,
 ) -> Result<RequestView, DeskError> {
@@ -138,7 +151,9 @@ pub async fn resolve(
     let number = &request.certificate_number;
     let actor = || Actor::Agent(agent.to_owned());
     let mut audit = vec![
-        AuditEvent::new(number, now, actor(), AuditAction::StaffResolve, resolution.outcome()).with_detail(reference),
+        AuditEvent::new(number, now, actor(), AuditAction::StaffResolve, resolution.outcome())
+            .with_detail(reference)
+            .from_ip(source_ip),
     ];
     let new_email = match &resolution {
         Resolution::EmailUpdated(email) => {
@@ -146,7 +161,9 @@ pub async fn resolve(
                 return Err(DeskError::NotFound);
             }
             audit.push(
-                AuditEvent::new(number, now, actor(), AuditAction::EmailChange, "updated").with_detail(reference),
+                AuditEvent::new(number, now, actor(), AuditAction::EmailChange, "updated")
+                    .with_detail(reference)
+                    .from_ip(source_ip),
             );
             Some(email.clone())
         }
@@ -209,8 +226,21 @@ async fn notify_email_change(
     }
 }
 
-/// A file's audit events, newest first.
-#[tracing::instrument(skip_all, fields(certificate = %number))]
-pub async fn audit_trail(app: &App, number: &CertificateNumber) -> Result<Vec<AuditEvent>, DeskError> {
-    Ok(app.store.audit_trail(number).await?)
+/// A page of a file's audit events, newest first, and where it ends when more follow.
+/// Opening it is itself an event, written first: so it heads the first page, and every page
+/// read is on record (a cursor is no way around it).
+#[tracing::instrument(skip_all, fields(certificate = %number, agent = %agent))]
+pub async fn audit_trail(
+    app: &App,
+    agent: &str,
+    source_ip: Option<std::net::IpAddr>,
+    number: &CertificateNumber,
+    limit: usize,
+    after: Option<&AuditPosition>,
+) -> Result<(Vec<AuditEvent>, Option<AuditPosition>), DeskError> {
+    let now = app.clock.now();
+    let viewed = AuditEvent::new(number, now, Actor::Agent(agent.to_owned()), AuditAction::StaffViewAudit, "viewed")
+        .from_ip(source_ip);
+    app.store.append_audit(&viewed).await?;
+    Ok(app.store.audit_trail(number, limit, after, now).await?)
 }

@@ -74,7 +74,11 @@ pub async fn check_invoice(
     let proof = LinkProof::Invoice { max_attempts: settings.invoice_max_attempts };
     let outcome = link(app, requester, &context, &file, proof, AuditAction::InvoiceTry).await?;
     // An accepted invoice is not a refused one.
-    app.store.release_invoice_try(&invoice_try, &reservation).await?;
+    app.store.release_invoice_try(&invoice_try, &reservation).await.unwrap_or_else(|e| {
+        // The link stands whatever happens here: a count not given back only makes the limit
+        // stricter until its window ends.
+        tracing::warn!(error = %e, "a counted try was not given back");
+    });
     match outcome {
         LinkOutcome::Linked => {
             let mut linked = file;

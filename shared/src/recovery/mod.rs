@@ -187,8 +187,10 @@ pub(crate) async fn audit_refusal(
 ) -> RecoveryError {
     let outcome = crate::problem_mapping::problem(&error).code.as_str();
     let event = audit(&context.session.certificate_number, app.clock.now(), requester, action, outcome);
-    // A refusal of the session's own limits repeats at most until the session ends.
-    if let Err(e) = record_refusal(app, event, &error, context.session.expires_at).await {
+    // A refusal in a session is recorded once per session (or per window for a limit's), so
+    // repeating it cannot flood the file's trail.
+    let until = repeats_until(&error, event.at, context.session.expires_at).unwrap_or(context.session.expires_at);
+    if let Err(e) = app.store.append_audit_once(&event, until).await.map_err(RecoveryError::Store) {
         tracing::error!(error = %e, "audit event not written");
         return e;
     }

@@ -10,8 +10,10 @@ use crate::store::{CodeSend, CodeSendRefused, CodeSendUndo, IssuedCode, WindowCo
 pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState, RecoveryError> {
     let account = &requester.account;
     let settings = &app.settings;
-    let context = require_session(app, account).await?;
+    // Taken before the file is read: a code is never stamped later than the email it goes to,
+    // so an employee's change committed meanwhile still kills it.
     let now = app.clock.now();
+    let context = require_session(app, account).await?;
     let session = &context.session;
     let file = context.file.clone().ok_or(RecoveryError::NoRecoverySession)?;
     let Some(email) = file.email.clone() else {

@@ -8,7 +8,7 @@
 //! | certificate file (registry fields) | `CERT#<number>` | `FILE` |
 //! | the account a file is linked to | `CERT#<number>` | `OWNER` |
 //! | 24 h counter of a certificate | `CERT#<number>` | `COUNTER#<kind>` |
-//! | audit event | `CERT#<number>` | `AUDIT#<ns>#<id>` |
+//! | audit event (TTL: its time + the store's audit retention) | `CERT#<number>` | `AUDIT#<ns>#<id>` |
 //! | invoice | `INVOICE#<number>` | `INVOICE` |
 //! | recovery session | `ACCOUNT#<sub>` | `SESSION` |
 //! | link | `ACCOUNT#<sub>` | `LINK` |
@@ -63,12 +63,34 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    audit_retention: Duration,
 }
 
 fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug>(error: SdkError<E>) -> StoreError {
     let code = error.code().unwrap_or("transport_error").to_owned();
     let message = error.message().unwrap_or_default().to_owned();
     StoreError::Unavailable(format!("{code}: {message}"))
+}
+
+/// Sends a single-item write again when it met a transaction in flight on the same item
+/// (`TransactionConflictException`, which the SDK does not retry): a double-clicked verify
+/// whose twin is inside its link transaction must not become a 503.
+async fn retry_conflicts<T, E, F, Fut>(send: F) -> Result<T, SdkError<E>>
+where
+    E: ProvideErrorMetadata,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E>>>,
+{
+    let mut attempt = 0;
+    loop {
+        match send().await {
+            Err(e) if e.code() == Some("TransactionConflictException") && attempt + 1 < CONFLICT_TRIES => {
+                tokio::time::sleep(conflict_backoff(attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 fn is_condition_failure<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
@@ -131,8 +153,16 @@ fn values(pairs: &[(&str, AttributeValue)]) -> Option<Item> {
 }
 
 impl DynamoStore {
+    /// The store on `table`, keeping audit events for the default retention (SPEC §4).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), audit_retention: crate::settings::RuleSettings::default().audit_retention }
+    }
+
+    /// Audit events expire this long after they happened (`AUDIT_RETENTION_DAYS`): their
+    /// TTL attribute, and absent from reads from then on.
+    pub fn with_audit_retention(mut self, retention: Duration) -> Self {
+        self.audit_retention = retention;
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -366,6 +396,7 @@ impl DynamoStore {
     }
 
     async fn put(&self, item: Item) -> StoreResult<()> {
+        let item = with_audit_expiry(item, self.audit_retention);
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
         Ok(())
     }
@@ -382,7 +413,7 @@ impl DynamoStore {
     ) -> StoreResult<Result<WindowCount, OffsetDateTime>> {
         let sk = counter_sk(counter);
         for _ in 0..5 {
-            let added = self
+            let update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
@@ -395,9 +426,8 @@ impl DynamoStore {
                 .expression_attribute_values(":now", ms(now))
                 .expression_attribute_values(":max", n(max as i64))
                 .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            let added = retry_conflicts(|| update.clone().send()).await;
             match added {
                 Ok(out) => {
                     let item = out.attributes.unwrap_or_default();
@@ -531,6 +561,7 @@ impl DynamoStore {
     }
 
     fn put_item(&self, item: Item) -> TransactWriteItem {
+        let item = with_audit_expiry(item, self.audit_retention);
         TransactWriteItem::builder()
             .put(Put::builder().table_name(&self.table).set_item(Some(item)).build().expect("put"))
             .build()
@@ -869,7 +900,7 @@ impl Store for DynamoStore {
     async fn reserve_code_try(&self, code_try: &CodeTry) -> StoreResult<CodeTryCounted> {
         let cert = cert_pk(&code_try.certificate_number);
         let on_code = async {
-            let counted = self
+            let update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
@@ -885,9 +916,8 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":max", n(code_try.max_attempts as i64))
                 .expression_attribute_values(":now", ms(code_try.now))
                 .return_values(ReturnValue::UpdatedNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            let counted = retry_conflicts(|| update.clone().send()).await;
             match counted {
                 Ok(out) => Ok(Ok(get_n(out.attributes.as_ref().unwrap_or(&HashMap::new()), "code_attempts")? as u32)),
                 Err(e) if is_condition_failure(&e) => {
@@ -968,7 +998,7 @@ impl Store for DynamoStore {
         let on_certificate =
             self.reserve(&cert, Counter::RefusedInvoicesOfCertificate, invoice_try.max_per_certificate, window, now);
         let on_session = async {
-            let counted = self
+            let update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
@@ -981,9 +1011,8 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":max", n(invoice_try.max_per_session as i64))
                 .expression_attribute_values(":now", ms(now))
                 .return_values(ReturnValue::UpdatedNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            let counted = retry_conflicts(|| update.clone().send()).await;
             match counted {
                 Ok(out) => {
                     Ok(Ok(get_n(out.attributes.as_ref().unwrap_or(&HashMap::new()), "invoice_attempts")? as u32))
@@ -1356,30 +1385,55 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn audit_trail(&self, certificate: &CertificateNumber) -> StoreResult<Vec<AuditEvent>> {
-        let mut events = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :audit)")
-                .expression_attribute_values(":pk", s(cert_pk(certificate)))
-                .expression_attribute_values(":audit", s(AUDIT_PREFIX))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                events.push(audit_from_item(&item)?);
+    async fn audit_trail(
+        &self,
+        certificate: &CertificateNumber,
+        limit: usize,
+        after: Option<&AuditPosition>,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Vec<AuditEvent>, Option<AuditPosition>)> {
+        let limit = limit.clamp(1, 100);
+        // Only live events, by their sort key: expired ones read as absent before the TTL
+        // sweep, and a page is never short for them.
+        let (oldest, newest) = audit_key_range(now, self.audit_retention);
+        let start = match after.map(AuditPosition::sort_key) {
+            Some(after) if after <= oldest => return Ok((Vec::new(), None)),
+            Some(after) => {
+                Some(HashMap::from([("pk".to_owned(), s(cert_pk(certificate))), ("sk".to_owned(), s(after))]))
             }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(events),
-            }
-        }
+            None => None,
+        };
+        // One more than the page: whether more follow, without an empty last page.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :oldest AND :newest")
+            .expression_attribute_values(":pk", s(cert_pk(certificate)))
+            .expression_attribute_values(":oldest", s(oldest))
+            .expression_attribute_values(":newest", s(newest))
+            .scan_index_forward(false)
+            .limit(limit as i32 + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let items = out.items.unwrap_or_default();
+        // A query also stops at 1 MB: then the last item read is where the next page starts.
+        let cut_short = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
+        let last = match items.len() {
+            n if n > limit => Some(&items[limit - 1]),
+            n if n > 0 && cut_short => items.last(),
+            _ => None,
+        };
+        let next = last
+            .map(|item| {
+                AuditPosition::from_sort_key(sk_of(item)).ok_or_else(|| StoreError::Corrupt("an audit sort key".into()))
+            })
+            .transpose()?;
+        let events = items.iter().take(limit).map(audit_from_item).collect::<StoreResult<_>>()?;
+        Ok((events, next))
     }
 
     async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {

@@ -71,14 +71,27 @@ impl State {
     }
 }
 
-#[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    audit_retention: Duration,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MemoryStore {
+    /// An empty store keeping audit events for the default retention (SPEC §4).
     pub fn new() -> Self {
-        Self::default()
+        Self { state: Mutex::default(), audit_retention: crate::settings::RuleSettings::default().audit_retention }
+    }
+
+    /// Audit events read as absent once this long has passed (`AUDIT_RETENTION_DAYS`).
+    pub fn with_audit_retention(mut self, retention: Duration) -> Self {
+        self.audit_retention = retention;
+        self
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -510,10 +523,30 @@ impl Store for MemoryStore {
         Ok(CloseOutcome::Closed)
     }
 
-    async fn audit_trail(&self, certificate: &CertificateNumber) -> StoreResult<Vec<AuditEvent>> {
-        let mut events = self.state().audit.get(certificate).cloned().unwrap_or_default();
+    async fn audit_trail(
+        &self,
+        certificate: &CertificateNumber,
+        limit: usize,
+        after: Option<&AuditPosition>,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Vec<AuditEvent>, Option<AuditPosition>)> {
+        let limit = limit.clamp(1, 100);
+        let after = after.map(AuditPosition::sort_key);
+        let mut events: Vec<AuditEvent> = self
+            .state()
+            .audit
+            .get(certificate)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.expires_at(self.audit_retention) > now)
+            .filter(|e| after.as_ref().is_none_or(|after| e.sort_key() < *after))
+            .cloned()
+            .collect();
         events.sort_by_key(|e| std::cmp::Reverse(e.sort_key()));
-        Ok(events)
+        events.truncate(limit + 1);
+        let next = (events.len() > limit).then(|| AuditPosition::of(&events[limit - 1]));
+        events.truncate(limit);
+        Ok((events, next))
     }
 
     async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {

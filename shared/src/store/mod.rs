@@ -286,6 +286,48 @@ pub struct QueuePosition {
     pub reference: String,
 }
 
+/// Where a page of a file's audit trail ends: the last event's place in the trail (its time
+/// in nanoseconds and its id, as in its sort key). Events are read newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPosition {
+    at_nanos: u64,
+    id: String,
+}
+
+impl AuditPosition {
+    /// A position from its parts, when they can be one: an id of 1 to 64 ASCII letters and
+    /// digits (a cursor comes from outside).
+    pub fn new(at_nanos: u64, id: &str) -> Option<Self> {
+        let valid = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric());
+        valid.then(|| Self { at_nanos, id: id.to_owned() })
+    }
+
+    pub fn of(event: &AuditEvent) -> Self {
+        Self::from_sort_key(&event.sort_key()).expect("an event's own sort key")
+    }
+
+    /// The position of a stored sort key (`AUDIT#<20-digit ns>#<id>`).
+    pub fn from_sort_key(sort_key: &str) -> Option<Self> {
+        let (nanos, id) = sort_key.strip_prefix("AUDIT#")?.split_once('#')?;
+        if nanos.len() != 20 || !nanos.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Self::new(nanos.parse().ok()?, id)
+    }
+
+    pub fn sort_key(&self) -> String {
+        format!("AUDIT#{:020}#{}", self.at_nanos, self.id)
+    }
+
+    pub fn at_nanos(&self) -> u64 {
+        self.at_nanos
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// An employee closes an assistance request; with a new email, the file's email changes and
 /// the lookup locks of the certificate and of the requesting account are cleared — all at once.
 #[derive(Debug, Clone)]
@@ -412,8 +454,16 @@ pub trait Store: Send + Sync {
 
     async fn close_assistance_request(&self, close: &CloseRequest) -> StoreResult<CloseOutcome>;
 
-    /// The file's audit events, newest first.
-    async fn audit_trail(&self, certificate: &CertificateNumber) -> StoreResult<Vec<AuditEvent>>;
+    /// A page of the file's audit events, newest first: at most `limit` (1 to 100) of those
+    /// older than `after`, and where the page ends when more follow. Events past the store's
+    /// audit retention at `now` read as absent.
+    async fn audit_trail(
+        &self,
+        certificate: &CertificateNumber,
+        limit: usize,
+        after: Option<&AuditPosition>,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Vec<AuditEvent>, Option<AuditPosition>)>;
 
     /// Registry import: creates or updates a file's registry fields, keeping its link. An
     /// email an employee set is kept unless `employee_email` is `Replace`; answers whether one

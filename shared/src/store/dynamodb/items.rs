@@ -333,6 +333,27 @@ pub fn audit_item(event: &AuditEvent) -> Item {
     item
 }
 
+/// Gives an audit event's item DynamoDB's TTL attribute: the event's expiry under
+/// `retention`. The store passes every item it writes through here, so no audit event is
+/// written without one; other items are left as they are.
+pub fn with_audit_expiry(mut item: Item, retention: std::time::Duration) -> Item {
+    if sk_of(&item).starts_with(AUDIT_PREFIX)
+        && !item.contains_key(TTL_ATTRIBUTE)
+        && let Ok(event) = audit_from_item(&item)
+    {
+        item.insert(TTL_ATTRIBUTE.into(), ttl(event.expires_at(retention)));
+    }
+    item
+}
+
+/// The sort keys of a file's live audit events at `now`: from just after the oldest instant
+/// still kept (an event expires at its time plus `retention`, [`AuditEvent::expires_at`]) to
+/// past the newest possible one.
+pub fn audit_key_range(now: OffsetDateTime, retention: std::time::Duration) -> (String, String) {
+    let oldest_kept = ((now - retention).unix_timestamp_nanos() + 1).clamp(0, u64::MAX as i128);
+    (format!("{AUDIT_PREFIX}{oldest_kept:020}"), format!("{AUDIT_PREFIX}~"))
+}
+
 pub fn audit_from_item(item: &Item) -> StoreResult<AuditEvent> {
     Ok(AuditEvent {
         id: get_s(item, "id")?.to_owned(),
