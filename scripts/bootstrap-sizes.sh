@@ -1,29 +1,67 @@
 #!/usr/bin/env bash
-# Builds every function's bootstrap with cargo-lambda (one cargo invocation, release profile,
-# x86_64: the only Rust target on these machines) and checks each: a bootstrap.zip at most
-# 3 MB, holding no development-only code. Prints binary and zip sizes.
+# Builds every function's bootstrap exactly as `sam build` does — at the workspace root, no -p
+# (so Cargo.toml's default-members decide the features), one
+# `cargo lambda build --release --bin <Binary>` per function of template.yaml, with --arm64 when
+# samconfig.toml's parameter_overrides say Architecture=arm64 — then zips each as `sam deploy`
+# packages it (deflate) and checks it: at most 3 MB, built without the development feature and
+# holding no development-only string. Prints binary and zip sizes.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$ROOT"
 [ -x "$VENV/bin/cargo-lambda" ] || die "cargo-lambda is not installed in .venv"
 export PATH="$VENV/bin:$PATH"
-functions=(lookup send-code verify-code check-invoice assistance recovery-state agent-desk)
-args=()
-for f in "${functions[@]}"; do args+=(-p "$f"); done
-cargo lambda build --release --output-format zip "${args[@]}"
+
+# The functions SAM builds: the template's `BuildProperties: { Binary: <name> }`.
+mapfile -t functions < <(sed -n 's/^ *BuildProperties: { Binary: \([a-z0-9-]*\) }$/\1/p' template.yaml)
+[ "${#functions[@]}" -gt 0 ] || die "template.yaml names no function binary"
+# The architecture SAM builds for: the one parameter_overrides line (samconfig.toml's global
+# section; local-api/tests/template.rs holds it the only one).
+mapfile -t arch < <(sed -n 's/^parameter_overrides *= *".*\bArchitecture=\([a-z0-9_]*\).*/\1/p' samconfig.toml)
+[ "${#arch[@]}" -eq 1 ] || die "samconfig.toml: expected one parameter_overrides with Architecture="
+case "${arch[0]}" in
+  x86_64) flags=() ;;
+  arm64) flags=(--arm64) ;;
+  *) die "samconfig.toml: unknown Architecture=${arch[0]}" ;;
+esac
+
+for f in "${functions[@]}"; do
+  echo "==> cargo lambda build --release ${flags[*]} --bin $f"
+  cargo lambda build --release "${flags[@]}" --bin "$f"
+done
+
+# The features cargo resolved for that selection (the root, no -p): never the local API's
+# development token issuer. (Dead code would not show in the binary after LTO; the feature does.)
+features=$(cargo tree --offline -e features -i certificate-recovery --prefix none)
+if grep -F 'feature "dev-issuer"' <<<"$features" >/dev/null; then
+  die "a build at the workspace root turns on certificate-recovery's dev-issuer feature (Cargo.toml default-members)"
+fi
+
+# Where cargo put them (SAM asks cargo metadata the same).
+target=$(cargo metadata --format-version 1 --no-deps --offline \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 limit=$((3 * 1000 * 1000))
 printf '    %-16s %12s %12s\n' function "binary (B)" "zip (B)"
 for f in "${functions[@]}"; do
-  zip="target/lambda/$f/bootstrap.zip"
-  [ -f "$zip" ] || die "$f: no bootstrap.zip"
-  # The listing is read whole first: `grep -q` closing a pipe early would fail it under pipefail.
-  listing=$(unzip -l "$zip")
-  binary=$(awk '$4 == "bootstrap" {print $1}' <<<"$listing")
-  [ -n "$binary" ] || die "$f: the zip holds no bootstrap"
+  bootstrap="$target/lambda/$f/bootstrap"
+  zip="$target/lambda/$f/bootstrap.zip"
+  [ -f "$bootstrap" ] || die "$f: no bootstrap at $bootstrap"
+  rm -f "$zip"
+  python3 - "$bootstrap" "$zip" <<'PY'
+import sys, zipfile
+# As SAM's packager: ZIP_DEFLATED at the default level, mode 0755.
+with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as z:
+    info = zipfile.ZipInfo.from_file(sys.argv[1], "bootstrap")
+    info.external_attr = 0o100755 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with open(sys.argv[1], "rb") as f:
+        z.writestr(info, f.read())
+PY
+  binary=$(stat -c %s "$bootstrap")
   zipped=$(stat -c %s "$zip")
   printf '    %-16s %12s %12s\n' "$f" "$binary" "$zipped"
   [ "$zipped" -le "$limit" ] || die "$f: bootstrap.zip is $zipped bytes, over 3 MB"
-  if unzip -p "$zip" bootstrap | grep -a -c -e '/dev/token' -e 'urn:opc:dev:citizen' >/dev/null; then
+  # Read whole first: `grep -q` closing a pipe early would fail it under pipefail.
+  if grep -a -c -e '/dev/token' -e 'urn:opc:dev:citizen' "$bootstrap" >/dev/null; then
     die "$f: the bootstrap holds development-only code"
   fi
 done

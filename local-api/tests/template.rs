@@ -1,0 +1,376 @@
+//! What `template.yaml`, `samconfig.toml` and `Cargo.toml` must hold for the first real deployment
+//! to work: facts CloudFormation and cfn-lint accept but SAM, API Gateway, SES or CloudWatch
+//! would trip on. Each test reads the files as they are committed.
+
+use certificate_recovery::lambda::Function;
+use std::collections::{BTreeMap, BTreeSet};
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn read(file: &str) -> String {
+    let path = format!("{}/../{file}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The template. yaml_rust2 drops tags: `!Ref X` reads as `"X"`, `!Sub [..]` as its list.
+fn template() -> Yaml {
+    YamlLoader::load_from_str(&read("template.yaml")).unwrap().remove(0)
+}
+
+/// `samconfig.toml` as section → key → value, for its `[a.b.c]` headers and `key = value`
+/// lines (strings, booleans, numbers); comments and blank lines skipped.
+fn samconfig() -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut sections: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut current = String::new();
+    for line in read("samconfig.toml").lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(header) = line.strip_prefix('[') {
+            current = header.strip_suffix(']').expect("a section header").to_owned();
+            sections.entry(current.clone()).or_default();
+            continue;
+        }
+        let (key, value) = line.split_once('=').unwrap_or_else(|| panic!("not key = value: {line}"));
+        let value = value.trim();
+        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+        sections.entry(current.clone()).or_default().insert(key.trim().to_owned(), value.to_owned());
+    }
+    sections
+}
+
+fn functions(template: &Yaml) -> Vec<(&str, &Yaml)> {
+    template["Resources"]
+        .as_hash()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(name, r)| (name.as_str().unwrap(), r))
+        .collect()
+}
+
+fn strings(yaml: &Yaml) -> Vec<&str> {
+    match yaml {
+        Yaml::String(s) => vec![s.as_str()],
+        Yaml::Array(items) => items.iter().flat_map(strings).collect(),
+        _ => vec![],
+    }
+}
+
+/// `sam deploy --guided` saves `parameter_overrides` under `[default.deploy.parameters]`, and a
+/// command's own section replaces the global line: a later plain `sam build` then built one
+/// architecture and the deploy declared the other (every route an exec format error). One
+/// line that both commands read, equal to the template's default (what a command given its own
+/// `--parameter-overrides` without `Architecture` gets).
+#[test]
+fn architecture_is_one_setting_that_sam_build_and_sam_deploy_both_read() {
+    let config = samconfig();
+    for (section, keys) in &config {
+        if section != "default.global.parameters" {
+            assert!(
+                !keys.contains_key("parameter_overrides"),
+                "[{section}] has parameter_overrides: it replaces the global line for that command"
+            );
+        }
+    }
+    let overrides = config
+        .get("default.global.parameters")
+        .and_then(|g| g.get("parameter_overrides"))
+        .expect("parameter_overrides under [default.global.parameters]");
+    let architectures: Vec<&str> =
+        overrides.split_whitespace().filter_map(|p| p.strip_prefix("Architecture=")).collect();
+    assert_eq!(architectures.len(), 1, "one Architecture= in {overrides:?}");
+
+    let template = template();
+    let parameter = &template["Parameters"]["Architecture"];
+    assert_eq!(parameter["Default"].as_str(), Some(architectures[0]), "template default vs samconfig.toml");
+    assert!(strings(&parameter["AllowedValues"]).contains(&architectures[0]));
+    let text = read("template.yaml");
+    assert!(text.contains("    Architectures: [!Ref Architecture]\n"), "Globals.Function.Architectures");
+    assert_eq!(text.matches("Architectures:").count(), 1, "no function sets its own architecture");
+}
+
+/// SAM runs `cargo lambda build --release --bin <function>` at the workspace root, with no
+/// `-p`: cargo then selects the default members, and features are unified across them. Without
+/// `default-members` that was every member, the local API's `dev-issuer` feature included.
+#[test]
+fn a_build_at_the_workspace_root_turns_on_no_development_feature() {
+    // Cargo's own feature resolution for that selection, and for the whole workspace as a check
+    // that the probe sees the feature when it is on.
+    let features = |workspace: bool| {
+        let mut command = std::process::Command::new(env!("CARGO"));
+        command.current_dir(format!("{}/..", env!("CARGO_MANIFEST_DIR"))).args([
+            "tree",
+            "--offline",
+            "-e",
+            "features",
+            "-i",
+            "certificate-recovery",
+            "--prefix",
+            "none",
+        ]);
+        if workspace {
+            command.arg("--workspace");
+        }
+        let output = command.output().expect("cargo tree runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert!(features(true).contains("certificate-recovery feature \"dev-issuer\""), "the probe sees the feature");
+    let selected = features(false);
+    assert!(!selected.contains("dev-issuer"), "a root build turns on dev-issuer:\n{selected}");
+
+    let manifest = read("Cargo.toml");
+    let list = manifest.split("default-members = [").nth(1).expect("default-members in Cargo.toml");
+    let members: BTreeSet<&str> = list[..list.find(']').unwrap()]
+        .split(',')
+        .map(|m| m.trim().trim_matches('"'))
+        .filter(|m| !m.is_empty())
+        .collect();
+    let mut expected: BTreeSet<String> = Function::ALL.iter().map(|f| format!("functions/{}", f.name())).collect();
+    expected.insert("shared".to_owned());
+    assert_eq!(
+        members,
+        expected.iter().map(String::as_str).collect(),
+        "default-members: the library and the functions"
+    );
+}
+
+/// A resource kept by a rollback that has a fixed name makes the retry fail on "already
+/// exists": those are `RetainExceptOnCreate`. A resource whose deletion CloudFormation cannot
+/// carry out (DynamoDB deletion protection) must not be `RetainExceptOnCreate`, or the rollback
+/// itself fails; it is kept (`Retain`) and has no fixed name, so it never blocks a retry.
+#[test]
+fn what_a_failed_first_deploy_leaves_never_blocks_the_retry() {
+    const FIXED_NAMES: [&str; 6] = ["LogGroupName", "TableName", "TopicName", "QueueName", "BucketName", "AliasName"];
+    let template = template();
+    let mut log_groups = 0;
+    for (name, resource) in template["Resources"].as_hash().unwrap() {
+        let name = name.as_str().unwrap();
+        let policy = resource["DeletionPolicy"].as_str();
+        let fixed_name = FIXED_NAMES.iter().find(|p| !resource["Properties"][**p].is_badvalue());
+        let protected = resource["Properties"]["DeletionProtectionEnabled"].as_bool() == Some(true);
+        if policy == Some("Retain") {
+            assert!(fixed_name.is_none(), "{name}: kept by a rollback with a fixed {fixed_name:?}");
+        }
+        if policy == Some("RetainExceptOnCreate") {
+            assert!(!protected, "{name}: a rollback cannot delete it (deletion protection)");
+        }
+        if resource["Type"].as_str() == Some("AWS::Logs::LogGroup") {
+            log_groups += 1;
+            assert_eq!(policy, Some("RetainExceptOnCreate"), "{name}");
+            assert_eq!(resource["UpdateReplacePolicy"].as_str(), Some("Retain"), "{name}: logs kept on replacement");
+        }
+    }
+    assert_eq!(log_groups, Function::ALL.len() + 1, "a log group per function and the access logs");
+    let table = &template["Resources"]["RecoveryTable"];
+    assert_eq!(table["DeletionPolicy"].as_str(), Some("Retain"));
+    assert_eq!(table["Properties"]["DeletionProtectionEnabled"].as_bool(), Some(true));
+}
+
+fn parameter<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
+    let p = &template["Parameters"][name];
+    assert!(!p.is_badvalue(), "no parameter {name}");
+    p
+}
+
+/// Whether CloudFormation accepts `value` for the parameter: `MinLength`, `MaxLength`,
+/// `AllowedPattern` (anchored at both ends, as written), `AllowedValues`.
+fn accepts(p: &Yaml, value: &str) -> bool {
+    let length = value.chars().count() as i64;
+    if p["MinLength"].as_i64().is_some_and(|min| length < min)
+        || p["MaxLength"].as_i64().is_some_and(|max| length > max)
+    {
+        return false;
+    }
+    if let Some(pattern) = p["AllowedPattern"].as_str() {
+        assert!(pattern.starts_with('^') && pattern.ends_with('$'), "unanchored pattern {pattern}");
+        if !regex_lite::Regex::new(pattern).unwrap().is_match(value) {
+            return false;
+        }
+    }
+    if let Yaml::Array(values) = &p["AllowedValues"] {
+        return values.iter().any(|v| v.as_str() == Some(value));
+    }
+    true
+}
+
+/// Values CloudFormation used to accept and API Gateway then refused or never matched: empty
+/// issuers or audiences, non-RSA algorithms (the HTTP API JWT authorizer verifies RSA only, so
+/// every token would get 401 at the gateway), an origin with a path or a trailing slash.
+#[test]
+fn parameters_refuse_what_api_gateway_would_refuse() {
+    let template = template();
+    for issuer in ["CitizenIssuer", "StaffIssuer"] {
+        let p = parameter(&template, issuer);
+        for good in ["https://auth.example.gouv.qc.ca", "https://login.example.com/tenant/v2.0"] {
+            assert!(accepts(p, good), "{issuer} refuses {good}");
+        }
+        for bad in ["", "https://", "http://auth.example.com", "auth.example.com", "https://auth example.com"] {
+            assert!(!accepts(p, bad), "{issuer} accepts {bad:?}");
+        }
+    }
+    for audience in ["CitizenAudience", "StaffAudience"] {
+        let p = parameter(&template, audience);
+        assert!(accepts(p, "recuperation-client") && accepts(p, "a"), "{audience}");
+        assert!(!accepts(p, "") && !accepts(p, " "), "{audience} accepts an empty audience");
+    }
+    for jwks in ["CitizenJwksUrl", "StaffJwksUrl"] {
+        let p = parameter(&template, jwks);
+        assert!(accepts(p, "https://auth.example.com/.well-known/jwks.json"), "{jwks}");
+        assert!(!accepts(p, "") && !accepts(p, "http://auth.example.com/jwks"), "{jwks}");
+    }
+    for algorithm in ["CitizenJwtAlgorithm", "StaffJwtAlgorithm"] {
+        let p = parameter(&template, algorithm);
+        assert_eq!(strings(&p["AllowedValues"]), ["RS256", "RS384", "RS512"], "{algorithm}: RSA only");
+        assert!(accepts(p, p["Default"].as_str().unwrap()));
+    }
+    let origin = parameter(&template, "AllowedOrigin");
+    for good in ["https://recuperation.opc.gouv.qc.ca", "https://localhost:8443", "https://a.b"] {
+        assert!(accepts(origin, good), "AllowedOrigin refuses {good}");
+    }
+    for bad in [
+        "",
+        "https://recuperation.opc.gouv.qc.ca/",
+        "https://recuperation.opc.gouv.qc.ca/app",
+        "https://recuperation.opc.gouv.qc.ca?x=1",
+        "http://recuperation.opc.gouv.qc.ca",
+        "https://Recuperation.OPC.gouv.qc.ca",
+        "https://user@recuperation.opc.gouv.qc.ca",
+        "https://-bad.ca",
+        "*",
+    ] {
+        assert!(!accepts(origin, bad), "AllowedOrigin accepts {bad:?}");
+    }
+    let set = parameter(&template, "SesConfigurationSet");
+    assert!(accepts(set, "") && accepts(set, "recovery-mail") && !accepts(set, "a b"));
+}
+
+/// SES v2 authorizes `SendEmail` on the sender's domain identity, on its address identity when
+/// that is verified too, and on the configuration set the mail goes through; the grant holds
+/// only for the configured From address.
+#[test]
+fn ses_permission_covers_what_ses_v2_checks_and_only_from_the_sender() {
+    let template = template();
+    for (name, function) in functions(&template) {
+        let statements: Vec<Yaml> = function["Properties"]["Policies"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["Statement"].as_vec().cloned().unwrap_or_default())
+            .collect();
+        let ses: Vec<&Yaml> = statements.iter().filter(|s| format!("{:?}", s["Action"]).contains("ses:")).collect();
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let sends = Function::ALL.iter().any(|f| f.name() == binary && f.sends_email());
+        if !sends {
+            assert!(ses.is_empty(), "{name} does not send email");
+            continue;
+        }
+        assert_eq!(ses.len(), 1, "{name}: one SES statement");
+        let statement = ses[0];
+        assert_eq!(strings(&statement["Action"]), ["ses:SendEmail"], "{name}");
+        let resources = format!("{:?}", statement["Resource"]);
+        for arn in [":identity/${Domain}", ":identity/${SenderAddress}", ":configuration-set/${SesConfigurationSet}"] {
+            assert!(resources.contains(arn), "{name}: no {arn} in {resources}");
+        }
+        assert!(resources.contains("HasSesConfigurationSet"), "{name}: the configuration set only when one is named");
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["ses:FromAddress"].as_str(),
+            Some("SenderAddress"),
+            "{name}: scoped to the sender address"
+        );
+    }
+    assert!(read("template.yaml").contains("HasSesConfigurationSet: !Not [!Equals [!Ref SesConfigurationSet, \"\"]]"));
+}
+
+/// CloudWatch cannot publish to a topic encrypted under the AWS-managed `alias/aws/sns`: the
+/// alarms would tell no one. A customer-managed key whose policy lets CloudWatch use it, and
+/// the account administer it.
+#[test]
+fn the_alarm_topic_key_lets_cloudwatch_publish() {
+    let template = template();
+    let resources = &template["Resources"];
+    let key_name = resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"].as_str().expect("the topic is encrypted");
+    assert!(!key_name.starts_with("alias/aws/"), "an AWS-managed key: {key_name}");
+    let key = &resources[key_name];
+    assert_eq!(key["Type"].as_str(), Some("AWS::KMS::Key"), "{key_name} is a key of this template");
+    assert_eq!(key["Properties"]["EnableKeyRotation"].as_bool(), Some(true));
+    let statements = key["Properties"]["KeyPolicy"]["Statement"].as_vec().unwrap();
+    let of = |principal: &str| {
+        statements
+            .iter()
+            .filter(|s| s["Effect"].as_str() == Some("Allow") && format!("{:?}", s["Principal"]).contains(principal))
+            .flat_map(|s| strings(&s["Action"]))
+            .collect::<BTreeSet<&str>>()
+    };
+    let cloudwatch = of("cloudwatch.amazonaws.com");
+    assert!(cloudwatch.contains("kms:Decrypt") && cloudwatch.contains("kms:GenerateDataKey*"), "{cloudwatch:?}");
+    assert!(!cloudwatch.contains("kms:*"), "CloudWatch gets only what publishing needs");
+    assert!(of(":root").contains("kms:*"), "the account administers the key");
+    let alarms = resources.as_hash().unwrap().values().filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"));
+    for alarm in alarms {
+        assert_eq!(strings(&alarm["Properties"]["AlarmActions"]), ["AlarmTopic"]);
+    }
+}
+
+/// The most SDK calls one request makes in sequence: `POST /agent/assistance-requests/{reference}/resolve`
+/// with `email_updated` — read the request, read the certificate, the closing transaction,
+/// then for each of the two notices SendEmail and the audit PutItem.
+const MOST_SEQUENTIAL_SDK_CALLS: u32 = 7;
+/// A JWKS fetch (`jwks_fetch.rs`): 3 s to the response head, 3 s for the body.
+const JWKS_FETCH_SECONDS: u64 = 6;
+/// An HTTP API answers 503 itself when an integration takes longer.
+const HTTP_API_INTEGRATION_TIMEOUT_SECONDS: u64 = 30;
+
+/// Every function outlasts its worst case, so it answers (503) rather than being cut off, and
+/// ends before the gateway gives up on it.
+#[test]
+fn function_timeouts_cover_the_worst_case_and_end_before_the_gateway_gives_up() {
+    let operation = certificate_recovery::app::sdk_timeouts().operation_timeout().expect("an operation timeout");
+    let worst = operation * MOST_SEQUENTIAL_SDK_CALLS + std::time::Duration::from_secs(JWKS_FETCH_SECONDS);
+    let template = template();
+    let global = template["Globals"]["Function"]["Timeout"].as_i64();
+    for (name, function) in functions(&template) {
+        let timeout = function["Properties"]["Timeout"].as_i64().or(global).expect("a timeout") as u64;
+        assert!(timeout > worst.as_secs(), "{name}: {timeout} s, the worst case is {worst:?}");
+        assert!(timeout <= HTTP_API_INTEGRATION_TIMEOUT_SECONDS, "{name}: {timeout} s, over the gateway's limit");
+    }
+}
+
+/// Every `aws` command in the README and the docs names its region: SES identities, secrets
+/// and the stack are per region, and a profile's default region is often another.
+#[test]
+fn every_aws_command_in_the_docs_names_its_region() {
+    let mut files = vec!["README.md".to_owned()];
+    for entry in std::fs::read_dir(format!("{}/../docs", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            files.push(format!("docs/{}", path.file_name().unwrap().to_str().unwrap()));
+        }
+    }
+    let mut commands = 0;
+    for file in &files {
+        let text = read(file);
+        let mut in_code = false;
+        let mut command = String::new();
+        for line in text.lines() {
+            if line.trim_start().starts_with("```") {
+                in_code = !in_code;
+                continue;
+            }
+            if !in_code {
+                continue;
+            }
+            command.push_str(line);
+            if line.trim_end().ends_with('\\') {
+                continue;
+            }
+            let whole = std::mem::take(&mut command);
+            let words: Vec<&str> = whole.split_whitespace().collect();
+            if words.windows(2).any(|w| w[0].trim_start_matches("$(") == "aws" && !w[1].starts_with('-')) {
+                commands += 1;
+                assert!(whole.contains("--region"), "{file}: an aws command without --region: {whole}");
+            }
+        }
+    }
+    assert!(commands >= 3, "the deploy steps name their aws commands ({commands} found)");
+}

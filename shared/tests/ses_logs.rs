@@ -1,0 +1,160 @@
+//! The security code never reaches the logs: a real send through the SES v2 adapter (against
+//! moto) at TRACE level, under the subscriber the Lambda functions use, leaves neither the code
+//! nor the recipient's address in any line.
+
+use certificate_recovery::domain::{CertificateNumber, EmailAddress, Language, SecurityCode};
+use certificate_recovery::mailer::{Mailer, ses::SesMailer, templates};
+use certificate_recovery::telemetry::json_subscriber;
+use std::sync::{Arc, Mutex};
+use tracing::level_filters::LevelFilter;
+
+/// A writer that keeps every line, for reading back.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'w self) -> Capture {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_code_email_sent_at_trace_level_leaves_neither_the_code_nor_the_address_in_the_logs() {
+    let Some((mailer, to, email)) = code_email("482915").await else { return };
+    let tag = to.as_str().trim_start_matches("holder+").split('@').next().unwrap().to_owned();
+
+    let capture = Capture::default();
+    {
+        // The whole test runs on this thread (current-thread runtime): the SDK's tasks too.
+        let _guard = tracing::subscriber::set_default(json_subscriber(LevelFilter::TRACE, capture.clone()));
+        tracing::trace!(target: "certificate_recovery::test", "capture works at trace");
+        mailer.send(&email).await.expect("SES accepts the email");
+    }
+
+    // The email did go out, with the code in its subject.
+    let sent = moto_messages(&std::env::var("SES_ENDPOINT").unwrap()).await;
+    let ours: Vec<_> = sent.iter().filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str()).collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0]["subject"], "Your security code: 482915");
+
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "capture works at trace"),
+        "the subscriber captured nothing at trace level: {text}"
+    );
+    // The SDK's DEBUG/TRACE lines print response bodies (a DynamoDB item, an SES error quoting
+    // an address) and its spans repeat ours: none may pass, whatever LOG_LEVEL says.
+    let below_info: Vec<_> = lines
+        .iter()
+        .filter(|l| l["level"] == "DEBUG" || l["level"] == "TRACE")
+        .filter(|l| l["fields"]["message"] != "capture works at trace")
+        .collect();
+    assert!(below_info.is_empty(), "another crate logged below INFO: {below_info:#?}");
+    for mut line in lines {
+        // A timestamp's microseconds could be any six digits.
+        line.as_object_mut().unwrap().remove("timestamp");
+        let line = line.to_string();
+        assert!(!line.contains("482915"), "the security code reached the logs: {line}");
+        assert!(!line.contains(to.as_str()), "the recipient's address reached the logs: {line}");
+        assert!(!line.contains(&tag), "the recipient's address reached the logs (encoded): {line}");
+    }
+}
+
+/// Every span opened during a send — the adapter's and the SDK's — whatever a subscriber
+/// keeps of them: none may carry the code or the address in its fields, since every line
+/// logged inside a span repeats them.
+#[tokio::test]
+async fn no_span_opened_during_a_send_holds_the_code_or_the_address() {
+    let Some((mailer, to, email)) = code_email("246801").await else { return };
+    let spans = SpanFields::default();
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));
+        mailer.send(&email).await.expect("SES accepts the email");
+    }
+    let spans = spans.0.lock().unwrap();
+    assert!(spans.iter().any(|s| s.starts_with("SESv2.SendEmail")), "no SDK span seen: {spans:?}");
+    for span in spans.iter() {
+        assert!(!span.contains("246801"), "a span holds the security code: {span}");
+        assert!(!span.contains(to.as_str()), "a span holds the recipient's address: {span}");
+    }
+}
+
+async fn code_email(code: &str) -> Option<(SesMailer, EmailAddress, certificate_recovery::mailer::Email)> {
+    let Ok(endpoint) = std::env::var("SES_ENDPOINT") else {
+        assert!(std::env::var("REQUIRE_EMULATORS").is_err(), "REQUIRE_EMULATORS is set but SES_ENDPOINT is not");
+        eprintln!("moto run left out: SES_ENDPOINT is not set (plain cargo test)");
+        return None;
+    };
+    let config = certificate_recovery::local_aws::sdk_config().await;
+    let client = certificate_recovery::local_aws::sesv2(&config, Some(&endpoint));
+    let _ = client.create_email_identity().email_identity("opc.test").send().await;
+    let to = EmailAddress::parse(&format!("holder+{}@exemple.ca", certificate_recovery::ids::random_hex(6))).unwrap();
+    let code = SecurityCode::parse(code).unwrap();
+    let email = templates::security_code(&to, Language::En, &code, &CertificateNumber::parse("AG-1").unwrap(), 15);
+    Some((SesMailer::new(client, "no-reply@opc.test"), to, email))
+}
+
+/// Records each span's name and fields (at creation and when recorded later) as text.
+#[derive(Clone, Default)]
+struct SpanFields(Arc<Mutex<Vec<String>>>);
+
+struct Text<'a>(&'a mut String);
+
+impl tracing::field::Visit for Text<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={:?}", field.name(), value));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push_str(&format!(" {}={}", field.name(), value));
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanFields {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut text = attrs.metadata().name().to_owned();
+        attrs.record(&mut Text(&mut text));
+        self.0.lock().unwrap().push(text);
+    }
+    fn on_record(
+        &self,
+        _: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut text = "(recorded later)".to_owned();
+        values.record(&mut Text(&mut text));
+        self.0.lock().unwrap().push(text);
+    }
+}
+
+/// moto's sent mail, read with the library's own hyper stack.
+async fn moto_messages(endpoint: &str) -> Vec<serde_json::Value> {
+    use http_body_util::{BodyExt, Empty};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<hyper::body::Bytes>>();
+    let response = client.get(format!("{endpoint}/moto-api/data.json").parse().unwrap()).await.unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let data: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    data["ses"]["Message"].as_array().cloned().unwrap_or_default()
+}
