@@ -178,8 +178,14 @@ fn granted(template: &Value, binary: &str) -> Result<BTreeSet<Grant>, String> {
     Ok(grants)
 }
 
+/// The calls a function needs: those it was seen making, and every call any test saw made in
+/// a store method the function calls (a method's other paths — a retry after a concurrent
+/// write, a conflict — are the function's too, whoever walked them).
 fn used(records: &[Record], binary: &str) -> BTreeSet<Grant> {
-    records.iter().filter(|r| r.function.as_deref() == Some(binary)).map(|r| grant(&r.action, &r.resource)).collect()
+    let own = || records.iter().filter(|r| r.function.as_deref() == Some(binary));
+    let methods: BTreeSet<&str> = own().filter_map(|r| r.store_method.as_deref()).collect();
+    let through_methods = records.iter().filter(|r| r.store_method.as_deref().is_some_and(|m| methods.contains(m)));
+    own().chain(through_methods).map(|r| grant(&r.action, &r.resource)).collect()
 }
 
 /// What is wrong with one function's policy: the calls it lacks, the grants it never uses.
@@ -218,23 +224,48 @@ fn secret_in_environment(template: &Value) -> Vec<String> {
 
 /// The operations each function was seen making, for the test's output.
 fn report(records: &[Record]) -> String {
-    let mut by_function: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
-    for r in records {
-        let who = r.function.clone().unwrap_or_else(|| "(no function: set-up, seeding, store contract)".to_owned());
-        let phase = match r.phase {
-            Some(Phase::Init) => "at start",
-            Some(Phase::Request) => "serving",
-            None => "outside",
-        };
-        let operation = format!("{phase:>8}  {} {}", r.service, r.operation);
-        let target = if r.resource == "table" { r.action.clone() } else { format!("{} on {}", r.action, r.resource) };
-        by_function.entry(who).or_default().entry(operation).or_default().insert(target);
-    }
-    let mut out = String::from("AWS calls seen, per function (operation → IAM actions):\n");
-    for (function, operations) in by_function {
-        out.push_str(&format!("  {function}\n"));
-        for (operation, actions) in operations {
-            out.push_str(&format!("    {operation:<40} → {}\n", actions.into_iter().collect::<Vec<_>>().join(", ")));
+    let mut out = String::from("AWS calls seen, per function (operation → IAM actions [store methods]):\n");
+    let mut who: Vec<Option<&str>> = Function::ALL.iter().map(|f| Some(f.name())).collect();
+    who.push(None);
+    for function in who {
+        let own: Vec<&Record> = records.iter().filter(|r| r.function.as_deref() == function).collect();
+        let mut operations: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+        for r in &own {
+            let phase = match r.phase {
+                Some(Phase::Init) => "at start",
+                Some(Phase::Request) => "serving",
+                None => "outside",
+            };
+            let target =
+                if r.resource == "table" { r.action.clone() } else { format!("{} on {}", r.action, r.resource) };
+            let entry = operations.entry(format!("{phase:>8}  {} {}", r.service, r.operation)).or_default();
+            entry.0.insert(target);
+            entry.1.extend(r.store_method.clone());
+        }
+        out.push_str(&format!(
+            "  {}\n",
+            function.unwrap_or("(no function: set-up, seeding, store contract, test checks)")
+        ));
+        for (operation, (actions, methods)) in operations {
+            let actions = actions.into_iter().collect::<Vec<_>>().join(", ");
+            let methods = methods.into_iter().collect::<Vec<_>>().join(", ");
+            out.push_str(&format!("    {operation:<40} → {actions}  [{methods}]\n"));
+        }
+        if let Some(binary) = function {
+            let direct: BTreeSet<Grant> = own.iter().map(|r| grant(&r.action, &r.resource)).collect();
+            for extra in used(records, binary).difference(&direct) {
+                let methods: BTreeSet<&str> = records
+                    .iter()
+                    .filter(|r| grant(&r.action, &r.resource) == *extra)
+                    .filter_map(|r| r.store_method.as_deref())
+                    .filter(|m| own.iter().any(|o| o.store_method.as_deref() == Some(*m)))
+                    .collect();
+                let methods = methods.into_iter().collect::<Vec<_>>().join(", ");
+                out.push_str(&format!(
+                    "    also, in store methods it calls (walked by other tests): {} on {} [{methods}]\n",
+                    extra.action, extra.resource
+                ));
+            }
         }
     }
     out
@@ -307,6 +338,7 @@ Resources:
 fn record(function: Option<&str>, action: &str, resource: &str) -> Record {
     let (service, operation) = action.split_once(':').unwrap();
     Record {
+        store_method: None,
         function: function.map(str::to_owned),
         phase: function.map(|_| Phase::Request),
         service: service.to_owned(),
@@ -363,6 +395,34 @@ fn a_call_the_policy_lacks_and_a_grant_never_used_both_fail() {
         differences(&template, &fewer, "lookup").unwrap(),
         ["lookup: its policy allows dynamodb:UpdateItem on table which it never called"]
     );
+}
+
+#[test]
+fn a_function_needs_every_call_seen_in_the_store_methods_it_calls() {
+    let template = parse_template(SMALL_TEMPLATE);
+    let in_method = |function: Option<&str>, action: &str, method: &str| Record {
+        store_method: Some(method.to_owned()),
+        ..record(function, action, "table")
+    };
+    let records = vec![
+        record(Some("lookup"), "dynamodb:Query", "index/gsi1"),
+        record(Some("lookup"), "secretsmanager:GetSecretValue", "secret"),
+        record(Some("lookup"), "ses:SendEmail", "identity"),
+        in_method(Some("lookup"), "dynamodb:UpdateItem", "record_code_sent"),
+        // The store contract walked a retry of the same method: the function needs it too.
+        in_method(None, "dynamodb:GetItem", "record_code_sent"),
+        // A method the function never calls does not count.
+        in_method(None, "dynamodb:DeleteItem", "link"),
+    ];
+    assert_eq!(differences(&template, &records, "lookup").unwrap(), Vec::<String>::new());
+    let without_retry: Vec<Record> = records.iter().filter(|r| r.action != "dynamodb:GetItem").cloned().collect();
+    assert_eq!(
+        differences(&template, &without_retry, "lookup").unwrap(),
+        ["lookup: its policy allows dynamodb:GetItem on table which it never called"]
+    );
+    assert!(report(&records).contains(
+        "also, in store methods it calls (walked by other tests): dynamodb:GetItem on table [record_code_sent]"
+    ));
 }
 
 #[test]

@@ -10,10 +10,19 @@
 //! outside both (table creation, seeding, a test's own checks, the store contract) are
 //! recorded without a function.
 //!
+//! The store port's method a call is made in is recorded too, when the store is wrapped in a
+//! [`RecordingStore`]: the parity test then counts, for a function, every path of the methods
+//! it calls that any test walked (the store contract walks the races and retries a function's
+//! own tests cannot make happen on demand).
+//!
 //! Each process appends its records to its own file in the directory, one JSON object a line,
 //! each distinct record once.
 
+use crate::audit::AuditEvent;
+use crate::domain::{AccountSubject, CertificateFile, CertificateNumber, Invoice, InvoiceNumber};
 use crate::lambda::Function;
+use crate::recovery::assistance_request::AssistanceRequest;
+use crate::store::*;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{BeforeSerializationInterceptorContextRef, Input};
@@ -25,6 +34,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
+use time::OffsetDateTime;
 
 /// The directory the records go to; no recording without it.
 pub const DIR_VARIABLE: &str = "IAM_RECORDING_DIR";
@@ -46,6 +56,8 @@ struct Scope {
 
 tokio::task_local! {
     static SCOPE: Scope;
+    /// The store port's method a call is made in ([`RecordingStore`]).
+    static STORE_METHOD: &'static str;
 }
 
 /// Runs `future` (a handler call) as `function` serving a request.
@@ -72,6 +84,11 @@ pub struct Record {
     /// What it acts on: `table`, `index/<name>` (a DynamoDB query on an index), `identity`
     /// (SES), `secret` (Secrets Manager).
     pub resource: String,
+    /// The store port's method the call was made in (`record_code_sent`), when the store
+    /// was wrapped in a [`RecordingStore`]: a function that calls a method may take any path
+    /// of it that a test walked, even one its own tests did not (the store contract walks them
+    /// all).
+    pub store_method: Option<String>,
     /// The program that made the call (a test binary, the local API).
     pub source: String,
 }
@@ -131,11 +148,16 @@ struct Sink {
     seen: Mutex<HashSet<Record>>,
 }
 
+/// The program's name, without the hash cargo gives test binaries.
 fn source() -> String {
-    std::env::current_exe()
+    let name = std::env::current_exe()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "unknown".to_owned())
+        .unwrap_or_else(|| "unknown".to_owned());
+    match name.rsplit_once('-') {
+        Some((base, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => base.to_owned(),
+        _ => name,
+    }
 }
 
 impl Sink {
@@ -194,6 +216,7 @@ impl Intercept for Recorder {
     ) -> Result<(), BoxError> {
         let metadata = cfg.load::<Metadata>().ok_or("an operation without metadata")?;
         let scope = SCOPE.try_with(|scope| *scope).ok();
+        let store_method = STORE_METHOD.try_with(|method| *method).ok();
         let sink = Sink::get().ok_or("IAM_RECORDING_DIR is no longer set")?;
         for (action, resource) in actions_of(metadata.service(), metadata.name(), context.input())? {
             sink.write(Record {
@@ -203,10 +226,121 @@ impl Intercept for Recorder {
                 operation: metadata.name().to_owned(),
                 action,
                 resource,
+                store_method: store_method.map(str::to_owned),
                 source: source(),
             })?;
         }
         Ok(())
+    }
+}
+
+/// A store that names, for the recording, the port method each AWS call is made in; otherwise
+/// the store it wraps, unchanged. The local API wraps its DynamoDB store in it when recording,
+/// and so does the store contract.
+#[derive(Debug, Clone)]
+pub struct RecordingStore<S> {
+    inner: S,
+}
+
+impl<S: Store> RecordingStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+async fn in_method<F: Future>(method: &'static str, future: F) -> F::Output {
+    STORE_METHOD.scope(method, future).await
+}
+
+#[async_trait::async_trait]
+impl<S: Store> Store for RecordingStore<S> {
+    async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>> {
+        in_method("certificate", self.inner.certificate(number)).await
+    }
+    async fn invoice(&self, number: &InvoiceNumber) -> StoreResult<Option<Invoice>> {
+        in_method("invoice", self.inner.invoice(number)).await
+    }
+    async fn reserve_lookup(
+        &self,
+        account: &AccountSubject,
+        certificate: &CertificateNumber,
+        limits: LookupLimits,
+        now: OffsetDateTime,
+    ) -> StoreResult<Result<LookupReservation, OffsetDateTime>> {
+        in_method("reserve_lookup", self.inner.reserve_lookup(account, certificate, limits, now)).await
+    }
+    async fn release_lookup(&self, reservation: &LookupReservation) -> StoreResult<()> {
+        in_method("release_lookup", self.inner.release_lookup(reservation)).await
+    }
+    async fn open_session(&self, session: &RecoverySession, audit: AuditEvent) -> StoreResult<()> {
+        in_method("open_session", self.inner.open_session(session, audit)).await
+    }
+    async fn session_context(
+        &self,
+        account: &AccountSubject,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<SessionContext>> {
+        in_method("session_context", self.inner.session_context(account, now)).await
+    }
+    async fn account_view(&self, account: &AccountSubject, now: OffsetDateTime) -> StoreResult<AccountView> {
+        in_method("account_view", self.inner.account_view(account, now)).await
+    }
+    async fn record_code_sent(&self, send: &CodeSend) -> StoreResult<Result<(), CodeSendRefused>> {
+        in_method("record_code_sent", self.inner.record_code_sent(send)).await
+    }
+    async fn undo_code_sent(&self, undo: &CodeSendUndo) -> StoreResult<()> {
+        in_method("undo_code_sent", self.inner.undo_code_sent(undo)).await
+    }
+    async fn record_wrong_code(&self, wrong: &WrongCode) -> StoreResult<WrongCodeCounted> {
+        in_method("record_wrong_code", self.inner.record_wrong_code(wrong)).await
+    }
+    async fn record_invoice_failure(&self, failure: &InvoiceFailure) -> StoreResult<Option<u32>> {
+        in_method("record_invoice_failure", self.inner.record_invoice_failure(failure)).await
+    }
+    async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
+        in_method("link", self.inner.link(command)).await
+    }
+    async fn open_assistance_request(
+        &self,
+        request: &AssistanceRequest,
+        audit: AuditEvent,
+    ) -> StoreResult<AssistanceOpened> {
+        in_method("open_assistance_request", self.inner.open_assistance_request(request, audit)).await
+    }
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        in_method("append_audit", self.inner.append_audit(event)).await
+    }
+    async fn open_assistance_requests(
+        &self,
+        limit: usize,
+        after: Option<&QueuePosition>,
+    ) -> StoreResult<(Vec<AssistanceRequest>, Option<QueuePosition>)> {
+        in_method("open_assistance_requests", self.inner.open_assistance_requests(limit, after)).await
+    }
+    async fn assistance_request(&self, reference: &str) -> StoreResult<Option<AssistanceRequest>> {
+        in_method("assistance_request", self.inner.assistance_request(reference)).await
+    }
+    async fn certificates(&self, numbers: &[CertificateNumber]) -> StoreResult<Vec<CertificateFile>> {
+        in_method("certificates", self.inner.certificates(numbers)).await
+    }
+    async fn close_assistance_request(&self, close: &CloseRequest) -> StoreResult<CloseOutcome> {
+        in_method("close_assistance_request", self.inner.close_assistance_request(close)).await
+    }
+    async fn audit_trail(&self, certificate: &CertificateNumber) -> StoreResult<Vec<AuditEvent>> {
+        in_method("audit_trail", self.inner.audit_trail(certificate)).await
+    }
+    async fn upsert_certificate(&self, file: &CertificateFile) -> StoreResult<()> {
+        in_method("upsert_certificate", self.inner.upsert_certificate(file)).await
+    }
+    async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {
+        in_method("upsert_invoice", self.inner.upsert_invoice(invoice)).await
+    }
+    async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {
+        in_method("counter", self.inner.counter(counter, key, now)).await
     }
 }
 
