@@ -13,7 +13,7 @@ use certificate_recovery::mailer::{Mailer, outbox::Outbox, ses::SesMailer};
 use certificate_recovery::security_code_hash::CodeHasher;
 use certificate_recovery::settings::RuleSettings;
 use certificate_recovery::store::{Store, dynamodb::DynamoStore, memory::MemoryStore};
-use certificate_recovery::{App, local_aws};
+use certificate_recovery::{App, iam_recording, local_aws};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,6 +92,10 @@ async fn store(options: &Options) -> Result<Arc<dyn Store>, StartError> {
     let client = local_aws::dynamodb(&local_aws::sdk_config().await, Some(endpoint));
     let store = DynamoStore::new(client, &options.table).with_audit_retention(retention);
     store.create_table_if_missing().await?;
+    if iam_recording::Recorder::from_env().is_some() {
+        // The tests' IAM recording also names the store method of each call.
+        return Ok(Arc::new(iam_recording::RecordingStore::new(store)));
+    }
     Ok(Arc::new(store))
 }
 

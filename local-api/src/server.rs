@@ -1,9 +1,12 @@
-//! A small HTTP/1.1 server on hyper: each request becomes a `lambda_http::Request` and goes
-//! through the library's router, exactly as API Gateway hands it to a function.
+//! A small HTTP/1.1 server on hyper: each request becomes a `lambda_http::Request` and goes to
+//! the Lambda function that serves its route (`Function::serving`), exactly as API Gateway
+//! hands it over; a path no function serves gets the router's 404.
 
 use crate::dev_routes::Dev;
 use certificate_recovery::App;
 use certificate_recovery::http::{handlers::language_of, response};
+use certificate_recovery::iam_recording;
+use certificate_recovery::lambda::Function;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
@@ -132,11 +135,17 @@ async fn handle(
                 .expect("valid response");
         }
     }
-    let response = match (request.method().as_str(), path.as_str()) {
+    let method = request.method().as_str().to_owned();
+    let response = match (method.as_str(), path.as_str()) {
         ("POST", "/dev/token") => dev_answer(dev.token(request.body().as_ref())),
         ("GET", "/dev/outbox") => dev_answer(dev.outbox()),
         ("GET", "/dev/jwks.json") => dev_answer(Ok(dev.jwks())),
-        _ => certificate_recovery::http::route(app, request).await,
+        _ => match Function::serving(&method, &path) {
+            // As in AWS: the one function that serves the route; the IAM recording (tests)
+            // knows which function made each AWS call.
+            Some(function) => iam_recording::serving(function, function.handle(app, request)).await,
+            None => certificate_recovery::http::route(app, request).await,
+        },
     };
     to_hyper(response)
 }

@@ -26,7 +26,7 @@ pub enum StartupError {
     #[error("setting {0} is missing")]
     Missing(&'static str),
     #[error(transparent)]
-    Secret(#[from] crate::security_code_hash::WeakSecret),
+    Secret(#[from] crate::code_hash_secret::SecretError),
 }
 
 /// The SDK's own limits: a call that hangs fails fast into a 503 instead of reaching the
@@ -39,28 +39,50 @@ pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
-fn required(name: &'static str) -> Result<String, StartupError> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(StartupError::Missing(name))
+/// The SDK clients a function uses, built once per container.
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sesv2: aws_sdk_sesv2::Client,
+    pub secrets_manager: aws_sdk_secretsmanager::Client,
+}
+
+impl AwsClients {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            sesv2: aws_sdk_sesv2::Client::new(config),
+            secrets_manager: aws_sdk_secretsmanager::Client::new(config),
+        }
+    }
 }
 
 impl App {
-    /// The Lambda configuration: DynamoDB table `TABLE_NAME`, SES v2 from `SENDER_ADDRESS`,
-    /// issuers from `CITIZEN_*` / `STAFF_*`, the code-hashing secret `CODE_HASH_SECRET`.
-    /// Builds the SDK clients once; nothing touches the network here.
+    /// The Lambda configuration, from the process environment and the SDK's default chain:
+    /// see [`App::from_lambda_settings`].
     pub async fn from_lambda_env() -> Result<Self, StartupError> {
-        let settings = RuleSettings::from_env()?;
+        let config = aws_config::from_env().timeout_config(sdk_timeouts()).load().await;
+        Self::from_lambda_settings(|name| std::env::var(name).ok(), AwsClients::new(&config)).await
+    }
+
+    /// The Lambda configuration: rule settings, DynamoDB table `TABLE_NAME`, SES v2 from
+    /// `SENDER_ADDRESS`, the code-hashing secret read from Secrets Manager at
+    /// `CODE_HASH_SECRET_ARN` (the only network calls here, once per container), all from
+    /// `env`; the issuers from the process environment (`CITIZEN_*` / `STAFF_*`).
+    pub async fn from_lambda_settings(
+        env: impl Fn(&str) -> Option<String>,
+        clients: AwsClients,
+    ) -> Result<Self, StartupError> {
+        let required =
+            |name: &'static str| env(name).filter(|v| !v.trim().is_empty()).ok_or(StartupError::Missing(name));
+        let settings = RuleSettings::from_lookup(&env)?;
         let tokens = TokenVerifier::from_env()?;
-        let secret = secrecy::SecretString::from(required("CODE_HASH_SECRET")?);
-        let hasher = match std::env::var("CODE_HASH_SECRET_PREVIOUS").ok().filter(|v| !v.is_empty()) {
-            Some(previous) => CodeHasher::rotating(&secret, &secrecy::SecretString::from(previous))?,
-            None => CodeHasher::new(&secret)?,
-        };
         let table = required("TABLE_NAME")?;
         let sender = required("SENDER_ADDRESS")?;
-        let config = aws_config::from_env().timeout_config(sdk_timeouts()).load().await;
-        let store = crate::store::dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), table)
+        let secret_arn = required(crate::code_hash_secret::ARN_VARIABLE)?;
+        let hasher = crate::code_hash_secret::load(&clients.secrets_manager, &secret_arn).await?;
+        let store = crate::store::dynamodb::DynamoStore::new(clients.dynamodb, table)
             .with_audit_retention(settings.audit_retention);
-        let mailer = crate::mailer::ses::SesMailer::new(aws_sdk_sesv2::Client::new(&config), sender);
+        let mailer = crate::mailer::ses::SesMailer::new(clients.sesv2, sender);
         Ok(Self {
             settings,
             store: Arc::new(store),

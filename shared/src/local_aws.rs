@@ -1,5 +1,8 @@
 //! SDK clients for the emulators (DynamoDB Local, moto) used by the local API, the registry
-//! import and the tests: one place that knows how to reach them.
+//! import and the tests: one place that knows how to reach them. With `IAM_RECORDING_DIR`
+//! set, each client records the calls it makes ([`crate::iam_recording`]).
+
+use crate::iam_recording::Recorder;
 
 /// SDK settings outside Lambda: the SDK's timeouts, `AWS_REGION` or ca-central-1, and — unless
 /// `AWS_ACCESS_KEY_ID` is set — fixed credentials (emulators accept any; never reach for an
@@ -22,6 +25,9 @@ pub fn dynamodb(config: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_s
     if let Some(endpoint) = endpoint {
         builder = builder.endpoint_url(endpoint);
     }
+    if let Some(recorder) = Recorder::from_env() {
+        builder = builder.interceptor(recorder);
+    }
     aws_sdk_dynamodb::Client::from_conf(builder.build())
 }
 
@@ -31,5 +37,29 @@ pub fn sesv2(config: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_
     if let Some(endpoint) = endpoint {
         builder = builder.endpoint_url(endpoint);
     }
+    if let Some(recorder) = Recorder::from_env() {
+        builder = builder.interceptor(recorder);
+    }
     aws_sdk_sesv2::Client::from_conf(builder.build())
+}
+
+/// A Secrets Manager client, at `endpoint` when given (moto serves it).
+pub fn secrets_manager(config: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_secretsmanager::Client {
+    let mut builder = aws_sdk_secretsmanager::config::Builder::from(config);
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    if let Some(recorder) = Recorder::from_env() {
+        builder = builder.interceptor(recorder);
+    }
+    aws_sdk_secretsmanager::Client::from_conf(builder.build())
+}
+
+/// The clients a Lambda function builds ([`crate::app::AwsClients`]), on the emulators.
+pub fn clients(config: &aws_config::SdkConfig, dynamodb_endpoint: &str, moto_endpoint: &str) -> crate::app::AwsClients {
+    crate::app::AwsClients {
+        dynamodb: dynamodb(config, Some(dynamodb_endpoint)),
+        sesv2: sesv2(config, Some(moto_endpoint)),
+        secrets_manager: secrets_manager(config, Some(moto_endpoint)),
+    }
 }

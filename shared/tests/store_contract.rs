@@ -3,6 +3,7 @@
 
 use certificate_recovery::audit::{Actor, AuditAction, AuditEvent};
 use certificate_recovery::domain::*;
+use certificate_recovery::iam_recording::RecordingStore;
 use certificate_recovery::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
 use certificate_recovery::store::dynamodb::{DynamoStore, TTL_ATTRIBUTE};
 use certificate_recovery::store::memory::MemoryStore;
@@ -14,7 +15,8 @@ use time::macros::{date, datetime};
 const NOW: OffsetDateTime = datetime!(2026-11-29 12:00:00 UTC);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-async fn dynamodb() -> Option<DynamoStore> {
+/// DynamoDB Local, each call's store method named for the IAM recording.
+async fn dynamodb() -> Option<RecordingStore<DynamoStore>> {
     let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") else {
         assert!(std::env::var("REQUIRE_EMULATORS").is_err(), "REQUIRE_EMULATORS is set but DYNAMODB_ENDPOINT is not");
         eprintln!("DynamoDB Local run left out: DYNAMODB_ENDPOINT is not set (plain cargo test)");
@@ -24,7 +26,7 @@ async fn dynamodb() -> Option<DynamoStore> {
     let client = certificate_recovery::local_aws::dynamodb(&config, Some(&endpoint));
     let store = DynamoStore::new(client, format!("contract-{}", certificate_recovery::ids::random_hex(6)));
     store.create_table_if_missing().await.expect("table created");
-    Some(store)
+    Some(RecordingStore::new(store))
 }
 
 macro_rules! contract {
@@ -719,8 +721,9 @@ async fn a_configured_retention_applies_memory() {
 #[tokio::test]
 async fn a_configured_retention_applies_dynamodb_local() {
     let Some(store) = dynamodb().await else { return };
-    let store = store.with_audit_retention(DAY);
+    let store = RecordingStore::new(store.inner().clone().with_audit_retention(DAY));
     a_configured_retention_applies(&store).await;
+    let store = store.inner();
     let items = store
         .client()
         .query()
