@@ -523,7 +523,13 @@ async fn an_employee_email_outlives_a_reimport_and_kills_older_codes(store: &dyn
     assert!(!store.upsert_certificate(&file("C1", Some("jeanne@exemple.ca")), EmployeeEmail::Replace).await.unwrap());
     let read = store.certificate(&number("C1")).await.unwrap().unwrap();
     assert_eq!(read.email.as_ref().map(|e| e.as_str()), Some("jeanne@exemple.ca"));
-    assert_eq!(read.email_changed_at, None);
+    // …but the code sent before the employee's change stays dead.
+    assert_eq!(read.email_changed_at, Some(changed_at));
+    assert_eq!(store.link(&by_code).await.unwrap(), LinkOutcome::Conflict);
+    // And a later import keeps the registry's email: nothing of the employee's is left to keep.
+    assert!(!store.upsert_certificate(&file("C1", Some("autre@exemple.ca")), EmployeeEmail::Keep).await.unwrap());
+    let read = store.certificate(&number("C1")).await.unwrap().unwrap();
+    assert_eq!(read.email.as_ref().map(|e| e.as_str()), Some("autre@exemple.ca"));
 }
 
 async fn links_are_atomic_and_move(store: &dyn Store) {

@@ -55,7 +55,19 @@ pub async fn check_invoice(
         }
     };
 
-    let invoice = app.store.invoice(number).await?.filter(|i| i.certificate_number == file.number);
+    // A try that failed on the store was no refusal: it is given back (best effort) before the 503.
+    let give_back = || async {
+        if let Err(e) = app.store.release_invoice_try(&invoice_try, &reservation).await {
+            tracing::warn!(error = %e, "a counted try was not given back");
+        }
+    };
+    let invoice = match app.store.invoice(number).await {
+        Ok(invoice) => invoice.filter(|i| i.certificate_number == file.number),
+        Err(e) => {
+            give_back().await;
+            return Err(e.into());
+        }
+    };
     let attempts_left = reservation.attempts_left(&invoice_try);
     let refusal = match &invoice {
         None => Some(RecoveryError::InvoiceNotAccepted { attempts_left }),
@@ -72,13 +84,12 @@ pub async fn check_invoice(
     }
 
     let proof = LinkProof::Invoice { max_attempts: settings.invoice_max_attempts };
-    let outcome = link(app, requester, &context, &file, proof, AuditAction::InvoiceTry).await?;
-    // An accepted invoice is not a refused one.
-    app.store.release_invoice_try(&invoice_try, &reservation).await.unwrap_or_else(|e| {
-        // The link stands whatever happens here: a count not given back only makes the limit
-        // stricter until its window ends.
-        tracing::warn!(error = %e, "a counted try was not given back");
-    });
+    let outcome = link(app, requester, &context, &file, proof, AuditAction::InvoiceTry).await;
+    // An accepted invoice is not a refused one (and a failed link was no refusal either). The
+    // link stands whatever happens here: a count not given back only makes the limit stricter
+    // until its window ends.
+    give_back().await;
+    let outcome = outcome?;
     match outcome {
         LinkOutcome::Linked => {
             let mut linked = file;

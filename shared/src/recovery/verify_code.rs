@@ -95,13 +95,15 @@ pub async fn verify_code(
         max_attempts: settings.code_max_attempts,
         issued_at: issued.issued_at,
     };
-    let outcome = link(app, requester, &context, &file, proof, AuditAction::CodeVerify).await?;
-    // A right code is not a wrong one: the certificate's count is given back.
-    app.store.release_code_try(&code_try, &reservation, outcome == LinkOutcome::Conflict).await.unwrap_or_else(|e| {
-        // The link stands whatever happens here: a count not given back only makes the limit
-        // stricter until its window ends.
+    let outcome = link(app, requester, &context, &file, proof, AuditAction::CodeVerify).await;
+    // A right code is not a wrong one: the certificate's count is given back, and the code's
+    // try too when the code is still there (no link happened). The link stands whatever
+    // happens here: a count not given back only makes the limit stricter until its window ends.
+    let code_too = !matches!(outcome, Ok(LinkOutcome::Linked));
+    if let Err(e) = app.store.release_code_try(&code_try, &reservation, code_too).await {
         tracing::warn!(error = %e, "a counted try was not given back");
-    });
+    }
+    let outcome = outcome?;
     match outcome {
         LinkOutcome::Linked => {
             let mut linked = file;

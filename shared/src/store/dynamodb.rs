@@ -374,18 +374,22 @@ impl DynamoStore {
         for item in self.batch_get(keys).await? {
             let pk = get_s(&item, "pk")?;
             let Some(file) = files.iter().find(|f| cert_pk(&f.number) == pk) else { continue };
+            let Some(employee) = opt_s(&item, "email") else { continue };
             match employee_email {
                 EmployeeEmail::Keep => {
-                    if file.email.as_ref().map(|e| e.as_str()) != Some(get_s(&item, "email")?) {
+                    if file.email.as_ref().map(|e| e.as_str()) != Some(employee.as_str()) {
                         kept.push(file.number.clone());
                     }
                 }
+                // The registry's email applies again; when the employee changed it stays, so
+                // codes sent before that change stay dead.
                 EmployeeEmail::Replace => {
                     self.client
-                        .delete_item()
+                        .update_item()
                         .table_name(&self.table)
                         .key("pk", s(pk))
                         .key("sk", s(EMPLOYEE_EMAIL_SK))
+                        .update_expression("REMOVE email")
                         .send()
                         .await
                         .map_err(unavailable)?;

@@ -18,6 +18,8 @@ struct State {
     audit: HashMap<CertificateNumber, Vec<AuditEvent>>,
     /// When a code was last sent for each certificate, by any session.
     last_code_sent: HashMap<CertificateNumber, OffsetDateTime>,
+    /// Files whose email is the one an employee set (a registry import keeps it).
+    employee_emails: std::collections::HashSet<CertificateNumber>,
     /// Refusals recorded once per window: (file, actor, action and outcome) → until.
     refusals: HashMap<(CertificateNumber, String, String), OffsetDateTime>,
 }
@@ -307,16 +309,14 @@ impl Store for MemoryStore {
             code_try.certificate_number.as_str(),
             reservation.certificate_window_ends,
         );
-        if code_too {
-            if let Some(code) = state
-                .sessions
-                .get_mut(&code_try.account)
-                .filter(|s| s.id == code_try.session_id)
-                .and_then(|s| s.code.as_mut())
-                .filter(|c| c.id == code_try.code_id)
-            {
-                code.attempts = code.attempts.saturating_sub(1);
-            }
+        let code = state
+            .sessions
+            .get_mut(&code_try.account)
+            .filter(|s| code_too && s.id == code_try.session_id)
+            .and_then(|s| s.code.as_mut())
+            .filter(|c| c.id == code_try.code_id);
+        if let Some(code) = code {
+            code.attempts = code.attempts.saturating_sub(1);
         }
         Ok(())
     }
@@ -512,6 +512,7 @@ impl Store for MemoryStore {
             let file = state.files.get_mut(&close.certificate_number).expect("checked above");
             file.email = Some(email.clone());
             file.email_changed_at = Some(close.now);
+            state.employee_emails.insert(close.certificate_number.clone());
             state
                 .counters
                 .remove(&(Counter::LookupFailuresOfCertificate, close.certificate_number.as_str().to_owned()));
@@ -551,17 +552,23 @@ impl Store for MemoryStore {
 
     async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {
         let mut state = self.state();
-        let existing = state.files.get(&file.number);
-        let linked_account = existing.and_then(|f| f.linked_account.clone());
-        let employee_set = existing
-            .filter(|_| employee_email == EmployeeEmail::Keep)
-            .and_then(|f| f.email_changed_at.map(|at| (f.email.clone(), at)));
-        let mut updated = CertificateFile { linked_account, email_changed_at: None, ..file.clone() };
+        let existing = state.files.get(&file.number).cloned();
+        let linked_account = existing.as_ref().and_then(|f| f.linked_account.clone());
+        // When an employee changed the email stays whatever: codes sent before stay dead.
+        let email_changed_at = existing.as_ref().and_then(|f| f.email_changed_at);
+        let mut updated = CertificateFile { linked_account, email_changed_at, ..file.clone() };
         let mut kept = false;
-        if let Some((email, at)) = employee_set {
-            kept = email != file.email;
-            updated.email = email;
-            updated.email_changed_at = Some(at);
+        if state.employee_emails.contains(&file.number) {
+            match employee_email {
+                EmployeeEmail::Keep => {
+                    let employee = existing.and_then(|f| f.email);
+                    kept = employee != file.email;
+                    updated.email = employee;
+                }
+                EmployeeEmail::Replace => {
+                    state.employee_emails.remove(&file.number);
+                }
+            }
         }
         state.files.insert(file.number.clone(), updated);
         Ok(kept)

@@ -172,7 +172,10 @@ pub fn file_from_items(items: &[Item]) -> StoreResult<Option<CertificateFile>> {
     };
     let mut file = file_from_item(file)?;
     if let Some(employee) = items.iter().find(|i| sk_of(i) == EMPLOYEE_EMAIL_SK) {
-        file.email = Some(parsed(employee, "email", EmailAddress::parse)?);
+        // Without `email`, a registry import replaced the employee's: only the time remains.
+        if employee.contains_key("email") {
+            file.email = Some(parsed(employee, "email", EmailAddress::parse)?);
+        }
         file.email_changed_at = Some(get_ms(employee, "changed_ms")?);
     }
     file.linked_account = items
