@@ -55,6 +55,7 @@ contract!(
     invoice_failures_count_up_to_the_limit,
     refused_invoices_are_limited_across_sessions_and_accounts,
     repeated_refusals_reach_the_trail_once_per_window,
+    when_both_limits_are_used_up_the_later_end_is_told,
     an_employee_email_outlives_a_reimport_and_kills_older_codes,
     links_are_atomic_and_move,
     one_open_assistance_request_per_account,
@@ -860,4 +861,36 @@ fn memory_store_is_a_store() {
     fn is_store<T: Store>() {}
     is_store::<MemoryStore>();
     is_store::<DynamoStore>();
+}
+
+async fn when_both_limits_are_used_up_the_later_end_is_told(store: &dyn Store) {
+    setup(store, "C1").await;
+    setup(store, "C2").await;
+    let limits = LookupLimits { per_account: 2, per_certificate: 2, window: DAY };
+    let at = |s: u64| NOW + Duration::from_secs(s);
+    // x's window starts at NOW (on C2); C1's window starts 100 s later.
+    store.reserve_lookup(&account("x"), &number("C2"), limits, at(0)).await.unwrap().unwrap();
+    store.reserve_lookup(&account("x"), &number("C1"), limits, at(100)).await.unwrap().unwrap();
+    store.reserve_lookup(&account("y"), &number("C1"), limits, at(200)).await.unwrap().unwrap();
+    // x is locked until NOW + 24 h, C1 until 100 s after: x is told the later.
+    assert_eq!(store.reserve_lookup(&account("x"), &number("C1"), limits, at(300)).await.unwrap(), Err(at(100) + DAY));
+    // The same for invoices: x's refused invoices from NOW, C1's from 100 s later.
+    let s = |who: &str, n: &str| RecoverySession { expires_at: at(100_000), ..session(who, n) };
+    let try_of = |sess: &RecoverySession, now| InvoiceTry {
+        max_per_session: 9,
+        max_per_account: 1,
+        max_per_certificate: 1,
+        ..invoice_try(sess, now)
+    };
+    let (x2, y1) = (s("ix", "C2"), s("iy", "C1"));
+    store.open_session(&x2, event("C2", at(0), "matched")).await.unwrap();
+    assert!(matches!(store.reserve_invoice_try(&try_of(&x2, at(0))).await.unwrap(), InvoiceTryCounted::Reserved(_)));
+    store.open_session(&y1, event("C1", at(100), "matched")).await.unwrap();
+    assert!(matches!(store.reserve_invoice_try(&try_of(&y1, at(100))).await.unwrap(), InvoiceTryCounted::Reserved(_)));
+    let x1 = s("ix", "C1");
+    store.open_session(&x1, event("C1", at(200), "matched")).await.unwrap();
+    assert_eq!(
+        store.reserve_invoice_try(&try_of(&x1, at(200))).await.unwrap(),
+        InvoiceTryCounted::Locked { until: at(100) + DAY }
+    );
 }

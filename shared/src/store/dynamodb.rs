@@ -473,6 +473,24 @@ impl DynamoStore {
         Err(StoreError::Unavailable("counter kept changing under concurrent writes".into()))
     }
 
+    /// When a refusal on one counter ends, given that the other counter of the same try may be
+    /// used up too and end later: the holder is told the later time (one read, refusals only).
+    async fn locked_until_also(
+        &self,
+        pk: &str,
+        counter: Counter,
+        max: u32,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<OffsetDateTime> {
+        let other = self.get(pk.to_owned(), &counter_sk(counter)).await?;
+        let other = other.as_ref().map(count_from_item).transpose()?.and_then(|c| WindowCount::current(Some(c), now));
+        Ok(match other {
+            Some(c) if c.count >= max => until.max(c.window_ends),
+            _ => until,
+        })
+    }
+
     /// Takes one back from a counter, if it is still in the window it was added in.
     async fn release(&self, pk: &str, counter: Counter, window_ends: OffsetDateTime) -> StoreResult<()> {
         let released = self
@@ -607,7 +625,18 @@ impl Store for DynamoStore {
             .await?
         {
             Ok(count) => count.window_ends,
-            Err(until) => return Ok(Err(until)),
+            Err(until) => {
+                let until = self
+                    .locked_until_also(
+                        &cert_pk,
+                        Counter::LookupFailuresOfCertificate,
+                        limits.per_certificate,
+                        now,
+                        until,
+                    )
+                    .await?;
+                return Ok(Err(until));
+            }
         };
         let reserved = self
             .reserve(&cert_pk, Counter::LookupFailuresOfCertificate, limits.per_certificate, limits.window, now)
@@ -997,7 +1026,18 @@ impl Store for DynamoStore {
             .await?
         {
             Ok(count) => count,
-            Err(until) => return Ok(InvoiceTryCounted::Locked { until }),
+            Err(until) => {
+                let until = self
+                    .locked_until_also(
+                        &cert,
+                        Counter::RefusedInvoicesOfCertificate,
+                        invoice_try.max_per_certificate,
+                        now,
+                        until,
+                    )
+                    .await?;
+                return Ok(InvoiceTryCounted::Locked { until });
+            }
         };
         let on_certificate =
             self.reserve(&cert, Counter::RefusedInvoicesOfCertificate, invoice_try.max_per_certificate, window, now);
