@@ -102,7 +102,7 @@ function alertBox(error) {
 
 function problemText(answer) {
   const code = answer.body.code || "service_unavailable";
-  const values = { n: answer.body.attemptsLeft ?? 0 };
+  const values = { n: answer.body.attemptsLeft ?? 0, s: Math.max(1, Math.ceil(answer.retryAfter || 0)) };
   if (code === "locked") {
     const until = new Date(Date.now() + (answer.retryAfter || 0) * 1000);
     values.until = formatDateTime(until, state.lang);

@@ -123,10 +123,11 @@ test("the email-code path in English after the language toggle", async () => {
   await signIn(page, unique("en"));
   assert.equal(await heading(page), "Step 1: your information");
   await step(page, "2-lookup");
-  await lookup(page, "AG-100001", "1980-02-29");
+  // Another holder than the French path's: the resend cooldown is the file's, across sessions.
+  await lookup(page, "AG-100006", "1992-08-14");
   await page.waitForSelector("#verify");
   await step(page, "3-code");
-  await page.fill("#code", await latestCode(BASE, "jeanne.tremblay@exemple.ca"));
+  await page.fill("#code", await latestCode(BASE, "olivia.martin@example.com"));
   await page.click("#verify button[type=submit]");
   await page.waitForSelector(".summary");
   assert.equal(await heading(page), "Your account is linked to your file");
@@ -285,16 +286,16 @@ test("the email-code path with the keyboard only, at 320 px wide", async () => {
   assert.equal(await focusedId(page), "step-title");
   await key("Tab");
   assert.equal(await focusedId(page), "certificate-number");
-  await page.keyboard.type("AG-100002");
+  await page.keyboard.type("AG-100007");
   await key("Tab");
   assert.equal(await focusedId(page), "date-of-birth");
-  await page.keyboard.type("1975-06-15");
+  await page.keyboard.type("1979-12-03");
   await key("Enter");
   await page.waitForSelector("#verify");
   assert.ok(await fits());
   await key("Tab");
   assert.equal(await focusedId(page), "code");
-  await page.keyboard.type(await latestCode(BASE, "sam.roy@example.com"));
+  await page.keyboard.type(await latestCode(BASE, "eric.pelletier@exemple.ca"));
   // A visible focus indicator on the focused field.
   const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
   assert.notEqual(outline, "none");
@@ -303,4 +304,25 @@ test("the email-code path with the keyboard only, at 320 px wide", async () => {
   assert.ok(await fits());
   await step(page, "15-linked-320px");
   await page.context().close();
+});
+
+test("a new lookup within the resend cooldown says when a code can be asked for", async () => {
+  const first = await newPage();
+  await signIn(first, unique("cooldown-1"));
+  await lookup(first, "AG-100008", "1988-03-22");
+  await first.waitForSelector("#verify");
+  await first.context().close();
+  // Another session (here another account) on the same file: no second email within the minute.
+  const second = await newPage();
+  await signIn(second, unique("cooldown-2"));
+  await lookup(second, "AG-100008", "1988-03-22");
+  await second.waitForSelector("[role=alert]");
+  assert.match(await second.textContent("[role=alert]"), /Vous pourrez en demander un nouveau dans \d+ secondes/);
+  assert.equal(await second.locator("#send-code").count(), 1, "the holder can ask again from the same step");
+  await step(second, "16-resend-cooldown");
+  await second.click("#language-toggle");
+  await second.click("#send-code");
+  await second.waitForFunction(() => /You can ask for a new one in \d+ seconds/.test(document.querySelector("[role=alert]")?.textContent));
+  await step(second, "16-resend-cooldown");
+  await second.context().close();
 });
