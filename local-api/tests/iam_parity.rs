@@ -154,6 +154,20 @@ fn resource_kind(template: &Value, env: &Map<String, Value>, action: &str, resou
 /// cannot read, it cannot vouch for.
 fn granted(template: &Value, binary: &str) -> Result<BTreeSet<Grant>, String> {
     let function = function_resource(template, binary)?;
+    // Other ways to give a function rights are refused too: this test would not see them.
+    for other in ["Role", "RolePath", "PermissionsBoundary", "ManagedPolicyArns"] {
+        if function["Properties"].get(other).is_some() {
+            return Err(format!("{binary}: `{other}` gives rights this test cannot vouch for"));
+        }
+    }
+    let attached = template["Resources"].as_object().into_iter().flatten().find(|(_, r)| {
+        matches!(r["Type"].as_str(), Some("AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" | "AWS::IAM::Role"))
+    });
+    if let Some((name, _)) = attached {
+        return Err(format!(
+            "{name}: an IAM resource beside the functions' own policies, which this test cannot vouch for"
+        ));
+    }
     let env = environment(template, function);
     let mut grants = BTreeSet::new();
     for policy in one_or_many(&function["Properties"]["Policies"]) {
@@ -435,6 +449,12 @@ fn a_secret_grant_on_anything_but_the_secret_of_the_environment_does_not_count()
     let sam_template = SMALL_TEMPLATE
         .replace("        - Statement:", "        - DynamoDBCrudPolicy: { TableName: x }\n        - Statement:");
     assert!(granted(&parse_template(&sam_template), "lookup").is_err());
+    // Rights given another way than the function's own statements are refused too.
+    let managed = SMALL_TEMPLATE.replace(
+        "      Policies:",
+        "      ManagedPolicyArns: [arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess]\n      Policies:",
+    );
+    assert!(granted(&parse_template(&managed), "lookup").unwrap_err().contains("ManagedPolicyArns"));
 }
 
 #[test]

@@ -243,6 +243,18 @@ fn parameters_refuse_what_api_gateway_would_refuse() {
     }
     let set = parameter(&template, "SesConfigurationSet");
     assert!(accepts(set, "") && accepts(set, "recovery-mail") && !accepts(set, "a b"));
+    // IAM matches a secret's full ARN, random suffix included: without it (or with a
+    // wildcard) every function would be refused the secret and fail to start.
+    let secret = parameter(&template, "CodeHashSecretArn");
+    let full = "arn:aws:secretsmanager:ca-central-1:123456789012:secret:certificate-recovery/code-hashing-key-AbC123";
+    assert!(accepts(secret, full), "CodeHashSecretArn refuses {full}");
+    for bad in [
+        "arn:aws:secretsmanager:ca-central-1:123456789012:secret:certificate-recovery/code-hashing-key",
+        "arn:aws:secretsmanager:ca-central-1:123456789012:secret:certificate-recovery/*",
+        "certificate-recovery/code-hashing-key",
+    ] {
+        assert!(!accepts(secret, bad), "CodeHashSecretArn accepts {bad:?}");
+    }
 }
 
 /// SES v2 authorizes `SendEmail` on the sender's domain identity, on its address identity when

@@ -30,7 +30,7 @@ pub enum StartupError {
 }
 
 /// The SDK's own limits: a call that hangs fails fast into a 503 instead of reaching the
-/// function's timeout (20 s in `template.yaml`, above four sequential operations).
+/// function's timeout (`Timeout` in `template.yaml`, whose comment gives the arithmetic).
 pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(1))
