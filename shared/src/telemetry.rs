@@ -41,41 +41,46 @@ pub fn init_terminal() {
     let _ = tracing_subscriber::fmt().with_max_level(level()).with_target(false).try_init();
 }
 
+/// A writer that keeps every line written, for tests that read the logs back (that no code,
+/// address or secret is in them).
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+
+    /// Every line written so far, as JSON.
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        self.text().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> MakeWriter<'w> for LogCapture {
+    type Writer = LogCapture;
+    fn make_writer(&'w self) -> LogCapture {
+        self.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    /// A writer that keeps every line, for reading back.
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'w> MakeWriter<'w> for Capture {
-        type Writer = Capture;
-        fn make_writer(&'w self) -> Capture {
-            self.clone()
-        }
-    }
-
-    impl Capture {
-        fn lines(&self) -> Vec<serde_json::Value> {
-            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-        }
-    }
 
     fn logged(level: LevelFilter, emit: impl FnOnce()) -> Vec<serde_json::Value> {
-        let capture = Capture::default();
+        let capture = LogCapture::default();
         tracing::subscriber::with_default(json_subscriber(level, capture.clone()), emit);
         capture.lines()
     }

@@ -4,37 +4,16 @@
 
 use certificate_recovery::domain::{CertificateNumber, EmailAddress, Language, SecurityCode};
 use certificate_recovery::mailer::{Mailer, ses::SesMailer, templates};
-use certificate_recovery::telemetry::json_subscriber;
+use certificate_recovery::telemetry::{LogCapture, json_subscriber};
 use std::sync::{Arc, Mutex};
 use tracing::level_filters::LevelFilter;
-
-/// A writer that keeps every line, for reading back.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'w self) -> Capture {
-        self.clone()
-    }
-}
 
 #[tokio::test]
 async fn a_code_email_sent_at_trace_level_leaves_neither_the_code_nor_the_address_in_the_logs() {
     let Some((mailer, to, email)) = code_email("482915").await else { return };
     let tag = to.as_str().trim_start_matches("holder+").split('@').next().unwrap().to_owned();
 
-    let capture = Capture::default();
+    let capture = LogCapture::default();
     {
         // The whole test runs on this thread (current-thread runtime): the SDK's tasks too.
         let _guard = tracing::subscriber::set_default(json_subscriber(LevelFilter::TRACE, capture.clone()));
@@ -48,7 +27,7 @@ async fn a_code_email_sent_at_trace_level_leaves_neither_the_code_nor_the_addres
     assert_eq!(ours.len(), 1);
     assert_eq!(ours[0]["subject"], "Your security code: 482915");
 
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))

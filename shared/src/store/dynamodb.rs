@@ -537,49 +537,45 @@ impl DynamoStore {
         }
     }
 
-    /// Takes back a counted try on a session's code, if the code is still the one counted.
-    async fn release_code_attempt(&self, code_try: &CodeTry) -> StoreResult<()> {
-        let released = self
+    /// Takes one back from a session's count of tries — `code_attempts` of the code `code_id`,
+    /// or `invoice_attempts` — if it is still that session (and code).
+    async fn release_session_try(
+        &self,
+        account: &AccountSubject,
+        session_id: &str,
+        attribute: &str,
+        code_id: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut condition = "session_id = :sid AND #tries > :zero".to_owned();
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(account_pk(&code_try.account)))
+            .key("pk", s(account_pk(account)))
             .key("sk", s(SESSION_SK))
-            .update_expression("SET code_attempts = code_attempts - :one")
-            .condition_expression("session_id = :sid AND code_id = :cid AND code_attempts > :zero")
+            .update_expression("SET #tries = #tries - :one")
+            .expression_attribute_names("#tries", attribute)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":sid", s(&code_try.session_id))
-            .expression_attribute_values(":cid", s(&code_try.code_id))
-            .send()
-            .await;
-        match released {
+            .expression_attribute_values(":sid", s(session_id));
+        if let Some(code_id) = code_id {
+            condition.push_str(" AND code_id = :cid");
+            update = update.expression_attribute_values(":cid", s(code_id));
+        }
+        match update.condition_expression(condition).send().await {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
     }
 
-    /// Takes back a counted invoice try of a session, if it is still that session.
+    async fn release_code_attempt(&self, code_try: &CodeTry) -> StoreResult<()> {
+        self.release_session_try(&code_try.account, &code_try.session_id, "code_attempts", Some(&code_try.code_id))
+            .await
+    }
+
     async fn release_invoice_attempt(&self, invoice_try: &InvoiceTry) -> StoreResult<()> {
-        let released = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(account_pk(&invoice_try.account)))
-            .key("sk", s(SESSION_SK))
-            .update_expression("SET invoice_attempts = invoice_attempts - :one")
-            .condition_expression("session_id = :sid AND invoice_attempts > :zero")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":sid", s(&invoice_try.session_id))
-            .send()
-            .await;
-        match released {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(unavailable(e)),
-        }
+        self.release_session_try(&invoice_try.account, &invoice_try.session_id, "invoice_attempts", None).await
     }
 
     fn put_item(&self, item: Item) -> TransactWriteItem {
