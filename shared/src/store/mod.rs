@@ -131,7 +131,6 @@ pub struct CodeSend {
     pub max_sends_per_certificate: u32,
     pub window: Duration,
     pub now: OffsetDateTime,
-    pub audit: AuditEvent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,7 +389,8 @@ pub trait Store: Send + Sync {
     async fn account_view(&self, account: &AccountSubject, now: OffsetDateTime) -> StoreResult<AccountView>;
 
     /// Stores a new code in the session (the old one dies) and counts the send, atomically
-    /// under the session and certificate limits.
+    /// under the session and certificate limits. No audit event: the use case records `sent`
+    /// once the mail went out, so the trail never claims a mail that failed.
     async fn record_code_sent(&self, send: &CodeSend) -> StoreResult<Result<(), CodeSendRefused>>;
 
     /// Takes back a recorded send whose email failed.
@@ -413,7 +413,9 @@ pub trait Store: Send + Sync {
     /// the certificate, unless one is used up; the comparison comes after.
     async fn reserve_invoice_try(&self, invoice_try: &InvoiceTry) -> StoreResult<InvoiceTryCounted>;
 
-    /// Gives back the account's and the certificate's count of an accepted invoice.
+    /// Gives back a counted try that was no refused invoice — accepted, or never compared
+    /// because the store failed: the account's and the certificate's counts, and the session's
+    /// try while it is still that session (a link consumes it).
     async fn release_invoice_try(
         &self,
         invoice_try: &InvoiceTry,
