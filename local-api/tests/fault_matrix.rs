@@ -23,7 +23,7 @@ mod fault_layer;
 use certificate_recovery::clock::{Clock, ManualClock};
 use certificate_recovery::domain::*;
 use certificate_recovery::problem::{ErrorCode, Problem};
-use certificate_recovery::store::{Counter, Store};
+use certificate_recovery::store::{Counter, RecoverySession, Store};
 use common::Backend;
 use fault_layer::{Fault, Plan};
 use local_api::{LocalApi, Options};
@@ -480,10 +480,12 @@ fn every_route_is_in_the_matrix() {
     let routes: std::collections::BTreeSet<_> =
         certificate_recovery::http::ROUTES.iter().map(|(method, path, _)| (*method, *path)).collect();
     assert_eq!(covered, routes, "a route without a scenario in the fault matrix (or one that is gone)");
-    // The size the closing note gives: 15 walks over 11 routes, 54 call positions, 3 kinds of
-    // fault, on each of the two backends.
+    // The size the closing note gives: 15 walks over 11 routes, 54 call positions; 3 kinds of
+    // fault on the memory store, 2 on the emulators.
     let positions: usize = SCENARIOS.iter().map(|s| s.steps.len()).sum();
-    assert_eq!((SCENARIOS.len(), positions, positions * Fault::ALL.len()), (15, 54, 162));
+    let cells = |backend| positions * faults_on(backend).len();
+    assert_eq!((SCENARIOS.len(), positions), (15, 54));
+    assert_eq!((cells(Backend::Memory), cells(Backend::Emulators)), (162, 108));
 }
 
 macro_rules! matrix {
@@ -519,8 +521,19 @@ matrix!(
 // ---------------------------------------------------------------------------------------------
 // Running a scenario.
 
+/// The kinds of fault a backend is tried with. A stall before the call is the layer's alone —
+/// the call never reaches the store or SES, whichever it is — so the emulators, where each cell
+/// costs real calls, are spared it: the memory store and outbox try it for every cell.
+fn faults_on(backend: Backend) -> &'static [Fault] {
+    match backend {
+        Backend::Memory => &Fault::ALL,
+        Backend::Emulators => &[Fault::Fail, Fault::StallAfter],
+    }
+}
+
 async fn run(backend: Backend, scenario: &Scenario) {
-    let cells = 1 + scenario.steps.len() * Fault::ALL.len();
+    let faults = faults_on(backend);
+    let cells = 1 + scenario.steps.len() * faults.len();
     let Some(app) = FaultApp::spawn(backend, cells).await else { return };
     let expected_calls: Vec<&str> = scenario.steps.iter().map(|s| s.call).collect();
 
@@ -535,18 +548,25 @@ async fn run(backend: Backend, scenario: &Scenario) {
     assert_eq!(walked.status, status, "the walk of {:?}: {}", scenario.request, walked.body);
     assert_eq!(walked.state_or_code(), state, "the walk of {:?}: {}", scenario.request, walked.body);
     assert_eq!(armed.calls, expected_calls, "the calls of {:?} changed: update its steps", scenario.request);
-    let none = Facts::of(&walk, &before, &before);
-    let done = Facts::of(&walk, &before, &app.raw(&walk).await);
+    let none = Facts::of(&walk, &before.view.session, &before);
+    let done = Facts::of(&walk, &before.view.session, &app.raw(&walk).await);
 
     let mut index = 1;
     for (position, step) in scenario.steps.iter().enumerate() {
-        for fault in Fault::ALL {
+        for &fault in faults {
             let mut cell = app.cell(index);
             index += 1;
             app.setup(&mut cell, scenario.setup).await;
-            let before = app.raw(&cell).await;
             let context = format!("{:?}, call {} ({}), {fault:?}", scenario.request, position + 1, step.call);
-            assert_eq!(Facts::of(&cell, &before, &before), none, "{context}: the setup differs from the walk's");
+            // The session before the request (what `same` and `before` compare with); the whole
+            // state once per call, to hold the setup to the walk's.
+            let before = if fault == faults[0] {
+                let before = app.raw(&cell).await;
+                assert_eq!(Facts::of(&cell, &before.view.session, &before), none, "{context}: the setup differs");
+                before.view.session
+            } else {
+                app.api.app.store.account_view(&cell.account, app.clock.now()).await.unwrap().session
+            };
 
             app.plan.arm(Some((position + 1, fault)));
             let answer = app.send(&cell, scenario.request).await;
@@ -787,37 +807,52 @@ impl FaultApp {
     async fn raw(&self, cell: &Cell) -> Raw {
         let store: &dyn Store = self.api.app.store.as_ref();
         let now = self.clock.now();
-        let view = store.account_view(&cell.account, now).await.unwrap();
-        let context = store.session_context(&cell.account, now).await.unwrap();
-        let file = store.certificate(&cell.certificate).await.unwrap();
-        let request = match &cell.reference {
-            Some(reference) => store.assistance_request(reference).await.unwrap(),
-            None => None,
+        let counter = |counter: Counter, key: &str| {
+            let key = key.to_owned();
+            async move { store.counter(counter, &key, now).await.unwrap().map_or(0, |c| c.count) }
         };
-        let mut counters = BTreeMap::new();
-        for (name, counter, key) in [
-            ("lookup_failures_of_account", Counter::LookupFailuresOfAccount, cell.account.as_str()),
-            ("lookup_failures_of_certificate", Counter::LookupFailuresOfCertificate, cell.certificate.as_str()),
-            ("code_sends_of_certificate", Counter::CodeSendsOfCertificate, cell.certificate.as_str()),
-            ("wrong_codes_of_certificate", Counter::WrongCodesOfCertificate, cell.certificate.as_str()),
-            ("refused_invoices_of_account", Counter::RefusedInvoicesOfAccount, cell.account.as_str()),
-            ("refused_invoices_of_certificate", Counter::RefusedInvoicesOfCertificate, cell.certificate.as_str()),
-        ] {
-            let count = store.counter(counter, key, now).await.unwrap().map_or(0, |c| c.count);
-            if count > 0 {
-                counters.insert(name, count);
-            }
-        }
-        let mut audit = Vec::new();
-        let mut after = None;
-        loop {
-            let (page, next) = store.audit_trail(&cell.certificate, 100, after.as_ref(), now).await.unwrap();
-            audit.extend(page.iter().map(|e| format!("{}/{}", e.action.as_str(), e.outcome)));
-            match next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let (account, certificate) = (cell.account.as_str(), cell.certificate.as_str());
+        let (view, context, file, request, audit, counts) = tokio::join!(
+            store.account_view(&cell.account, now),
+            store.session_context(&cell.account, now),
+            store.certificate(&cell.certificate),
+            async {
+                match &cell.reference {
+                    Some(reference) => store.assistance_request(reference).await,
+                    None => Ok(None),
+                }
+            },
+            async {
+                let mut audit = Vec::new();
+                let mut after = None;
+                loop {
+                    let (page, next) = store.audit_trail(&cell.certificate, 100, after.as_ref(), now).await.unwrap();
+                    audit.extend(page.iter().map(|e| format!("{}/{}", e.action.as_str(), e.outcome)));
+                    match next {
+                        Some(next) => after = Some(next),
+                        None => break audit,
+                    }
+                }
+            },
+            futures_join6(
+                counter(Counter::LookupFailuresOfAccount, account),
+                counter(Counter::LookupFailuresOfCertificate, certificate),
+                counter(Counter::CodeSendsOfCertificate, certificate),
+                counter(Counter::WrongCodesOfCertificate, certificate),
+                counter(Counter::RefusedInvoicesOfAccount, account),
+                counter(Counter::RefusedInvoicesOfCertificate, certificate),
+            ),
+        );
+        let names = [
+            "lookup_failures_of_account",
+            "lookup_failures_of_certificate",
+            "code_sends_of_certificate",
+            "wrong_codes_of_certificate",
+            "refused_invoices_of_account",
+            "refused_invoices_of_certificate",
+        ];
+        let counters = names.into_iter().zip(counts).filter(|(_, count)| *count > 0).collect();
+        let mut audit = audit;
         audit.sort();
         let mut mail: Vec<String> = self
             .plan
@@ -835,8 +870,28 @@ impl FaultApp {
             })
             .collect();
         mail.sort();
-        Raw { view, context, file, request, counters, audit, mail }
+        Raw {
+            view: view.unwrap(),
+            context: context.unwrap(),
+            file: file.unwrap(),
+            request: request.unwrap(),
+            counters,
+            audit,
+            mail,
+        }
     }
+}
+
+async fn futures_join6<T>(
+    a: impl Future<Output = T>,
+    b: impl Future<Output = T>,
+    c: impl Future<Output = T>,
+    d: impl Future<Output = T>,
+    e: impl Future<Output = T>,
+    f: impl Future<Output = T>,
+) -> [T; 6] {
+    let (a, b, c, d, e, f) = tokio::join!(a, b, c, d, e, f);
+    [a, b, c, d, e, f]
 }
 
 fn mail_kind(subject: &str) -> String {
@@ -897,9 +952,9 @@ struct SessionFacts {
 }
 
 impl Facts {
-    fn of(cell: &Cell, before: &Raw, now: &Raw) -> Self {
+    fn of(cell: &Cell, before: &Option<RecoverySession>, now: &Raw) -> Self {
         let session = now.view.session.as_ref().map(|s| {
-            let earlier = before.view.session.as_ref();
+            let earlier = before.as_ref();
             let earlier_code = earlier.and_then(|b| b.code.as_ref()).map(|c| c.id.as_str());
             SessionFacts {
                 same: earlier.is_some_and(|b| b.id == s.id),
@@ -967,4 +1022,89 @@ impl Facts {
         let at = self.mail.iter().position(|m| m == mail).unwrap_or_else(|| panic!("no {mail} to take away"));
         self.mail.remove(at);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stall, once for real: what the layer's scaled-down timeout stands in for.
+
+/// DynamoDB and SES endpoints that take the connection and never answer (a listener that never
+/// accepts: the kernel completes the handshake, nothing reads the request). The SDK's own
+/// timeouts (`app::sdk_timeouts`: 1.5 s an attempt, 3 s an operation) give up, and the routes
+/// answer the same 503 as for a refused call — with nothing half-done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_dynamodb_or_ses_answers_503_once_the_sdk_gives_up() {
+    use certificate_recovery::local_aws;
+    use certificate_recovery::mailer::{Mailer, ses::SesMailer};
+    use certificate_recovery::store::dynamodb::DynamoStore;
+
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let config = local_aws::sdk_config().await;
+    let hung_store: Arc<dyn Store> = Arc::new(DynamoStore::new(local_aws::dynamodb(&config, Some(&endpoint)), "hung"));
+    let hung_mailer: Arc<dyn Mailer> =
+        Arc::new(SesMailer::new(local_aws::sesv2(&config, Some(&endpoint)), "no-reply@opc.local.test"));
+    // Seeded on the memory store; then the routes get a DynamoDB, or an SES, that hangs.
+    let mut store_hangs = Options::new(0);
+    store_hangs.wrap_store = Some(Arc::new(move |_| hung_store.clone()));
+    let mut mail_hangs = Options::new(0);
+    mail_hangs.wrap_mailer = Some(Arc::new(move |_| hung_mailer.clone()));
+    let (store_hangs, mail_hangs) = tokio::join!(LocalApi::start(store_hangs), LocalApi::start(mail_hangs));
+    let (store_hangs, mail_hangs) = (store_hangs.unwrap(), mail_hangs.unwrap());
+    let client = reqwest::Client::new();
+    let timed = |api: &LocalApi, method: &str, path: &str, token: String, body: Option<Value>| {
+        let mut request = client.request(method.parse().unwrap(), api.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
+        async move {
+            let start = std::time::Instant::now();
+            let response = request.send().await.expect("an answer");
+            let status = response.status().as_u16();
+            let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+            let text = response.text().await.unwrap();
+            let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+            (Reply { status, content_type, text, body }, start.elapsed())
+        }
+    };
+    let sdk_gave_up = |elapsed: std::time::Duration, what: &str| {
+        // At least one attempt's 1.5 s, at most the operation's 3 s and some slack.
+        let seconds = elapsed.as_secs_f64();
+        assert!((1.4..10.0).contains(&seconds), "{what}: answered after {seconds:.2} s");
+    };
+
+    let holder = store_hangs.citizen_token("holder-hung-store");
+    let mailer_holder = mail_hangs.citizen_token("holder-hung-mail");
+    let lookup = json!({"certificateNumber": "AG-100001", "dateOfBirth": "1980-02-29"});
+    let (matched, _) = timed(&mail_hangs, "POST", "/recovery/lookup", mailer_holder.clone(), Some(lookup)).await;
+    assert_eq!(matched.status, 200, "{}", matched.body);
+    let ((state, state_took), (sent, send_took)) = tokio::join!(
+        timed(&store_hangs, "GET", "/recovery", holder, None),
+        timed(&mail_hangs, "POST", "/recovery/code", mailer_holder.clone(), Some(json!({}))),
+    );
+    assert_unavailable(&state, "GET /recovery, DynamoDB hangs");
+    sdk_gave_up(state_took, "GET /recovery, DynamoDB hangs");
+    assert_unavailable(&sent, "POST /recovery/code, SES hangs");
+    sdk_gave_up(send_took, "POST /recovery/code, SES hangs");
+
+    // The send was taken back: still matched, every send left, no cooldown, the failure on
+    // record and no `sent`.
+    let (state, _) = timed(&mail_hangs, "GET", "/recovery", mailer_holder, None).await;
+    assert_eq!(state.state_or_code(), "matched", "{}", state.body);
+    let store = &mail_hangs.app.store;
+    let now = time::OffsetDateTime::now_utc();
+    assert_eq!(
+        store.counter(Counter::CodeSendsOfCertificate, "AG100001", now).await.unwrap().map(|c| c.count),
+        Some(0)
+    );
+    let account = AccountSubject::parse("holder-hung-mail").unwrap();
+    let context = store.session_context(&account, now).await.unwrap().unwrap();
+    assert_eq!((context.session.sends, context.last_code_sent_for_certificate), (0, None));
+    let number = CertificateNumber::parse("AG-100001").unwrap();
+    let (trail, _) = store.audit_trail(&number, 100, None, now).await.unwrap();
+    let outcomes: Vec<&str> =
+        trail.iter().filter(|e| e.action.as_str() == "code_send").map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["mail_failed"]);
+    drop(silent);
+    store_hangs.stop().await;
+    mail_hangs.stop().await;
 }
