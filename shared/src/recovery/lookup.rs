@@ -44,9 +44,7 @@ pub async fn lookup(
         Ok(file) => file,
         Err(e) => {
             // Nothing was compared: the counted try is given back (best effort) before the 503.
-            if let Err(e) = app.store.release_lookup(&reservation).await {
-                tracing::warn!(error = %e, "a counted try was not given back");
-            }
+            given_back(app.store.release_lookup(&reservation).await);
             return Err(e.into());
         }
     };
@@ -90,8 +88,8 @@ pub async fn lookup(
     Ok(RecoveryState::matched(&file, account))
 }
 
-/// A match's try is given back best-effort: the match stands either way, and a count not given
-/// back only makes the limit stricter until its window ends.
+/// A try is given back best-effort (a match's, or one never compared): a count not given back
+/// only makes the limit stricter until its window ends.
 fn given_back(released: crate::store::StoreResult<()>) {
     if let Err(e) = released {
         tracing::warn!(error = %e, "a counted try was not given back");
