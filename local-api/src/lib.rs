@@ -39,7 +39,14 @@ pub struct Options {
     pub print_emails: bool,
     pub settings: RuleSettings,
     pub clock: Arc<dyn Clock>,
+    /// Wraps the store the routes use, once seeded (the tests' fault layer and call log).
+    pub wrap_store: Option<StoreWrap>,
+    /// Wraps the mailer the routes use (the tests' fault layer).
+    pub wrap_mailer: Option<MailerWrap>,
 }
+
+pub type StoreWrap = Arc<dyn Fn(Arc<dyn Store>) -> Arc<dyn Store> + Send + Sync>;
+pub type MailerWrap = Arc<dyn Fn(Arc<dyn Mailer>) -> Arc<dyn Mailer> + Send + Sync>;
 
 impl Options {
     pub fn new(port: u16) -> Self {
@@ -53,6 +60,8 @@ impl Options {
             print_emails: false,
             settings: RuleSettings::default(),
             clock: Arc::new(SystemClock),
+            wrap_store: None,
+            wrap_mailer: None,
         }
     }
 }
@@ -165,9 +174,15 @@ impl LocalApi {
             })
         };
         let tokens = TokenVerifier { citizen: verifier(&citizen_issuer), staff: Some(verifier(&staff_issuer)) };
-        let store = store(&options).await?;
+        let mut store = store(&options).await?;
         seed(store.as_ref(), &options).await?;
-        let (mailer, outbox) = mailer(&options).await?;
+        if let Some(wrap) = &options.wrap_store {
+            store = wrap(store);
+        }
+        let (mut mailer, outbox) = mailer(&options).await?;
+        if let Some(wrap) = &options.wrap_mailer {
+            mailer = wrap(mailer);
+        }
         let app = Arc::new(App {
             settings: options.settings.clone(),
             store,

@@ -134,7 +134,6 @@ fn send(s: &RecoverySession, code: IssuedCode, sends_before: u32, now: OffsetDat
         max_sends_per_certificate: 4,
         window: DAY,
         now,
-        audit: event(s.certificate_number.as_str(), now, "sent"),
     }
 }
 
@@ -406,6 +405,17 @@ async fn invoice_failures_count_up_to_the_limit(store: &dyn Store) {
     assert_eq!(store.reserve_invoice_try(&gone).await.unwrap(), InvoiceTryCounted::SessionGone);
     // Refused tries counted nowhere.
     assert_eq!(store.counter(Counter::RefusedInvoicesOfCertificate, "C1", NOW).await.unwrap().unwrap().count, 2);
+    assert_eq!(store.counter(Counter::RefusedInvoicesOfAccount, "acct", NOW).await.unwrap().unwrap().count, 2);
+    // A try given back (accepted, or never compared) frees its place in the session too.
+    store.release_invoice_try(&t, &first).await.unwrap();
+    assert_eq!(store.account_view(&account("acct"), NOW).await.unwrap().session.unwrap().invoice_attempts, 1);
+    assert_eq!(store.counter(Counter::RefusedInvoicesOfAccount, "acct", NOW).await.unwrap().unwrap().count, 1);
+    assert!(matches!(store.reserve_invoice_try(&t).await.unwrap(), InvoiceTryCounted::Reserved(_)));
+    // Not in another session of the account.
+    let next = session("acct", "C1");
+    store.open_session(&next, event("C1", NOW, "matched")).await.unwrap();
+    store.release_invoice_try(&t, &first).await.unwrap();
+    assert_eq!(store.account_view(&account("acct"), NOW).await.unwrap().session.unwrap().invoice_attempts, 0);
 }
 
 async fn refused_invoices_are_limited_across_sessions_and_accounts(store: &dyn Store) {

@@ -179,7 +179,22 @@ pub async fn resolve(
         now,
         audit,
     };
-    if app.store.close_assistance_request(&close).await? == CloseOutcome::AlreadyClosed {
+    let closed = match app.store.close_assistance_request(&close).await {
+        Ok(closed) => closed,
+        // The write may have gone through with its answer lost (a timeout). It is atomic, so
+        // the request tells: closed by this employee, with this outcome, now (the store keeps
+        // milliseconds) means it did — and an email change must never stand untold.
+        Err(e) => match app.store.assistance_request(reference).await {
+            Ok(Some(AssistanceRequest { status: AssistanceStatus::Closed { outcome, by, at }, .. }))
+                if outcome == close.outcome && by == agent && (now - at).abs() < time::Duration::milliseconds(1) =>
+            {
+                tracing::warn!(error = %e, "the close's answer was lost, but the request is closed");
+                CloseOutcome::Closed
+            }
+            _ => return Err(e.into()),
+        },
+    };
+    if closed == CloseOutcome::AlreadyClosed {
         return Err(DeskError::AlreadyClosed);
     }
     tracing::info!("assistance request closed");

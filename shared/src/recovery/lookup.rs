@@ -40,7 +40,14 @@ pub async fn lookup(
             return Err(locked);
         }
     };
-    let file = file?;
+    let file = match file {
+        Ok(file) => file,
+        Err(e) => {
+            // Nothing was compared: the counted try is given back (best effort) before the 503.
+            given_back(app.store.release_lookup(&reservation).await);
+            return Err(e.into());
+        }
+    };
     let on_file = file.as_ref().map_or(&NO_FILE_DATE_OF_BIRTH, |f| &f.date_of_birth);
     let matches = on_file.matches(date_of_birth);
     let file = match file {
@@ -55,7 +62,8 @@ pub async fn lookup(
     if file.linked_account.as_ref() == Some(account) {
         let event = audit(certificate, now, requester, AuditAction::Lookup, "already_linked_to_caller");
         let (released, audited) = tokio::join!(app.store.release_lookup(&reservation), app.store.append_audit(&event));
-        released.and(audited)?;
+        audited?;
+        given_back(released);
         return Ok(RecoveryState::linked(&file));
     }
 
@@ -74,7 +82,16 @@ pub async fn lookup(
     let event = audit(certificate, now, requester, AuditAction::Lookup, "matched");
     let (released, opened) =
         tokio::join!(app.store.release_lookup(&reservation), app.store.open_session(&session, event));
-    released.and(opened)?;
+    opened?;
+    given_back(released);
     tracing::info!(outcome = "matched", "lookup matched");
     Ok(RecoveryState::matched(&file, account))
+}
+
+/// A try is given back best-effort (a match's, or one never compared): a count not given back
+/// only makes the limit stricter until its window ends.
+fn given_back(released: crate::store::StoreResult<()>) {
+    if let Err(e) = released {
+        tracing::warn!(error = %e, "a counted try was not given back");
+    }
 }

@@ -239,7 +239,22 @@ pub(crate) async fn link(
         now,
         audit: events,
     };
-    let outcome = app.store.link(&command).await?;
+    let outcome = match app.store.link(&command).await {
+        Ok(outcome) => outcome,
+        // The write may have gone through with its answer lost (a timeout). It is atomic, so
+        // the file tells: linked to this account now (and not before) means it did — and a link
+        // must never stand without its notice.
+        Err(e) => match app.store.certificate(number).await {
+            Ok(Some(now_file))
+                if now_file.linked_account.as_ref() == Some(account)
+                    && file.linked_account.as_ref() != Some(account) =>
+            {
+                tracing::warn!(error = %e, "the link's answer was lost, but the link stands");
+                LinkOutcome::Linked
+            }
+            _ => return Err(e.into()),
+        },
+    };
     if outcome == LinkOutcome::Linked {
         tracing::info!(certificate = %number, moved = file.linked_account.is_some(), "file linked");
         send_link_notice(app, file, requester, now).await;

@@ -59,9 +59,32 @@ pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState
         max_sends_per_certificate: settings.code_max_sends_per_certificate,
         window: settings.limit_window,
         now,
-        audit: audit(&file.number, now, requester, AuditAction::CodeSend, "sent"),
     };
-    match app.store.record_code_sent(&send).await? {
+    // How to take the send back if its mail does not go out.
+    let undo = CodeSendUndo {
+        account: account.clone(),
+        session_id: session.id.clone(),
+        certificate_number: file.number.clone(),
+        code_id: issued.id.clone(),
+        previous_code: session.code.clone(),
+        previous_last_sent_at: session.last_sent_at,
+        previous_replaced_code_hashes: session.replaced_code_hashes.clone(),
+        sent_at: now,
+        previous_certificate_last_sent: context.last_code_sent_for_certificate,
+    };
+    let recorded = match app.store.record_code_sent(&send).await {
+        Ok(recorded) => recorded,
+        Err(e) => {
+            // The write may have gone through with its answer lost (a timeout): it is taken back
+            // (the undo acts only on this very code), so no send is counted and no cooldown runs
+            // for a code that was never mailed.
+            if let Err(undo_error) = app.store.undo_code_sent(&undo).await {
+                tracing::error!(error = %undo_error, "a send that may have been recorded was not taken back");
+            }
+            return Err(e.into());
+        }
+    };
+    match recorded {
         Ok(()) => {}
         Err(CodeSendRefused::SessionChanged | CodeSendRefused::TooSoon) => {
             return Err(RecoveryError::ResendTooSoon { retry_after: settings.code_resend_cooldown });
@@ -76,20 +99,15 @@ pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState
         crate::mailer::templates::security_code(&email, file.language, &code, &file.number, lifetime_minutes);
     if let Err(mail_error) = app.mailer.send(&email_message).await {
         tracing::error!(error = %mail_error, "security code email not sent; taking the send back");
-        let undo = CodeSendUndo {
-            account: account.clone(),
-            session_id: session.id.clone(),
-            certificate_number: file.number.clone(),
-            code_id: issued.id.clone(),
-            previous_code: session.code.clone(),
-            previous_last_sent_at: session.last_sent_at,
-            previous_replaced_code_hashes: session.replaced_code_hashes.clone(),
-            sent_at: now,
-            previous_certificate_last_sent: context.last_code_sent_for_certificate,
-        };
         app.store.undo_code_sent(&undo).await?;
         app.store.append_audit(&audit(&file.number, now, requester, AuditAction::CodeSend, "mail_failed")).await?;
         return Err(RecoveryError::Mail(mail_error));
+    }
+    // Recorded once the mail went out, never before: the trail does not claim a mail that
+    // failed. Best effort: the code is on its way, so the answer is the mail's.
+    let sent = audit(&file.number, now, requester, AuditAction::CodeSend, "sent");
+    if let Err(e) = app.store.append_audit(&sent).await {
+        tracing::error!(error = %e, "audit event not written");
     }
     tracing::info!(outcome = "sent", "security code sent");
     let sends_left = (settings.code_max_sends - session.sends - 1)

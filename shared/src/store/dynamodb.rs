@@ -822,7 +822,7 @@ impl Store for DynamoStore {
                         .expect("update"),
                 )
                 .build();
-            match self.transact(vec![session_write, counter_write, self.put_item(audit_item(&send.audit))]).await? {
+            match self.transact(vec![session_write, counter_write]).await? {
                 Ok(()) => return Ok(Ok(())),
                 Err(failed) if failed.first() == Some(&true) => {
                     let items = self.partition(account_pk(&send.account), Some(SESSION_SK)).await?;
@@ -1105,11 +1105,12 @@ impl Store for DynamoStore {
         reservation: &InvoiceTryReservation,
     ) -> StoreResult<()> {
         let (account, cert) = (account_pk(&invoice_try.account), cert_pk(&invoice_try.certificate_number));
-        let (a, c) = tokio::join!(
+        let (a, c, s) = tokio::join!(
             self.release(&account, Counter::RefusedInvoicesOfAccount, reservation.of_account.window_ends),
             self.release(&cert, Counter::RefusedInvoicesOfCertificate, reservation.of_certificate.window_ends),
+            self.release_invoice_attempt(invoice_try),
         );
-        a.and(c)
+        a.and(c).and(s)
     }
 
     async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool> {
@@ -1488,8 +1489,11 @@ impl Store for DynamoStore {
 
     async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {
         let pk = match counter {
-            Counter::LookupFailuresOfAccount => format!("{ACCOUNT_PREFIX}{key}"),
-            _ => format!("{CERT_PREFIX}{key}"),
+            Counter::LookupFailuresOfAccount | Counter::RefusedInvoicesOfAccount => format!("{ACCOUNT_PREFIX}{key}"),
+            Counter::LookupFailuresOfCertificate
+            | Counter::CodeSendsOfCertificate
+            | Counter::WrongCodesOfCertificate
+            | Counter::RefusedInvoicesOfCertificate => format!("{CERT_PREFIX}{key}"),
         };
         Ok(self
             .get(pk, &counter_sk(counter))

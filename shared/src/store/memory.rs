@@ -234,7 +234,6 @@ impl Store for MemoryStore {
         session.code = Some(send.code.clone());
         session.sends += 1;
         session.last_sent_at = Some(send.now);
-        state.audit(send.audit.clone());
         Ok(Ok(()))
     }
 
@@ -369,6 +368,9 @@ impl Store for MemoryStore {
             invoice_try.certificate_number.as_str(),
             reservation.of_certificate.window_ends,
         );
+        if let Some(session) = state.sessions.get_mut(&invoice_try.account).filter(|s| s.id == invoice_try.session_id) {
+            session.invoice_attempts = session.invoice_attempts.saturating_sub(1);
+        }
         Ok(())
     }
 

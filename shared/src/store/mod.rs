@@ -131,7 +131,6 @@ pub struct CodeSend {
     pub max_sends_per_certificate: u32,
     pub window: Duration,
     pub now: OffsetDateTime,
-    pub audit: AuditEvent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,7 +389,8 @@ pub trait Store: Send + Sync {
     async fn account_view(&self, account: &AccountSubject, now: OffsetDateTime) -> StoreResult<AccountView>;
 
     /// Stores a new code in the session (the old one dies) and counts the send, atomically
-    /// under the session and certificate limits.
+    /// under the session and certificate limits. No audit event: the use case records `sent`
+    /// once the mail went out, so the trail never claims a mail that failed.
     async fn record_code_sent(&self, send: &CodeSend) -> StoreResult<Result<(), CodeSendRefused>>;
 
     /// Takes back a recorded send whose email failed.
@@ -413,7 +413,9 @@ pub trait Store: Send + Sync {
     /// the certificate, unless one is used up; the comparison comes after.
     async fn reserve_invoice_try(&self, invoice_try: &InvoiceTry) -> StoreResult<InvoiceTryCounted>;
 
-    /// Gives back the account's and the certificate's count of an accepted invoice.
+    /// Gives back a counted try that was no refused invoice — accepted, or never compared
+    /// because the store failed: the account's and the certificate's counts, and the session's
+    /// try while it is still that session (a link consumes it).
     async fn release_invoice_try(
         &self,
         invoice_try: &InvoiceTry,
@@ -473,4 +475,118 @@ pub trait Store: Send + Sync {
 
     /// Current value of a 24 h counter (tests and staff views).
     async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>>;
+}
+
+/// A shared store is a store: the local API hands its store to wrappers (the tests' fault
+/// layer, [`crate::iam_recording::RecordingStore`]) as an `Arc<dyn Store>`.
+#[async_trait::async_trait]
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>> {
+        (**self).certificate(number).await
+    }
+    async fn invoice(&self, number: &InvoiceNumber) -> StoreResult<Option<Invoice>> {
+        (**self).invoice(number).await
+    }
+    async fn reserve_lookup(
+        &self,
+        account: &AccountSubject,
+        certificate: &CertificateNumber,
+        limits: LookupLimits,
+        now: OffsetDateTime,
+    ) -> StoreResult<Result<LookupReservation, OffsetDateTime>> {
+        (**self).reserve_lookup(account, certificate, limits, now).await
+    }
+    async fn release_lookup(&self, reservation: &LookupReservation) -> StoreResult<()> {
+        (**self).release_lookup(reservation).await
+    }
+    async fn open_session(&self, session: &RecoverySession, audit: AuditEvent) -> StoreResult<()> {
+        (**self).open_session(session, audit).await
+    }
+    async fn session_context(
+        &self,
+        account: &AccountSubject,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<SessionContext>> {
+        (**self).session_context(account, now).await
+    }
+    async fn account_view(&self, account: &AccountSubject, now: OffsetDateTime) -> StoreResult<AccountView> {
+        (**self).account_view(account, now).await
+    }
+    async fn record_code_sent(&self, send: &CodeSend) -> StoreResult<Result<(), CodeSendRefused>> {
+        (**self).record_code_sent(send).await
+    }
+    async fn undo_code_sent(&self, undo: &CodeSendUndo) -> StoreResult<()> {
+        (**self).undo_code_sent(undo).await
+    }
+    async fn reserve_code_try(&self, code_try: &CodeTry) -> StoreResult<CodeTryCounted> {
+        (**self).reserve_code_try(code_try).await
+    }
+    async fn release_code_try(
+        &self,
+        code_try: &CodeTry,
+        reservation: &CodeTryReservation,
+        code_too: bool,
+    ) -> StoreResult<()> {
+        (**self).release_code_try(code_try, reservation, code_too).await
+    }
+    async fn reserve_invoice_try(&self, invoice_try: &InvoiceTry) -> StoreResult<InvoiceTryCounted> {
+        (**self).reserve_invoice_try(invoice_try).await
+    }
+    async fn release_invoice_try(
+        &self,
+        invoice_try: &InvoiceTry,
+        reservation: &InvoiceTryReservation,
+    ) -> StoreResult<()> {
+        (**self).release_invoice_try(invoice_try, reservation).await
+    }
+    async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool> {
+        (**self).append_audit_once(event, until).await
+    }
+    async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
+        (**self).link(command).await
+    }
+    async fn open_assistance_request(
+        &self,
+        request: &AssistanceRequest,
+        audit: AuditEvent,
+    ) -> StoreResult<AssistanceOpened> {
+        (**self).open_assistance_request(request, audit).await
+    }
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        (**self).append_audit(event).await
+    }
+    async fn open_assistance_requests(
+        &self,
+        limit: usize,
+        after: Option<&QueuePosition>,
+    ) -> StoreResult<(Vec<AssistanceRequest>, Option<QueuePosition>)> {
+        (**self).open_assistance_requests(limit, after).await
+    }
+    async fn assistance_request(&self, reference: &str) -> StoreResult<Option<AssistanceRequest>> {
+        (**self).assistance_request(reference).await
+    }
+    async fn certificates(&self, numbers: &[CertificateNumber]) -> StoreResult<Vec<CertificateFile>> {
+        (**self).certificates(numbers).await
+    }
+    async fn close_assistance_request(&self, close: &CloseRequest) -> StoreResult<CloseOutcome> {
+        (**self).close_assistance_request(close).await
+    }
+    async fn audit_trail(
+        &self,
+        certificate: &CertificateNumber,
+        limit: usize,
+        after: Option<&AuditPosition>,
+        now: OffsetDateTime,
+    ) -> StoreResult<(Vec<AuditEvent>, Option<AuditPosition>)> {
+        (**self).audit_trail(certificate, limit, after, now).await
+    }
+    async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {
+        (**self).upsert_certificate(file, employee_email).await
+    }
+    async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {
+        (**self).upsert_invoice(invoice).await
+    }
+    async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {
+        (**self).counter(counter, key, now).await
+    }
 }
