@@ -245,8 +245,10 @@ impl Problem {
         self
     }
 
+    /// Whole seconds, rounded up: a client that waits what it is told is never early.
     pub fn with_retry_after(mut self, after: Duration) -> Self {
-        self.retry_after = Some(Duration::from_secs(after.as_secs().max(1)));
+        let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        self.retry_after = Some(Duration::from_secs(seconds.max(1)));
         self
     }
 
@@ -297,5 +299,14 @@ mod tests {
         assert_eq!(ErrorCode::NoMatch.status(), 422);
         assert_eq!(ErrorCode::CodeExpired.status(), 410);
         assert_eq!(ErrorCode::PayloadTooLarge.status(), 413);
+    }
+
+    #[test]
+    fn retry_after_is_rounded_up_to_a_whole_second() {
+        let after = |d: Duration| Problem::new(ErrorCode::Locked).with_retry_after(d).retry_after;
+        assert_eq!(after(Duration::from_millis(71_999_500)), Some(Duration::from_secs(72_000)));
+        assert_eq!(after(Duration::from_secs(60)), Some(Duration::from_secs(60)));
+        assert_eq!(after(Duration::from_nanos(1)), Some(Duration::from_secs(1)));
+        assert_eq!(after(Duration::ZERO), Some(Duration::from_secs(1)));
     }
 }
