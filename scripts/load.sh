@@ -26,6 +26,7 @@ ddb_port=$(free_port)
 (cd "$DDB_DIR" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
     -inMemory -port "$ddb_port" -disableTelemetry) >"$work/dynamodb-local.log" 2>&1 &
 PIDS+=($!)
+ddb_pid=$!
 dynamodb="http://127.0.0.1:$ddb_port"
 wait_for "$dynamodb" 60 || die "DynamoDB Local did not start (see $work/dynamodb-local.log)"
 
@@ -37,6 +38,7 @@ table="load-$(date +%s)"
 target/release/local-api --port "$api_port" --seed "$work/seed" --dynamodb-endpoint "$dynamodb" \
     --table "$table" >"$work/local-api.out" 2>"$work/local-api.err" &
 PIDS+=($!)
+api_pid=$!
 for ((i = 0; i < 3000; i++)); do
   grep -q "local API on http://" "$work/local-api.out" 2>/dev/null && break
   kill -0 "${PIDS[-1]}" 2>/dev/null || die "the local API stopped (see $work/local-api.err)"
@@ -45,12 +47,13 @@ done
 grep -q "local API on http://" "$work/local-api.out" || die "the local API did not start in 300 s"
 
 echo "==> $holders holders, $concurrency at a time"
-context="Run $(date -u +%Y-%m-%dT%H:%MZ) at commit \`$(git rev-parse --short HEAD)\` with \
+context="Run $(date -u +%Y-%m-%dT%H:%MZ) at commit \`$(git describe --always --dirty)\` with \
 \`scripts/load.sh $holders $concurrency\`: $(rustc --version | cut -d' ' -f1-2), the workspace release \
-profile (opt-level \"z\", fat LTO, as the Lambda bootstraps), DynamoDB Local $(basename "$DDB_DIR" | sed 's/dynamodb_local_//') \
-on $(java -version 2>&1 | head -1 | cut -d'"' -f2) Java; driver, local API and DynamoDB Local share the machine's CPUs."
+profile (opt-level \"z\", fat LTO, as the Lambda bootstraps), DynamoDB Local \
+$(sed -n 's/^Version:[[:space:]]*//p' "$work/dynamodb-local.log") on Java $(java -version 2>&1 | head -1 | cut -d'"' -f2); \
+the driver, the local API and DynamoDB Local share the machine's CPUs with whatever else runs on it."
 target/release/load run --api "http://127.0.0.1:$api_port" --holders "$holders" --concurrency "$concurrency" \
     --emails-log "$work/local-api.out" --dynamodb-endpoint "$dynamodb" --table "$table" \
-    --results "$results" --context "$context" \
+    --results "$results" --context "$context" --cpu-of "local API=$api_pid" --cpu-of "DynamoDB Local=$ddb_pid" \
   || die "the load run failed; its files (the local API's output, DynamoDB Local's log) are kept in $work"
 rm -rf "$work"

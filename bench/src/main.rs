@@ -71,6 +71,24 @@ struct RunArgs {
     /// What the results file says about where it ran (commit, build, machine).
     #[arg(long, default_value = "")]
     context: String,
+    /// `NAME=PID` of a process whose CPU time during the run goes in the results (the local
+    /// API, DynamoDB Local); the driver's own is always there.
+    #[arg(long = "cpu-of", value_parser = parse_process)]
+    cpu_of: Vec<(String, u32)>,
+}
+
+fn parse_process(raw: &str) -> Result<(String, u32), String> {
+    let (name, pid) = raw.split_once('=').ok_or("NAME=PID")?;
+    Ok((name.to_owned(), pid.parse().map_err(|_| "PID must be a number")?))
+}
+
+/// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat` (Linux).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
 }
 
 /// Holder `i`: its account, its file, its date of birth and its address.
@@ -477,6 +495,10 @@ async fn run(args: RunArgs) -> Result<bool, String> {
         timings: Timings::default(),
     });
 
+    let mut processes: Vec<(String, String)> =
+        args.cpu_of.iter().map(|(name, pid)| (name.clone(), pid.to_string())).collect();
+    processes.push(("load driver".into(), "self".into()));
+    let cpu_before: Vec<Option<f64>> = processes.iter().map(|(_, pid)| cpu_seconds(pid)).collect();
     let load_before = load_average();
     eprintln!("load: {} holders, {} at a time, against {}", args.holders, args.concurrency, args.api);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -506,6 +528,14 @@ async fn run(args: RunArgs) -> Result<bool, String> {
     }
     let wall = started.elapsed();
     let load_after = load_average();
+    let cpu_used: Vec<String> = processes
+        .iter()
+        .zip(&cpu_before)
+        .map(|((name, pid), before)| match (before, cpu_seconds(pid)) {
+            (Some(before), Some(after)) => format!("{name} {:.1} s", after - before),
+            _ => format!("{name} unknown"),
+        })
+        .collect();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     follower.join().map_err(|_| "the email-log reader panicked")?;
 
@@ -554,6 +584,14 @@ async fn run(args: RunArgs) -> Result<bool, String> {
         format!(
             "| machine | {} CPUs; load average {load_before} before, {load_after} after |",
             std::thread::available_parallelism().map_or(0, |n| n.get())
+        ),
+    );
+    line(
+        &mut out,
+        format!(
+            "| CPU time during the run ({:.0} CPU-seconds available) | {} |",
+            seconds * std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
+            cpu_used.join("; ")
         ),
     );
     line(&mut out, String::new());
@@ -650,6 +688,20 @@ async fn main() -> std::process::ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_of_this_process_is_read_and_grows() {
+        let before = cpu_seconds("self").expect("/proc/self/stat");
+        let mut x = 0u64;
+        let spin = Instant::now();
+        while spin.elapsed() < Duration::from_millis(300) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(x > 0);
+        assert!(cpu_seconds("self").unwrap() > before, "300 ms of spinning shows");
+        assert_eq!(parse_process("local API=42"), Ok(("local API".into(), 42)));
+        assert!(parse_process("42").is_err());
+    }
 
     #[test]
     fn code_subjects_in_both_languages_and_nothing_else() {
