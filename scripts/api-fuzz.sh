@@ -7,7 +7,7 @@
 # tokens for many subjects, some set up in each recovery state first, and a staff token
 # (roles ["agent"]) for /agent/... .
 #
-#   scripts/api-fuzz.sh [MAX_EXAMPLES [MAX_SECONDS]]    (defaults 60 and 150; also
+#   scripts/api-fuzz.sh [MAX_EXAMPLES [MAX_SECONDS]]    (defaults 60 and 120; also
 #                                                         API_FUZZ_EXAMPLES, API_FUZZ_SECONDS)
 #
 # Bounded: at most MAX_EXAMPLES generated cases per operation and phase, and MAX_SECONDS for
@@ -19,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="$ROOT/.venv"
 EXAMPLES="${1:-${API_FUZZ_EXAMPLES:-60}}"
-SECONDS_MAX="${2:-${API_FUZZ_SECONDS:-150}}"
+SECONDS_MAX="${2:-${API_FUZZ_SECONDS:-120}}"
 ST="$VENV/bin/st"
 [ -x "$ST" ] || { echo "api-fuzz: $ST missing (scripts/tools.sh install_python_tools installs it)" >&2; exit 1; }
 
