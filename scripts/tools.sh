@@ -27,14 +27,14 @@ export SAM_CLI_TELEMETRY=0
 install_python_tools() {
   need python3 "CPython 3"
   if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/cargo-lambda" ] \
-      || [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
+      || [ ! -x "$VENV/bin/openapi-spec-validator" ] || [ ! -x "$VENV/bin/st" ]; then
     python3 -m venv "$VENV" || die "cannot create $VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5' 'cfn-lint==1.58.*' \
-      'cargo-lambda==1.9.2' 'openapi-spec-validator==0.9.*' \
-      || die "pip install moto[server] cfn-lint cargo-lambda openapi-spec-validator failed"
+      'cargo-lambda==1.9.2' 'openapi-spec-validator==0.9.*' 'schemathesis==4.32.5' \
+      || die "pip install moto[server] cfn-lint cargo-lambda openapi-spec-validator schemathesis failed"
   fi
   local tool
-  for tool in moto_server cfn-lint cargo-lambda openapi-spec-validator; do
+  for tool in moto_server cfn-lint cargo-lambda openapi-spec-validator st; do
     [ -x "$VENV/bin/$tool" ] || die "$tool missing after install"
   done
   # SAM CLI in its own environment: its pinned dependencies clash with moto's.

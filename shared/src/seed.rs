@@ -7,6 +7,7 @@ use crate::domain::{
 use crate::store::Store;
 use std::io::Read;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use time::Date;
 
 pub const CERTIFICATE_HEADER: [&str; 8] =
@@ -21,26 +22,102 @@ pub struct RowError {
     pub reason: String,
 }
 
-fn reader<R: Read>(input: R, header: &[&str]) -> Result<csv::Reader<R>, RowError> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(input);
-    let found = reader.headers().map_err(|e| RowError { line: 1, reason: format!("unreadable header: {e}") })?;
-    if found.iter().collect::<Vec<_>>() != header {
-        return Err(RowError { line: 1, reason: format!("the header must be: {}", header.join(",")) });
+/// The bytes the CSV reader has taken but not yet left behind a record, and the line breaks
+/// before them: a record's line is counted from the bytes themselves. (The csv crate's own
+/// positions are taken before the blank lines it skips, and lag a line behind on CRLF files.)
+/// Holds at most the reader's buffer and one record: memory stays flat.
+#[derive(Default)]
+struct Window {
+    /// Offset in the input of `bytes[0]`.
+    start: u64,
+    bytes: std::collections::VecDeque<u8>,
+    breaks_before_start: u64,
+    /// The byte before `bytes[0]`.
+    previous: u8,
+}
+
+/// A line break ends at `b`: `\n`, `\r\n` or a lone `\r`, as the CSV reader splits records.
+fn ends_line(b: u8, previous: u8) -> bool {
+    b == b'\r' || (b == b'\n' && previous != b'\r')
+}
+
+impl Window {
+    /// The line of the record that the reader started at byte `from`: the first line at or
+    /// after it that is not blank. Bytes before `from` are let go.
+    fn line_of_record_at(&mut self, from: u64) -> u64 {
+        while self.start < from {
+            let Some(b) = self.bytes.pop_front() else { break };
+            self.breaks_before_start += u64::from(ends_line(b, self.previous));
+            self.previous = b;
+            self.start += 1;
+        }
+        let (mut previous, mut blank) = (self.previous, 0);
+        for &b in self.bytes.iter().take_while(|b| matches!(b, b'\r' | b'\n')) {
+            blank += u64::from(ends_line(b, previous));
+            previous = b;
+        }
+        1 + self.breaks_before_start + blank
     }
-    Ok(reader)
+}
+
+/// The input, copying what is read into the shared [`Window`].
+struct Tracked<R> {
+    inner: R,
+    window: Arc<Mutex<Window>>,
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.window.lock().unwrap_or_else(|p| p.into_inner()).bytes.extend(&buf[..n]);
+        Ok(n)
+    }
+}
+
+struct Lines<R> {
+    reader: csv::Reader<Tracked<R>>,
+    window: Arc<Mutex<Window>>,
+}
+
+/// The line of the record (or header) the reader started at `position`.
+fn line_at(window: &Mutex<Window>, position: Option<&csv::Position>) -> u64 {
+    let from = position.map_or(0, csv::Position::byte);
+    window.lock().unwrap_or_else(|p| p.into_inner()).line_of_record_at(from)
+}
+
+fn reader<R: Read>(input: R, header: &[&str]) -> Result<Lines<R>, RowError> {
+    let window = Arc::new(Mutex::new(Window::default()));
+    let tracked = Tracked { inner: input, window: window.clone() };
+    let mut lines =
+        Lines { reader: csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(tracked), window };
+    let found = match lines.reader.headers() {
+        Ok(found) => found.clone(),
+        Err(e) => {
+            let line = line_at(&lines.window, e.position());
+            return Err(RowError { line, reason: format!("unreadable header: {e}") });
+        }
+    };
+    if found.iter().collect::<Vec<_>>() != header {
+        let line = line_at(&lines.window, found.position());
+        return Err(RowError { line, reason: format!("the header must be: {}", header.join(",")) });
+    }
+    Ok(lines)
 }
 
 fn rows<R: Read, T>(
-    reader: csv::Reader<R>,
+    lines: Lines<R>,
     width: usize,
     parse: impl Fn(&csv::StringRecord) -> Result<T, String>,
 ) -> impl Iterator<Item = Result<T, RowError>> {
+    let Lines { reader, window } = lines;
     reader.into_records().map(move |record| {
-        let record = record.map_err(|e| RowError {
-            line: e.position().map_or(0, |p| p.line()),
-            reason: "unreadable row".to_owned(),
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                return Err(RowError { line: line_at(&window, e.position()), reason: "unreadable row".to_owned() });
+            }
+        };
+        let line = line_at(&window, record.position());
         if record.len() != width {
             return Err(RowError { line, reason: format!("expected {width} columns, found {}", record.len()) });
         }
@@ -174,6 +251,31 @@ mod tests {
         assert!(!rows[1].as_ref().unwrap_err().reason.contains("1975"));
         assert_eq!(rows[2].as_ref().unwrap_err().line, 4);
         assert_eq!(rows[3].as_ref().unwrap_err().line, 5);
+    }
+
+    #[test]
+    fn a_refused_row_names_its_own_line_after_blank_lines_and_on_crlf_files() {
+        // Found by the property test `csv_rows_either_parse_or_give_their_line_and_a_reason`:
+        // the csv crate's positions are taken before the blank lines it skips, and lag a line
+        // behind on CRLF files (a Windows export named every row one line too early).
+        let header = CERTIFICATE_HEADER.join(",");
+        let bad = "AG-1002,Sam Roy,1975-13-01,,514-555-0102,en,active,2027-06-30";
+        let multi = "AG-1003,\"Léa\nCôté\",1990-01-01,,,xx,active,2027-06-30";
+        let line_of = |csv: &str| -> Vec<u64> {
+            certificates(csv.as_bytes(), date!(2026 - 11 - 29))
+                .unwrap()
+                .filter_map(Result::err)
+                .map(|e| e.line)
+                .collect()
+        };
+        assert_eq!(line_of(&format!("{header}\n{bad}\n{bad}\n")), [2, 3]);
+        assert_eq!(line_of(&format!("{header}\n\n{bad}\n\n\n{bad}")), [3, 6]);
+        assert_eq!(line_of(&format!("{header}\r\n{bad}\r\n{bad}\r\n")), [2, 3]);
+        assert_eq!(line_of(&format!("{header}\r\n\r\n{bad}\r\n\r\n{bad}\r\n")), [3, 5]);
+        assert_eq!(line_of(&format!("{header}\n{multi}\n{bad}\n")), [2, 4]);
+        assert_eq!(line_of(&format!("{header}\r{bad}\r\r{bad}\r")), [2, 4]);
+        let header_late = invoices("\n\nnumber,cert\n".as_bytes()).err().unwrap();
+        assert_eq!(header_late.line, 3);
     }
 
     #[test]

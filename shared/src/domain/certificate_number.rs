@@ -50,6 +50,17 @@ mod tests {
         assert_eq!(CertificateNumber::parse("ÉCOLE1"), Err(ParseError::InvalidFormat));
     }
 
+    #[test]
+    fn only_ascii_is_upper_cased() {
+        // Found by the property test `a_parsed_registry_number_round_trips_normalisation`:
+        // Unicode upper-casing turned these into ASCII numbers (`ß` → `SS`).
+        for raw in ["ß", "AG-10000ß", "ſ1", "ı1", "ﬁ1", "ǆ1"] {
+            assert_eq!(CertificateNumber::parse(raw), Err(ParseError::InvalidFormat), "{raw}");
+            assert_eq!(crate::domain::InvoiceNumber::parse(raw), Err(ParseError::InvalidFormat), "{raw}");
+        }
+        assert_eq!(CertificateNumber::parse("ag-100001").unwrap().as_str(), "AG100001");
+    }
+
     proptest! {
         #[test]
         fn normalization_is_idempotent_and_ignores_decoration(core in "[A-Za-z0-9]{1,20}", pad in "[ \\-]{0,4}") {

@@ -33,9 +33,10 @@ pub enum ParseError {
 }
 
 /// Registry numbers (certificate, invoice) are compared after trimming, dropping spaces and
-/// hyphens and upper-casing (SPEC §5).
+/// hyphens and upper-casing (SPEC §5). Only ASCII is upper-cased: a letter whose Unicode upper
+/// case happens to be ASCII (`ß` → `SS`, `ſ` → `S`, `ﬁ` → `FI`) is no letter of a number.
 pub(crate) fn normalize_registry_number(raw: &str) -> String {
-    raw.trim().chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_uppercase).collect()
+    raw.trim().chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_uppercase()).collect()
 }
 
 pub(crate) fn parse_registry_number(raw: &str, max_len: usize) -> Result<String, ParseError> {
@@ -43,11 +44,11 @@ pub(crate) fn parse_registry_number(raw: &str, max_len: usize) -> Result<String,
     if normalized.is_empty() {
         return Err(ParseError::Empty);
     }
-    if normalized.len() > max_len {
-        return Err(ParseError::TooLong);
-    }
     if !normalized.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(ParseError::InvalidFormat);
+    }
+    if normalized.len() > max_len {
+        return Err(ParseError::TooLong);
     }
     Ok(normalized)
 }

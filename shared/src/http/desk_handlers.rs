@@ -1,17 +1,15 @@
 //! The staff routes (`/agent/...`): a staff token with the `agent` role; a citizen token is
 //! forbidden, no valid token unauthorized.
 
-use super::body::JsonBody;
+use super::cursor;
 use super::handlers::{answer, ok, source_ip_of};
 use super::{Request, Response};
 use crate::app::App;
-use crate::assistance_desk::{self, DeskError, Resolution};
+use crate::assistance_desk::{self, DeskError};
 use crate::auth::{Caller, bearer_token};
-use crate::domain::{CertificateNumber, EmailAddress};
+use crate::domain::CertificateNumber;
 use crate::problem::{ErrorCode, FieldError, FieldReason, Problem};
 use crate::problem_mapping::{desk_problem, token_problem};
-use crate::store::{AuditPosition, QueuePosition};
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use lambda_http::RequestExt;
 use serde_json::json;
 
@@ -55,11 +53,33 @@ fn invalid(field: &str, reason: FieldReason) -> Problem {
 }
 
 /// The segments of the request's path (`/agent/assistance-requests/AR-1/resolve` →
-/// `["agent", "assistance-requests", "AR-1", "resolve"]`).
+/// `["agent", "assistance-requests", "AR-1", "resolve"]`), each percent-decoded as API
+/// Gateway decodes `pathParameters` (the raw path keeps `%20`, `%2D`…).
 pub fn segments(request: &Request) -> Vec<String> {
     let raw = request.raw_http_path();
     let path = if raw.is_empty() { request.uri().path().to_owned() } else { raw.to_owned() };
-    path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    path.split('/').filter(|s| !s.is_empty()).map(percent_decoded).collect()
+}
+
+/// `%XX` (two hex digits) as that byte; anything else as it is; invalid UTF-8 as U+FFFD.
+pub fn percent_decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn reference_of(request: &Request) -> Result<String, Problem> {
@@ -82,17 +102,6 @@ fn page_size(request: &Request, default: usize) -> Result<usize, FieldError> {
     }
 }
 
-fn encode_position(position: &QueuePosition) -> String {
-    let raw = json!({"t": position.created_at.unix_timestamp_nanos() / 1_000_000, "r": position.reference});
-    URL_SAFE_NO_PAD.encode(raw.to_string())
-}
-
-fn decode_position(cursor: &str) -> Option<QueuePosition> {
-    let raw: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
-    let created_at = time::OffsetDateTime::from_unix_timestamp_nanos(raw["t"].as_i64()? as i128 * 1_000_000).ok()?;
-    Some(QueuePosition { created_at, reference: raw["r"].as_str()?.to_owned() })
-}
-
 /// `GET /agent/assistance-requests?status=open[&limit=N][&next=CURSOR]`
 pub async fn list_assistance_requests(app: &App, request: Request) -> Response {
     answer(&request, async {
@@ -104,12 +113,14 @@ pub async fn list_assistance_requests(app: &App, request: Request) -> Response {
         let limit = page_size(&request, DEFAULT_PAGE).map_err(|e| Problem::invalid(vec![e]))?;
         let after = match query.first("next") {
             None => None,
-            Some(cursor) => Some(decode_position(cursor).ok_or_else(|| invalid("next", FieldReason::InvalidFormat))?),
+            Some(cursor) => {
+                Some(cursor::decode_queue(cursor).ok_or_else(|| invalid("next", FieldReason::InvalidFormat))?)
+            }
         };
         let (items, next) = assistance_desk::open_requests(app, limit, after.as_ref()).await.map_err(failed)?;
         let mut body = json!({ "items": items });
         if let Some(next) = next {
-            body["next"] = encode_position(&next).into();
+            body["next"] = cursor::encode_queue(&next).into();
         }
         Ok(ok(200, &body))
     })
@@ -135,23 +146,7 @@ pub async fn resolve_assistance_request(app: &App, request: Request) -> Response
         super::handlers::size_checked(&request)?;
         let caller = agent(app, &request).await?;
         let reference = reference_of(&request)?;
-        let mut body = JsonBody::parse(request.body().as_ref(), &["outcome", "newEmail"])?;
-        let outcome = body.choice("outcome", |o| {
-            ["email_updated", "identity_not_confirmed", "unreachable"].contains(&o).then(|| o.to_owned())
-        });
-        let has_email = body.has("newEmail");
-        let resolution = match outcome.as_deref() {
-            Some("email_updated") => body.required("newEmail", EmailAddress::parse).map(Resolution::EmailUpdated),
-            Some(other) => {
-                if has_email {
-                    body.refuse("newEmail", FieldReason::NotAllowed);
-                }
-                Some(if other == "unreachable" { Resolution::Unreachable } else { Resolution::IdentityNotConfirmed })
-            }
-            None => None,
-        };
-        body.finish()?;
-        let resolution = resolution.expect("validated");
+        let resolution = super::requests::parse_resolution(request.body().as_ref())?;
         let source_ip = source_ip_of(&request);
         let view = assistance_desk::resolve(app, caller.account.as_str(), source_ip, &reference, resolution)
             .await
@@ -159,17 +154,6 @@ pub async fn resolve_assistance_request(app: &App, request: Request) -> Response
         Ok(ok(200, &view))
     })
     .await
-}
-
-/// The opaque cursor of a place in an audit trail: the event's time and id, base64url JSON.
-fn encode_audit_position(position: &AuditPosition) -> String {
-    URL_SAFE_NO_PAD.encode(json!({"t": position.at_nanos(), "i": position.id()}).to_string())
-}
-
-/// `None` for anything that is not a cursor this API gave: a tampered one is a 400.
-fn decode_audit_position(cursor: &str) -> Option<AuditPosition> {
-    let raw: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
-    AuditPosition::new(raw["t"].as_u64()?, raw["i"].as_str()?)
 }
 
 /// `GET /agent/certificates/{number}/audit[?limit=N][&cursor=CURSOR]`: a page of the file's
@@ -184,7 +168,7 @@ pub async fn certificate_audit(app: &App, request: Request) -> Response {
         let limit = page_size(&request, DEFAULT_AUDIT_PAGE);
         let after = match request.query_string_parameters().first("cursor") {
             None => Ok(None),
-            Some(cursor) => decode_audit_position(cursor)
+            Some(cursor) => cursor::decode_audit(cursor)
                 .map(Some)
                 .ok_or_else(|| FieldError { field: "cursor".to_owned(), reason: FieldReason::InvalidFormat }),
         };
@@ -202,7 +186,7 @@ pub async fn certificate_audit(app: &App, request: Request) -> Response {
                 .map_err(failed)?;
         let mut body = json!({ "items": items });
         if let Some(next) = next {
-            body["next"] = encode_audit_position(&next).into();
+            body["next"] = cursor::encode_audit(&next).into();
         }
         Ok(ok(200, &body))
     })

@@ -1,14 +1,12 @@
 //! One handler per route: authenticate, parse, call the use case, answer.
 
-use super::body::JsonBody;
+use super::requests::{self, InvoiceBody, LookupBody, VerifyBody};
 use super::{Request, Response, response};
 use crate::app::App;
 use crate::auth::{Caller, bearer_token};
-use crate::domain::{CertificateNumber, DateOfBirth, InvoiceNumber, Language, SecurityCode};
+use crate::domain::Language;
 use crate::problem::{ErrorCode, Problem};
 use crate::problem_mapping::{problem, token_problem};
-use crate::recovery::assistance::AssistanceAsk;
-use crate::recovery::assistance_request::{AssistanceRequest, PreferredTime};
 use crate::recovery::{self, RecoveryError, Requester};
 use std::future::Future;
 
@@ -66,10 +64,6 @@ async fn requester(app: &App, request: &Request) -> Result<Requester, Problem> {
     Ok(Requester::new(caller.account, source_ip_of(request)))
 }
 
-fn body_of(request: &Request, allowed: &[&str]) -> Result<JsonBody, Problem> {
-    JsonBody::parse(request.body().as_ref(), allowed)
-}
-
 /// Refuses an oversized body before anything else is done.
 pub(crate) fn size_checked(request: &Request) -> Result<(), Problem> {
     if request.body().as_ref().len() > super::body::MAX_BODY_BYTES {
@@ -84,12 +78,10 @@ pub async fn lookup(app: &App, request: Request) -> Response {
         size_checked(&request)?;
         let requester = requester(app, &request).await?;
         let today = app.clock.now().date();
-        let mut body = body_of(&request, &["certificateNumber", "dateOfBirth"])?;
-        let number = body.required("certificateNumber", CertificateNumber::parse);
-        let date_of_birth = body.required("dateOfBirth", |raw| DateOfBirth::parse(raw, today));
-        body.finish()?;
-        let (number, date_of_birth) = (number.expect("validated"), date_of_birth.expect("validated"));
-        let state = recovery::lookup::lookup(app, &requester, &number, &date_of_birth).await.map_err(failed)?;
+        let body = LookupBody::parse(request.body().as_ref(), today)?;
+        let state = recovery::lookup::lookup(app, &requester, &body.certificate_number, &body.date_of_birth)
+            .await
+            .map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -100,7 +92,7 @@ pub async fn send_code(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
         let requester = requester(app, &request).await?;
-        body_of(&request, &[])?.finish()?;
+        requests::parse_empty(request.body().as_ref())?;
         let state = recovery::send_code::send_code(app, &requester).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
@@ -112,11 +104,8 @@ pub async fn verify_code(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
         let requester = requester(app, &request).await?;
-        let mut body = body_of(&request, &["code"])?;
-        let code = body.required("code", SecurityCode::parse);
-        body.finish()?;
-        let code = code.expect("validated");
-        let state = recovery::verify_code::verify_code(app, &requester, &code).await.map_err(failed)?;
+        let body = VerifyBody::parse(request.body().as_ref())?;
+        let state = recovery::verify_code::verify_code(app, &requester, &body.code).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -127,11 +116,9 @@ pub async fn check_invoice(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
         let requester = requester(app, &request).await?;
-        let mut body = body_of(&request, &["invoiceNumber"])?;
-        let number = body.required("invoiceNumber", InvoiceNumber::parse);
-        body.finish()?;
-        let number = number.expect("validated");
-        let state = recovery::check_invoice::check_invoice(app, &requester, &number).await.map_err(failed)?;
+        let body = InvoiceBody::parse(request.body().as_ref())?;
+        let state =
+            recovery::check_invoice::check_invoice(app, &requester, &body.invoice_number).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
     .await
@@ -142,16 +129,7 @@ pub async fn request_assistance(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
         let requester = requester(app, &request).await?;
-        let mut body = body_of(&request, &["preferredTime", "language", "message"])?;
-        let preferred_time = body.choice("preferredTime", PreferredTime::parse);
-        let language = body.choice("language", Language::parse);
-        let message = body.optional_text("message", AssistanceRequest::MAX_MESSAGE_CHARS);
-        body.finish()?;
-        let ask = AssistanceAsk {
-            preferred_time: preferred_time.expect("validated"),
-            language: language.expect("validated"),
-            message,
-        };
+        let ask = requests::parse_assistance_ask(request.body().as_ref())?;
         let (request, created) =
             recovery::assistance::request_assistance(app, &requester, ask).await.map_err(failed)?;
         let state = recovery::RecoveryState::AssistanceRequested { reference: request.reference };

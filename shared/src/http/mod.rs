@@ -2,8 +2,10 @@
 //! library, map the result. Handlers never fail: every error is a problem response.
 
 pub mod body;
+pub mod cursor;
 pub mod desk_handlers;
 pub mod handlers;
+pub mod requests;
 pub mod response;
 pub mod router;
 
