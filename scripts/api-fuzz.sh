@@ -31,6 +31,8 @@ cargo build -p local-api --locked --quiet
 port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 export API_FUZZ_URL="http://127.0.0.1:$port"
 export API_FUZZ_WAIVED="$OUT/waived.txt"
+# Hypothesis's cache under target/, not in the working tree.
+export HYPOTHESIS_STORAGE_DIRECTORY="$OUT/hypothesis"
 "$VENV/bin/python" scripts/api-fuzz/hooks.py seed "$OUT/seed"
 
 # A 2 s resend cooldown (60 s in production) so sends are reached, not mostly the cooldown's

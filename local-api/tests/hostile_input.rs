@@ -63,9 +63,10 @@ async fn an_encoded_path_parameter_is_decoded_as_api_gateway_decodes_it(backend:
 }
 
 async fn a_queue_cursor_is_a_request_reference_at_a_time_or_a_400(backend: Backend) {
-    // Found writing the `cursors` fuzz target's invariant: the queue's `next` took any `r`
-    // and any `t`, and handed them to the store (on DynamoDB, as the query's start key: a
-    // reference longer than a key may be failed the whole page with a 503).
+    // Found writing the `cursors` fuzz target's invariant ("a decoded cursor is a position
+    // the API could have given"): the queue's `next` took any `r` (empty, 3,000 characters)
+    // and any `t` (before 1970, fractional) and handed them to the store as a start key,
+    // where the audit trail's `cursor` refused a tampered one with a 400.
     let Some(app) = spawn_app(backend).await else { return };
     let staff = app.api.staff_token("agent-fuzz", &["agent"]);
     let list = |next: String| {
