@@ -93,6 +93,17 @@ where
     }
 }
 
+/// The item as it was when a conditional update was refused (asked for with
+/// `ReturnValuesOnConditionCheckFailure::AllOld`).
+fn item_before_refusal(error: &SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError>) -> Option<Item> {
+    match error.as_service_error()? {
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+            c.item().cloned()
+        }
+        _ => None,
+    }
+}
+
 fn is_condition_failure<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
     error.code() == Some("ConditionalCheckFailedException")
 }
@@ -438,12 +449,7 @@ impl DynamoStore {
                     return Ok(Ok(count_from_item(&item)?));
                 }
                 Err(e) if is_condition_failure(&e) => {
-                    let old = e.as_service_error().and_then(|se| match se {
-                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
-                            c,
-                        ) => c.item().cloned(),
-                        _ => None,
-                    });
+                    let old = item_before_refusal(&e);
                     let current = old.as_ref().map(count_from_item).transpose()?.filter(|c| c.window_ends > now);
                     match current {
                         Some(c) if c.count >= max => return Ok(Err(c.window_ends)),
@@ -950,12 +956,7 @@ impl Store for DynamoStore {
             match counted {
                 Ok(out) => Ok(Ok(get_n(out.attributes.as_ref().unwrap_or(&HashMap::new()), "code_attempts")? as u32)),
                 Err(e) if is_condition_failure(&e) => {
-                    let old = e.as_service_error().and_then(|se| match se {
-                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
-                            c,
-                        ) => c.item().cloned(),
-                        _ => None,
-                    });
+                    let old = item_before_refusal(&e);
                     let same_code = old.as_ref().is_some_and(|item| {
                         opt_s(item, "session_id").as_deref() == Some(code_try.session_id.as_str())
                             && opt_s(item, "code_id").as_deref() == Some(code_try.code_id.as_str())
@@ -1058,12 +1059,7 @@ impl Store for DynamoStore {
                     Ok(Ok(get_n(out.attributes.as_ref().unwrap_or(&HashMap::new()), "invoice_attempts")? as u32))
                 }
                 Err(e) if is_condition_failure(&e) => {
-                    let old = e.as_service_error().and_then(|se| match se {
-                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
-                            c,
-                        ) => c.item().cloned(),
-                        _ => None,
-                    });
+                    let old = item_before_refusal(&e);
                     let same_session = old.as_ref().is_some_and(|item| {
                         opt_s(item, "session_id").as_deref() == Some(invoice_try.session_id.as_str())
                             && get_ms(item, "session_expires_ms").is_ok_and(|at| at > now)
