@@ -16,6 +16,7 @@ on_both_backends!(
     new_lookups_do_not_reset_the_resend_cooldown,
     an_email_change_kills_the_code_sent_before,
     repeated_locked_lookups_reach_the_trail_once,
+    other_refusals_reach_the_trail_once_per_session,
     concurrent_wrong_codes_from_many_accounts_stop_at_the_certificate_limit
 );
 
@@ -149,6 +150,48 @@ async fn repeated_locked_lookups_reach_the_trail_once(backend: Backend) {
     assert_eq!(locked.len(), 1, "{locked:?}");
     assert_eq!(locked[0].source_ip, Some("127.0.0.1".parse().unwrap()), "the caller's address is recorded");
     assert!(events.iter().all(|e| e.source_ip.is_some()), "every event of a request has its address");
+    app.stop().await;
+}
+
+/// A refusal other than a limit's (`no_email_on_file`, `already_linked`, `code_expired`) is
+/// recorded once per session: repeating it cannot flood a file's trail, and a new session after
+/// the first one ended is recorded again.
+async fn other_refusals_reach_the_trail_once_per_session(backend: Backend) {
+    let Some(app) = with_clock(backend).await else { return };
+    let count = |events: &[certificate_recovery::audit::AuditEvent], outcome: &str| {
+        events.iter().filter(|e| e.outcome == outcome).count()
+    };
+
+    // No email on file (AG-100003), asked for a code again and again.
+    let holder = app.token("no-email-holder");
+    app.lookup(&holder, "AG-100003", "1990-11-02").await.assert(200, "matched");
+    for _ in 0..6 {
+        app.send_code(&holder).await.assert(409, "no_email_on_file");
+    }
+    assert_eq!(count(&app.audit("AG-100003").await, "no_email_on_file"), 1);
+
+    // A file linked to another account (AG-100004), tried with its invoice again and again.
+    let other = app.token("second-account");
+    app.lookup(&other, "AG-100004", "1968-01-20").await.assert(200, "matched");
+    for _ in 0..6 {
+        app.invoice(&other, "F-2026-0777").await.assert(409, "already_linked");
+    }
+    assert_eq!(count(&app.audit("AG-100004").await, "already_linked"), 1);
+
+    // An expired code (AG-100001), tried again and again; then a new session, after the first
+    // ended, is recorded once more.
+    let late = app.token("late-holder");
+    for session in 1..=2 {
+        app.lookup(&late, "AG-100001", "1980-02-29").await.assert(200, "matched");
+        app.send_code(&late).await.assert(200, "code_sent");
+        let code = app.latest_code("AG-100001").await;
+        app.advance(901);
+        for _ in 0..6 {
+            app.verify(&late, &code).await.assert(410, "code_expired");
+        }
+        assert_eq!(count(&app.audit("AG-100001").await, "code_expired"), session, "session {session}");
+        app.advance(900); // past the session's 30 minutes
+    }
     app.stop().await;
 }
 
