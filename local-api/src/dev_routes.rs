@@ -4,8 +4,8 @@
 use certificate_recovery::dev_issuer::DevIssuer;
 use certificate_recovery::domain::AccountSubject;
 use certificate_recovery::http::body::JsonBody;
+use certificate_recovery::http::problem::{ErrorCode, FieldError, FieldReason, Problem};
 use certificate_recovery::mailer::outbox::Outbox;
-use certificate_recovery::problem::{ErrorCode, FieldError, FieldReason, Problem};
 use serde_json::json;
 use std::sync::Arc;
 

@@ -120,7 +120,7 @@ async fn handle(
         .with_raw_http_path(path.clone())
         .with_request_context(request_context(peer));
     let language = language_of(&request);
-    let dev_answer = |result: Result<serde_json::Value, certificate_recovery::problem::Problem>| match result {
+    let dev_answer = |result: Result<serde_json::Value, certificate_recovery::http::problem::Problem>| match result {
         Ok(value) => response::json(200, &value, language),
         Err(problem) => response::problem(&problem, language),
     };

@@ -145,9 +145,10 @@ fn assert_state(reply: &Reply, status: u16, state_or_code: &str, what: &str) {
 fn assert_unavailable(reply: &Reply, what: &str) {
     assert_eq!(reply.status, 503, "{what}: {}", reply.body);
     assert_eq!(reply.content_type, "application/problem+json", "{what}");
-    let expected =
-        certificate_recovery::problem::Problem::new(certificate_recovery::problem::ErrorCode::ServiceUnavailable)
-            .body(certificate_recovery::domain::Language::Fr);
+    let expected = certificate_recovery::http::problem::Problem::new(
+        certificate_recovery::http::problem::ErrorCode::ServiceUnavailable,
+    )
+    .body(certificate_recovery::domain::Language::Fr);
     assert_eq!(reply.body, expected, "{what}");
 }
 

@@ -22,7 +22,7 @@ mod fault_layer;
 
 use certificate_recovery::clock::{Clock, ManualClock};
 use certificate_recovery::domain::*;
-use certificate_recovery::problem::{ErrorCode, Problem};
+use certificate_recovery::http::problem::{ErrorCode, Problem};
 use certificate_recovery::store::{Counter, RecoverySession, Store};
 use common::Backend;
 use fault_layer::{Fault, Plan};

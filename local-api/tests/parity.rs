@@ -89,6 +89,6 @@ fn openapi_lists_every_problem_code() {
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
     let codes: BTreeSet<String> =
-        certificate_recovery::problem::ErrorCode::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+        certificate_recovery::http::problem::ErrorCode::ALL.iter().map(|c| c.as_str().to_owned()).collect();
     assert_eq!(listed, codes);
 }

@@ -21,6 +21,7 @@ on_both_backends!(
     wrong_expired_and_replaced_codes,
     wrong_codes_are_limited_per_certificate_across_accounts,
     invoice_refusals,
+    the_invoice_age_in_the_title_follows_the_setting,
     file_linked_to_another_account,
     bad_input_changes_nothing,
     english_titles_and_unknown_routes,
@@ -305,6 +306,30 @@ async fn invoice_refusals(backend: Backend) {
     }
     app.invoice(&me, "F-2026-0202").await.assert(429, "too_many_attempts");
     app.my_certificate(&me).await.assert(404, "not_linked");
+    app.stop().await;
+}
+
+/// The refusal's title names the age limit the deployment set (`INVOICE_MAX_AGE_YEARS`), in
+/// French and in English, not the default's 3 years.
+async fn the_invoice_age_in_the_title_follows_the_setting(backend: Backend) {
+    let settings = RuleSettings { invoice_max_age_years: 4, ..RuleSettings::default() };
+    let Some(app) = common::spawn_app_with(backend, settings).await else { return };
+    let me = app.token("holder-four-years");
+    app.lookup(&me, "AG-100002", "1975-06-15").await.assert(200, "matched");
+    // F-2022-0042 was issued on 2022-03-01: more than 4 years ago.
+    let fr = app.invoice(&me, "F-2022-0042").await;
+    fr.assert(422, "invoice_too_old");
+    assert_eq!(
+        fr.body["title"],
+        "Cette facture date de 4 ans ou plus. Utilisez une facture plus récente ou demandez de l’aide."
+    );
+    let body = json!({ "invoiceNumber": "F-2022-0042" });
+    let en = app.request_with("POST", "/recovery/invoice", Some(&me), Some(body), &[("accept-language", "en")]).await;
+    en.assert(422, "invoice_too_old");
+    assert_eq!(
+        en.body["title"],
+        "This invoice is 4 years old or more. Use a more recent invoice or ask for assistance."
+    );
     app.stop().await;
 }
 

@@ -7,10 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use certificate_recovery::domain::{CertificateNumber, InvoiceNumber, SecurityCode};
 use certificate_recovery::http::body::MAX_BODY_BYTES;
 use certificate_recovery::http::cursor::{self, is_assistance_reference};
+use certificate_recovery::http::problem::{ErrorCode, FieldReason, Problem};
 use certificate_recovery::http::requests::{
     InvoiceBody, LookupBody, VerifyBody, parse_assistance_ask, parse_empty, parse_resolution,
 };
-use certificate_recovery::problem::{ErrorCode, FieldReason, Problem};
 use certificate_recovery::seed;
 use certificate_recovery::store::{AuditPosition, QueuePosition};
 use proptest::prelude::*;

@@ -20,6 +20,18 @@ pub enum DeskError {
     Store(#[from] StoreError),
 }
 
+impl DeskError {
+    /// The stable code of this refusal or failure.
+    pub fn code(&self) -> crate::error_code::ErrorCode {
+        use crate::error_code::ErrorCode;
+        match self {
+            Self::NotFound => ErrorCode::NotFound,
+            Self::AlreadyClosed => ErrorCode::AlreadyClosed,
+            Self::Store(_) => ErrorCode::ServiceUnavailable,
+        }
+    }
+}
+
 /// What an employee decided after calling the holder back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {

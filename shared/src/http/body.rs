@@ -1,8 +1,8 @@
 //! Request bodies: at most 4 KiB of a JSON object with known fields only; every refused
 //! field is named.
 
+use super::problem::{ErrorCode, FieldError, FieldReason, Problem};
 use crate::domain::ParseError;
-use crate::problem::{ErrorCode, FieldError, FieldReason, Problem};
 
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
 

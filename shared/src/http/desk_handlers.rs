@@ -2,14 +2,14 @@
 //! forbidden, no valid token unauthorized.
 
 use super::cursor;
+use super::errors::failed;
 use super::handlers::{answer, ok, source_ip_of};
+use super::problem::{ErrorCode, FieldError, FieldReason, Problem};
 use super::{Request, Response};
 use crate::app::App;
-use crate::assistance_desk::{self, DeskError};
+use crate::assistance_desk;
 use crate::auth::{Caller, bearer_token};
 use crate::domain::CertificateNumber;
-use crate::problem::{ErrorCode, FieldError, FieldReason, Problem};
-use crate::problem_mapping::{desk_problem, token_problem};
 use lambda_http::RequestExt;
 use serde_json::json;
 
@@ -21,7 +21,7 @@ pub const DEFAULT_AUDIT_PAGE: usize = 50;
 /// An employee: a staff token with `agent` in `roles`.
 pub async fn agent(app: &App, request: &Request) -> Result<Caller, Problem> {
     let header = request.headers().get("authorization").and_then(|v| v.to_str().ok());
-    let token = bearer_token(header).map_err(|e| token_problem(&e))?;
+    let token = bearer_token(header).map_err(|e| Problem::from(&e))?;
     let mut staff_error = None;
     if let Some(staff) = &app.tokens.staff {
         match staff.verify(token).await {
@@ -36,16 +36,9 @@ pub async fn agent(app: &App, request: &Request) -> Result<Caller, Problem> {
             // The staff issuer's verdict decides (401, or 503 when its keys cannot be had).
             let e = staff_error.unwrap_or(e);
             tracing::info!(reason = %e, "staff token refused");
-            Err(token_problem(&e))
+            Err(Problem::from(&e))
         }
     }
-}
-
-fn failed(error: DeskError) -> Problem {
-    if let DeskError::Store(e) = &error {
-        tracing::error!(error = %e, "staff request failed on a dependency");
-    }
-    desk_problem(&error)
 }
 
 fn invalid(field: &str, reason: FieldReason) -> Problem {

@@ -1,13 +1,13 @@
 //! One handler per route: authenticate, parse, call the use case, answer.
 
+use super::errors::failed;
+use super::problem::{ErrorCode, Problem};
 use super::requests::{self, InvoiceBody, LookupBody, VerifyBody};
 use super::{Request, Response, response};
 use crate::app::App;
 use crate::auth::{Caller, bearer_token};
 use crate::domain::Language;
-use crate::problem::{ErrorCode, Problem};
-use crate::problem_mapping::{problem, token_problem};
-use crate::recovery::{self, RecoveryError, Requester};
+use crate::recovery::{self, Requester};
 use std::future::Future;
 
 /// The language of the answer: `Accept-Language`, French by default.
@@ -30,21 +30,13 @@ pub(crate) fn ok(status: u16, value: &impl serde::Serialize) -> Response {
     response::json(status, value, Language::Fr)
 }
 
-/// The failure of a use case as a problem; infrastructure failures are logged here once.
-fn failed(error: RecoveryError) -> Problem {
-    if matches!(error, RecoveryError::Store(_) | RecoveryError::Mail(_) | RecoveryError::Random) {
-        tracing::error!(error = %error, "request failed on a dependency");
-    }
-    problem(&error)
-}
-
 /// A citizen token from the SAG issuer.
 pub async fn citizen(app: &App, request: &Request) -> Result<Caller, Problem> {
     let header = request.headers().get("authorization").and_then(|v| v.to_str().ok());
-    let token = bearer_token(header).map_err(|e| token_problem(&e))?;
+    let token = bearer_token(header).map_err(|e| Problem::from(&e))?;
     app.tokens.citizen.verify(token).await.map_err(|e| {
         tracing::info!(reason = %e, "citizen token refused");
-        token_problem(&e)
+        Problem::from(&e)
     })
 }
 

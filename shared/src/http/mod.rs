@@ -4,7 +4,9 @@
 pub mod body;
 pub mod cursor;
 pub mod desk_handlers;
+pub mod errors;
 pub mod handlers;
+pub mod problem;
 pub mod requests;
 pub mod response;
 pub mod router;

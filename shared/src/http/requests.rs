@@ -4,9 +4,9 @@
 //! naming every bad field — never anything else, and never a panic.
 
 use super::body::JsonBody;
+use super::problem::{FieldReason, Problem};
 use crate::assistance_desk::Resolution;
 use crate::domain::{CertificateNumber, DateOfBirth, EmailAddress, InvoiceNumber, Language, SecurityCode};
-use crate::problem::{FieldReason, Problem};
 use crate::recovery::assistance::AssistanceAsk;
 use crate::recovery::assistance_request::{AssistanceRequest, PreferredTime};
 use time::Date;

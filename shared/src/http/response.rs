@@ -1,6 +1,6 @@
 use super::Response;
+use super::problem::Problem;
 use crate::domain::Language;
-use crate::problem::Problem;
 use lambda_http::Body;
 use serde::Serialize;
 
@@ -23,7 +23,7 @@ pub fn json(status: u16, value: &impl Serialize, language: Language) -> Response
 
 pub fn problem(problem: &Problem, language: Language) -> Response {
     let mut response =
-        build(problem.code.status(), "application/problem+json", language, problem.body(language).to_string());
+        build(problem.status(), "application/problem+json", language, problem.body(language).to_string());
     if let Some(after) = problem.retry_after {
         response.headers_mut().insert("retry-after", http::HeaderValue::from(after.as_secs()));
     }

@@ -72,12 +72,12 @@ pub async fn check_invoice(
     let refusal = match &invoice {
         None => Some(RecoveryError::InvoiceNotAccepted { attempts_left }),
         Some(i) if !i.is_recent(now.date(), settings.invoice_max_age_years) => {
-            Some(RecoveryError::InvoiceTooOld { attempts_left })
+            Some(RecoveryError::InvoiceTooOld { attempts_left, max_age_years: settings.invoice_max_age_years })
         }
         Some(_) => None,
     };
     if let Some(refusal) = refusal {
-        let outcome = crate::problem_mapping::problem(&refusal).code.as_str();
+        let outcome = refusal.code().as_str();
         tracing::info!(outcome, "invoice refused");
         app.store.append_audit(&audit(&file.number, now, requester, AuditAction::InvoiceTry, outcome)).await?;
         return Err(refusal);

@@ -12,6 +12,7 @@ pub mod verify_code;
 use crate::app::App;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::domain::{AccountSubject, CertificateFile, CertificateNumber, CertificateSummary};
+use crate::error_code::ErrorCode;
 use crate::mailer::MailerError;
 use crate::store::{LinkCommand, LinkOutcome, LinkProof, SessionContext, StoreError};
 use serde::Serialize;
@@ -32,7 +33,8 @@ impl Requester {
     }
 }
 
-/// Why a recovery step was refused; mapped to a problem in `crate::problem_mapping`.
+/// Why a recovery step was refused. [`RecoveryError::code`] is its stable code (the audit
+/// trail's outcome); the edge maps it to an HTTP problem (`crate::http::errors`).
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
     #[error("the certificate number and date of birth match no file")]
@@ -57,8 +59,9 @@ pub enum RecoveryError {
     TooManyAttempts { retry_after: Option<Duration> },
     #[error("invoice not accepted")]
     InvoiceNotAccepted { attempts_left: u32 },
+    /// Older than the invoice rule's limit, which it names.
     #[error("invoice too old")]
-    InvoiceTooOld { attempts_left: u32 },
+    InvoiceTooOld { attempts_left: u32, max_age_years: u32 },
     #[error("the file is linked to another account")]
     AlreadyLinked,
     #[error("the account is not linked")]
@@ -69,6 +72,28 @@ pub enum RecoveryError {
     Mail(#[from] MailerError),
     #[error("the random source failed")]
     Random,
+}
+
+impl RecoveryError {
+    /// The stable code of this refusal or failure.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NoMatch => ErrorCode::NoMatch,
+            Self::Locked { .. } => ErrorCode::Locked,
+            Self::NoRecoverySession => ErrorCode::NoRecoverySession,
+            Self::NoEmailOnFile => ErrorCode::NoEmailOnFile,
+            Self::ResendTooSoon { .. } => ErrorCode::ResendTooSoon,
+            Self::TooManyCodes => ErrorCode::TooManyCodes,
+            Self::WrongCode { .. } => ErrorCode::WrongCode,
+            Self::CodeExpired => ErrorCode::CodeExpired,
+            Self::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
+            Self::InvoiceNotAccepted { .. } => ErrorCode::InvoiceNotAccepted,
+            Self::InvoiceTooOld { .. } => ErrorCode::InvoiceTooOld,
+            Self::AlreadyLinked => ErrorCode::AlreadyLinked,
+            Self::NotLinked => ErrorCode::NotLinked,
+            Self::Store(_) | Self::Mail(_) | Self::Random => ErrorCode::ServiceUnavailable,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -185,7 +210,7 @@ pub(crate) async fn audit_refusal(
     action: AuditAction,
     error: RecoveryError,
 ) -> RecoveryError {
-    let outcome = crate::problem_mapping::problem(&error).code.as_str();
+    let outcome = error.code().as_str();
     let event = audit(&context.session.certificate_number, app.clock.now(), requester, action, outcome);
     // A refusal in a session is recorded once per session (or per window for a limit's), so
     // repeating it cannot flood the file's trail.
