@@ -10,9 +10,11 @@
 
 use certificate_recovery::domain::Language;
 use certificate_recovery::http::body::MAX_BODY_BYTES;
+use certificate_recovery::assistance_desk::Resolution;
 use certificate_recovery::http::requests::{
-    InvoiceBody, LookupBody, VerifyBody, parse_assistance_ask, parse_empty, parse_resolution,
+    InvoiceRequest, LookupRequest, RawBody, SendCodeRequest, VerifyRequest,
 };
+use certificate_recovery::recovery::assistance::AssistanceAsk;
 use certificate_recovery::problem::{ErrorCode, FieldReason, Problem};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
@@ -76,8 +78,8 @@ fuzz_target!(|data: &[u8]| {
     let Some((&route, raw)) = data.split_first() else { return };
     match route % 6 {
         0 => {
-            const F: &[&str] = LookupBody::FIELDS;
-            match LookupBody::parse(raw, TODAY) {
+            const F: &[&str] = LookupRequest::FIELDS;
+            match LookupRequest::try_from(RawBody::new(raw, TODAY)) {
                 Ok(body) => {
                     let o = accepted(raw, F);
                     let number = body.certificate_number.as_str();
@@ -91,33 +93,33 @@ fuzz_target!(|data: &[u8]| {
                 Err(p) => refused(raw, F, &p),
             }
         }
-        1 => match parse_empty(raw) {
+        1 => match SendCodeRequest::try_from(RawBody::new(raw, TODAY)).map(|_| ()) {
             Ok(()) => assert!(accepted(raw, &[]).is_empty()),
             Err(p) => refused(raw, &[], &p),
         },
-        2 => match VerifyBody::parse(raw) {
+        2 => match VerifyRequest::try_from(RawBody::new(raw, TODAY)) {
             Ok(body) => {
-                let o = accepted(raw, VerifyBody::FIELDS);
+                let o = accepted(raw, VerifyRequest::FIELDS);
                 let code = body.code.expose();
                 assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()));
                 let sent: String = text(&o, "code").trim().chars().filter(|c| *c != ' ').collect();
                 assert_eq!(code, sent);
             }
-            Err(p) => refused(raw, VerifyBody::FIELDS, &p),
+            Err(p) => refused(raw, VerifyRequest::FIELDS, &p),
         },
-        3 => match InvoiceBody::parse(raw) {
+        3 => match InvoiceRequest::try_from(RawBody::new(raw, TODAY)) {
             Ok(body) => {
-                let o = accepted(raw, InvoiceBody::FIELDS);
+                let o = accepted(raw, InvoiceRequest::FIELDS);
                 let number = body.invoice_number.as_str();
                 assert!((1..=30).contains(&number.len()));
                 assert!(number.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
                 assert_eq!(number, registry_form(text(&o, "invoiceNumber")));
             }
-            Err(p) => refused(raw, InvoiceBody::FIELDS, &p),
+            Err(p) => refused(raw, InvoiceRequest::FIELDS, &p),
         },
         4 => {
             const F: &[&str] = &["preferredTime", "language", "message"];
-            match parse_assistance_ask(raw) {
+            match AssistanceAsk::try_from(RawBody::new(raw, TODAY)) {
                 Ok(ask) => {
                     let o = accepted(raw, F);
                     assert_eq!(ask.preferred_time.as_str(), text(&o, "preferredTime"));
@@ -133,11 +135,11 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => {
             const F: &[&str] = &["outcome", "newEmail"];
-            match parse_resolution(raw) {
+            match Resolution::try_from(RawBody::new(raw, TODAY)) {
                 Ok(resolution) => {
                     let o = accepted(raw, F);
                     assert_eq!(resolution.outcome(), text(&o, "outcome"));
-                    if let certificate_recovery::assistance_desk::Resolution::EmailUpdated(email) = &resolution {
+                    if let Resolution::EmailUpdated(email) = &resolution {
                         let again = certificate_recovery::domain::EmailAddress::parse(email.as_str());
                         assert_eq!(again.as_ref(), Ok(email), "an email's normal form parses to itself");
                         assert!(email.masked().contains("•••@"));

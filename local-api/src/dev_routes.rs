@@ -21,7 +21,7 @@ impl Dev {
     pub fn token(&self, body: &[u8]) -> Result<serde_json::Value, Problem> {
         let mut parsed = JsonBody::parse(body, &["sub", "roles"])?;
         let sub = parsed.required("sub", AccountSubject::parse);
-        parsed.finish()?;
+        let sub = parsed.finish(sub)?;
         let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let roles: Vec<String> = match value.get("roles") {
             None | Some(serde_json::Value::Null) => Vec::new(),
@@ -35,7 +35,6 @@ impl Dev {
                 }]));
             }
         };
-        let sub = sub.expect("validated");
         let issuer = if roles.iter().any(|r| r == "agent") { &self.staff_issuer } else { &self.citizen_issuer };
         let token = self.issuer.token(issuer, crate::AUDIENCE, sub.as_str(), &roles, 3600);
         Ok(json!({ "token": token }))

@@ -4,13 +4,13 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use certificate_recovery::assistance_desk::Resolution;
 use certificate_recovery::domain::{CertificateNumber, InvoiceNumber, SecurityCode};
 use certificate_recovery::http::body::MAX_BODY_BYTES;
 use certificate_recovery::http::cursor::{self, is_assistance_reference};
 use certificate_recovery::http::problem::{ErrorCode, FieldReason, Problem};
-use certificate_recovery::http::requests::{
-    InvoiceBody, LookupBody, VerifyBody, parse_assistance_ask, parse_empty, parse_resolution,
-};
+use certificate_recovery::http::requests::{InvoiceRequest, LookupRequest, RawBody, SendCodeRequest, VerifyRequest};
+use certificate_recovery::recovery::assistance::AssistanceAsk;
 use certificate_recovery::seed;
 use certificate_recovery::store::{AuditPosition, QueuePosition};
 use proptest::prelude::*;
@@ -168,35 +168,35 @@ proptest! {
 
     #[test]
     fn body_parsing_never_panics_and_refuses_unknown_fields(raw in body()) {
-        match LookupBody::parse(&raw, TODAY) {
+        match LookupRequest::try_from(RawBody::new(&raw, TODAY)) {
             Ok(b) => {
-                let o = check_accepted(&raw, LookupBody::FIELDS)?;
+                let o = check_accepted(&raw, LookupRequest::FIELDS)?;
                 prop_assert_eq!(b.certificate_number.as_str(), registry_form(text(&o, "certificateNumber")));
                 prop_assert!(b.date_of_birth.date() <= TODAY && b.date_of_birth.date() >= date!(1900 - 01 - 01));
             }
-            Err(p) => check_refused(&raw, LookupBody::FIELDS, &p)?,
+            Err(p) => check_refused(&raw, LookupRequest::FIELDS, &p)?,
         }
-        match parse_empty(&raw) {
+        match SendCodeRequest::try_from(RawBody::new(&raw, TODAY)).map(|_| ()) {
             Ok(()) => prop_assert!(check_accepted(&raw, &[])?.is_empty()),
             Err(p) => check_refused(&raw, &[], &p)?,
         }
-        match VerifyBody::parse(&raw) {
+        match VerifyRequest::try_from(RawBody::new(&raw, TODAY)) {
             Ok(b) => {
-                let o = check_accepted(&raw, VerifyBody::FIELDS)?;
+                let o = check_accepted(&raw, VerifyRequest::FIELDS)?;
                 let sent: String = text(&o, "code").trim().chars().filter(|c| *c != ' ').collect();
                 prop_assert_eq!(b.code.expose(), sent);
             }
-            Err(p) => check_refused(&raw, VerifyBody::FIELDS, &p)?,
+            Err(p) => check_refused(&raw, VerifyRequest::FIELDS, &p)?,
         }
-        match InvoiceBody::parse(&raw) {
+        match InvoiceRequest::try_from(RawBody::new(&raw, TODAY)) {
             Ok(b) => {
-                let o = check_accepted(&raw, InvoiceBody::FIELDS)?;
+                let o = check_accepted(&raw, InvoiceRequest::FIELDS)?;
                 prop_assert_eq!(b.invoice_number.as_str(), registry_form(text(&o, "invoiceNumber")));
             }
-            Err(p) => check_refused(&raw, InvoiceBody::FIELDS, &p)?,
+            Err(p) => check_refused(&raw, InvoiceRequest::FIELDS, &p)?,
         }
         let assistance = ["preferredTime", "language", "message"];
-        match parse_assistance_ask(&raw) {
+        match AssistanceAsk::try_from(RawBody::new(&raw, TODAY)) {
             Ok(ask) => {
                 let o = check_accepted(&raw, &assistance)?;
                 prop_assert_eq!(ask.language.code(), text(&o, "language"));
@@ -208,7 +208,7 @@ proptest! {
             Err(p) => check_refused(&raw, &assistance, &p)?,
         }
         let resolve = ["outcome", "newEmail"];
-        match parse_resolution(&raw) {
+        match Resolution::try_from(RawBody::new(&raw, TODAY)) {
             Ok(r) => {
                 let o = check_accepted(&raw, &resolve)?;
                 prop_assert_eq!(r.outcome(), text(&o, "outcome"));

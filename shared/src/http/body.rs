@@ -114,9 +114,14 @@ impl JsonBody {
         self.errors.push(field_error(name, reason));
     }
 
-    /// Fails with every field error found, in order.
-    pub fn finish(self) -> Result<(), Problem> {
-        if self.errors.is_empty() { Ok(()) } else { Err(Problem::invalid(self.errors)) }
+    /// The request built from the fields, or every field error found, in order. A value is
+    /// answered only when no field was refused; a missing value always comes with the field
+    /// errors that caused it (and would, were a parser ever to forget one, still answer 400).
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, Problem> {
+        match value {
+            Some(value) if self.errors.is_empty() => Ok(value),
+            _ => Err(Problem::invalid(self.errors)),
+        }
     }
 }
 
@@ -132,7 +137,7 @@ mod tests {
                 .unwrap();
         assert!(body.required("certificateNumber", CertificateNumber::parse).is_none());
         assert!(body.required("dateOfBirth", CertificateNumber::parse).is_none());
-        let problem = body.finish().unwrap_err();
+        let problem = body.finish(None::<()>).unwrap_err();
         let fields: Vec<_> = problem.errors.iter().map(|e| (e.field.as_str(), e.reason)).collect();
         assert_eq!(
             fields,
@@ -150,6 +155,6 @@ mod tests {
         assert_eq!(JsonBody::parse(b"{", &[]).err().unwrap().code, ErrorCode::InvalidRequest);
         let big = vec![b' '; MAX_BODY_BYTES + 1];
         assert_eq!(JsonBody::parse(&big, &[]).err().unwrap().code, ErrorCode::PayloadTooLarge);
-        assert!(JsonBody::parse(b"", &[]).unwrap().finish().is_ok());
+        assert!(JsonBody::parse(b"", &[]).unwrap().finish(Some(())).is_ok());
     }
 }

@@ -1,14 +1,14 @@
 //! The staff routes (`/agent/...`): a staff token with the `agent` role; a citizen token is
 //! forbidden, no valid token unauthorized.
 
+use super::caller::{agent, source_ip_of};
 use super::cursor;
 use super::errors::failed;
-use super::handlers::{answer, ok, source_ip_of};
+use super::handlers::{answer, body, ok, size_checked};
 use super::problem::{ErrorCode, FieldError, FieldReason, Problem};
 use super::{Request, Response};
 use crate::app::App;
-use crate::assistance_desk;
-use crate::auth::{Caller, bearer_token};
+use crate::assistance_desk::{self, Resolution};
 use crate::domain::CertificateNumber;
 use lambda_http::RequestExt;
 use serde_json::json;
@@ -18,65 +18,18 @@ pub const MAX_PAGE: usize = 100;
 /// A file's audit trail, by default (SPEC §3).
 pub const DEFAULT_AUDIT_PAGE: usize = 50;
 
-/// An employee: a staff token with `agent` in `roles`.
-pub async fn agent(app: &App, request: &Request) -> Result<Caller, Problem> {
-    let header = request.headers().get("authorization").and_then(|v| v.to_str().ok());
-    let token = bearer_token(header).map_err(|e| Problem::from(&e))?;
-    let mut staff_error = None;
-    if let Some(staff) = &app.tokens.staff {
-        match staff.verify(token).await {
-            Ok(caller) if caller.has_role("agent") => return Ok(caller),
-            Ok(_) => return Err(ErrorCode::Forbidden.into()),
-            Err(e) => staff_error = Some(e),
-        }
-    }
-    match app.tokens.citizen.verify(token).await {
-        Ok(_) => Err(ErrorCode::Forbidden.into()),
-        Err(e) => {
-            // The staff issuer's verdict decides (401, or 503 when its keys cannot be had).
-            let e = staff_error.unwrap_or(e);
-            tracing::info!(reason = %e, "staff token refused");
-            Err(Problem::from(&e))
-        }
-    }
-}
-
 fn invalid(field: &str, reason: FieldReason) -> Problem {
     Problem::invalid(vec![FieldError { field: field.to_owned(), reason }])
 }
 
-/// The segments of the request's path (`/agent/assistance-requests/AR-1/resolve` →
-/// `["agent", "assistance-requests", "AR-1", "resolve"]`), each percent-decoded as API
-/// Gateway decodes `pathParameters` (the raw path keeps `%20`, `%2D`…).
-pub fn segments(request: &Request) -> Vec<String> {
-    let raw = request.raw_http_path();
-    let path = if raw.is_empty() { request.uri().path().to_owned() } else { raw.to_owned() };
-    path.split('/').filter(|s| !s.is_empty()).map(percent_decoded).collect()
-}
-
-/// `%XX` (two hex digits) as that byte; anything else as it is; invalid UTF-8 as U+FFFD.
-pub fn percent_decoded(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// A path parameter (`{reference}`, `{number}`): API Gateway's `pathParameters`, which the
+/// router also sets when it serves the route itself (the local API).
+fn path_parameter(request: &Request, name: &str) -> String {
+    request.path_parameters_ref().and_then(|p| p.first(name)).unwrap_or_default().to_owned()
 }
 
 fn reference_of(request: &Request) -> Result<String, Problem> {
-    let reference = segments(request).get(2).cloned().unwrap_or_default();
+    let reference = path_parameter(request, "reference");
     let valid = reference.len() <= 32 && reference.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if reference.is_empty() || !valid {
         return Err(ErrorCode::NotFound.into());
@@ -136,10 +89,10 @@ pub async fn get_assistance_request(app: &App, request: Request) -> Response {
 /// `POST /agent/assistance-requests/{reference}/resolve`
 pub async fn resolve_assistance_request(app: &App, request: Request) -> Response {
     answer(&request, async {
-        super::handlers::size_checked(&request)?;
+        size_checked(&request)?;
         let caller = agent(app, &request).await?;
         let reference = reference_of(&request)?;
-        let resolution = super::requests::parse_resolution(request.body().as_ref())?;
+        let resolution: Resolution = body(app, &request)?;
         let source_ip = source_ip_of(&request);
         let view = assistance_desk::resolve(app, caller.account.as_str(), source_ip, &reference, resolution)
             .await
@@ -155,7 +108,7 @@ pub async fn resolve_assistance_request(app: &App, request: Request) -> Response
 pub async fn certificate_audit(app: &App, request: Request) -> Response {
     answer(&request, async {
         let caller = agent(app, &request).await?;
-        let raw = segments(&request).get(2).cloned().unwrap_or_default();
+        let raw = path_parameter(&request, "number");
         let number =
             CertificateNumber::parse(&raw).map_err(|e| FieldError { field: "number".to_owned(), reason: e.into() });
         let limit = page_size(&request, DEFAULT_AUDIT_PAGE);

@@ -1,13 +1,13 @@
 //! One handler per route: authenticate, parse, call the use case, answer.
 
+use super::caller::{citizen, requester};
 use super::errors::failed;
 use super::problem::{ErrorCode, Problem};
-use super::requests::{self, InvoiceBody, LookupBody, VerifyBody};
+use super::requests::{InvoiceRequest, LookupRequest, RawBody, SendCodeRequest, VerifyRequest};
 use super::{Request, Response, response};
 use crate::app::App;
-use crate::auth::{Caller, bearer_token};
 use crate::domain::Language;
-use crate::recovery::{self, Requester};
+use crate::recovery::{self, assistance::AssistanceAsk};
 use std::future::Future;
 
 /// The language of the answer: `Accept-Language`, French by default.
@@ -30,32 +30,6 @@ pub(crate) fn ok(status: u16, value: &impl serde::Serialize) -> Response {
     response::json(status, value, Language::Fr)
 }
 
-/// A citizen token from the SAG issuer.
-pub async fn citizen(app: &App, request: &Request) -> Result<Caller, Problem> {
-    let header = request.headers().get("authorization").and_then(|v| v.to_str().ok());
-    let token = bearer_token(header).map_err(|e| Problem::from(&e))?;
-    app.tokens.citizen.verify(token).await.map_err(|e| {
-        tracing::info!(reason = %e, "citizen token refused");
-        Problem::from(&e)
-    })
-}
-
-/// The address the request came from, as API Gateway saw it (the local API sets it too).
-pub fn source_ip_of(request: &Request) -> Option<std::net::IpAddr> {
-    use lambda_http::RequestExt;
-    match request.request_context_ref()? {
-        lambda_http::request::RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
-}
-
-/// The signed-in holder making the request, with where it came from.
-async fn requester(app: &App, request: &Request) -> Result<Requester, Problem> {
-    let caller = citizen(app, request).await?;
-    Ok(Requester::new(caller.account, source_ip_of(request)))
-}
-
 /// Refuses an oversized body before anything else is done.
 pub(crate) fn size_checked(request: &Request) -> Result<(), Problem> {
     if request.body().as_ref().len() > super::body::MAX_BODY_BYTES {
@@ -64,13 +38,21 @@ pub(crate) fn size_checked(request: &Request) -> Result<(), Problem> {
     Ok(())
 }
 
+/// The request's body as the route's request type (after [`size_checked`] and the caller's
+/// token: a stranger learns nothing from the body's faults).
+pub(crate) fn body<T>(app: &App, request: &Request) -> Result<T, Problem>
+where
+    T: for<'a> TryFrom<RawBody<'a>, Error = Problem>,
+{
+    T::try_from(RawBody::new(request.body().as_ref(), app.clock.now().date()))
+}
+
 /// `POST /recovery/lookup`
 pub async fn lookup(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
         let requester = requester(app, &request).await?;
-        let today = app.clock.now().date();
-        let body = LookupBody::parse(request.body().as_ref(), today)?;
+        let body: LookupRequest = body(app, &request)?;
         let state = recovery::lookup::lookup(app, &requester, &body.certificate_number, &body.date_of_birth)
             .await
             .map_err(failed)?;
@@ -84,7 +66,7 @@ pub async fn send_code(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
         let requester = requester(app, &request).await?;
-        requests::parse_empty(request.body().as_ref())?;
+        let SendCodeRequest = body(app, &request)?;
         let state = recovery::send_code::send_code(app, &requester).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
@@ -96,7 +78,7 @@ pub async fn verify_code(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
         let requester = requester(app, &request).await?;
-        let body = VerifyBody::parse(request.body().as_ref())?;
+        let body: VerifyRequest = body(app, &request)?;
         let state = recovery::verify_code::verify_code(app, &requester, &body.code).await.map_err(failed)?;
         Ok(ok(200, &state))
     })
@@ -108,7 +90,7 @@ pub async fn check_invoice(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
         let requester = requester(app, &request).await?;
-        let body = InvoiceBody::parse(request.body().as_ref())?;
+        let body: InvoiceRequest = body(app, &request)?;
         let state =
             recovery::check_invoice::check_invoice(app, &requester, &body.invoice_number).await.map_err(failed)?;
         Ok(ok(200, &state))
@@ -121,7 +103,7 @@ pub async fn request_assistance(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
         let requester = requester(app, &request).await?;
-        let ask = requests::parse_assistance_ask(request.body().as_ref())?;
+        let ask: AssistanceAsk = body(app, &request)?;
         let (request, created) =
             recovery::assistance::request_assistance(app, &requester, ask).await.map_err(failed)?;
         let state = recovery::RecoveryState::AssistanceRequested { reference: request.reference };

@@ -2,6 +2,7 @@
 //! library, map the result. Handlers never fail: every error is a problem response.
 
 pub mod body;
+pub mod caller;
 pub mod cursor;
 pub mod desk_handlers;
 pub mod errors;

@@ -1,4 +1,5 @@
-//! The request bodies of the routes, parsed into domain types: pure functions of the raw
+//! One request type per route, built from the raw body by `TryFrom` (as zero2prod builds a
+//! `NewSubscriber` from its form): a value in hand is always valid. Pure functions of the raw
 //! bytes (and today's date), so the handlers, the property tests and the fuzz targets run the
 //! very same parsing. Each refuses with `payload_too_large` (over 4 KiB) or `invalid_request`
 //! naming every bad field — never anything else, and never a panic.
@@ -11,104 +12,144 @@ use crate::recovery::assistance::AssistanceAsk;
 use crate::recovery::assistance_request::{AssistanceRequest, PreferredTime};
 use time::Date;
 
+/// A request's raw body, and the day it arrived (a date of birth is judged against it).
+#[derive(Debug, Clone, Copy)]
+pub struct RawBody<'a> {
+    pub bytes: &'a [u8],
+    pub today: Date,
+}
+
+impl<'a> RawBody<'a> {
+    pub fn new(bytes: &'a [u8], today: Date) -> Self {
+        Self { bytes, today }
+    }
+}
+
 /// `POST /recovery/lookup`: `{"certificateNumber","dateOfBirth"}`.
 #[derive(Debug)]
-pub struct LookupBody {
+pub struct LookupRequest {
     pub certificate_number: CertificateNumber,
     pub date_of_birth: DateOfBirth,
 }
 
-impl LookupBody {
+impl LookupRequest {
     pub const FIELDS: &[&str] = &["certificateNumber", "dateOfBirth"];
+}
 
-    pub fn parse(raw: &[u8], today: Date) -> Result<Self, Problem> {
-        let mut body = JsonBody::parse(raw, Self::FIELDS)?;
+impl TryFrom<RawBody<'_>> for LookupRequest {
+    type Error = Problem;
+
+    fn try_from(raw: RawBody<'_>) -> Result<Self, Problem> {
+        let mut body = JsonBody::parse(raw.bytes, Self::FIELDS)?;
         let certificate_number = body.required("certificateNumber", CertificateNumber::parse);
-        let date_of_birth = body.required("dateOfBirth", |raw| DateOfBirth::parse(raw, today));
-        body.finish()?;
-        Ok(Self {
-            certificate_number: certificate_number.expect("finish() refuses a body without a certificate number"),
-            date_of_birth: date_of_birth.expect("finish() refuses a body without a date of birth"),
-        })
+        let date_of_birth = body.required("dateOfBirth", |value| DateOfBirth::parse(value, raw.today));
+        body.finish(
+            certificate_number
+                .zip(date_of_birth)
+                .map(|(certificate_number, date_of_birth)| Self { certificate_number, date_of_birth }),
+        )
     }
 }
 
 /// `POST /recovery/code`: `{}` (or no body).
-pub fn parse_empty(raw: &[u8]) -> Result<(), Problem> {
-    JsonBody::parse(raw, &[])?.finish()
+#[derive(Debug)]
+pub struct SendCodeRequest;
+
+impl TryFrom<RawBody<'_>> for SendCodeRequest {
+    type Error = Problem;
+
+    fn try_from(raw: RawBody<'_>) -> Result<Self, Problem> {
+        JsonBody::parse(raw.bytes, &[])?.finish(Some(Self))
+    }
 }
 
 /// `POST /recovery/verify`: `{"code"}`.
 #[derive(Debug)]
-pub struct VerifyBody {
+pub struct VerifyRequest {
     pub code: SecurityCode,
 }
 
-impl VerifyBody {
+impl VerifyRequest {
     pub const FIELDS: &[&str] = &["code"];
+}
 
-    pub fn parse(raw: &[u8]) -> Result<Self, Problem> {
-        let mut body = JsonBody::parse(raw, Self::FIELDS)?;
+impl TryFrom<RawBody<'_>> for VerifyRequest {
+    type Error = Problem;
+
+    fn try_from(raw: RawBody<'_>) -> Result<Self, Problem> {
+        let mut body = JsonBody::parse(raw.bytes, Self::FIELDS)?;
         let code = body.required("code", SecurityCode::parse);
-        body.finish()?;
-        Ok(Self { code: code.expect("finish() refuses a body without a code") })
+        body.finish(code.map(|code| Self { code }))
     }
 }
 
 /// `POST /recovery/invoice`: `{"invoiceNumber"}`.
 #[derive(Debug)]
-pub struct InvoiceBody {
+pub struct InvoiceRequest {
     pub invoice_number: InvoiceNumber,
 }
 
-impl InvoiceBody {
+impl InvoiceRequest {
     pub const FIELDS: &[&str] = &["invoiceNumber"];
+}
 
-    pub fn parse(raw: &[u8]) -> Result<Self, Problem> {
-        let mut body = JsonBody::parse(raw, Self::FIELDS)?;
+impl TryFrom<RawBody<'_>> for InvoiceRequest {
+    type Error = Problem;
+
+    fn try_from(raw: RawBody<'_>) -> Result<Self, Problem> {
+        let mut body = JsonBody::parse(raw.bytes, Self::FIELDS)?;
         let invoice_number = body.required("invoiceNumber", InvoiceNumber::parse);
-        body.finish()?;
-        Ok(Self { invoice_number: invoice_number.expect("finish() refuses a body without an invoice number") })
+        body.finish(invoice_number.map(|invoice_number| Self { invoice_number }))
     }
 }
 
 /// `POST /recovery/assistance`: `{"preferredTime","language","message"?}`. The closed sets
 /// are matched exactly, as `openapi.yaml` lists them.
-pub fn parse_assistance_ask(raw: &[u8]) -> Result<AssistanceAsk, Problem> {
-    let mut body = JsonBody::parse(raw, &["preferredTime", "language", "message"])?;
-    let preferred_time = body.choice("preferredTime", PreferredTime::parse);
-    let language = body.choice("language", |raw| match raw {
-        "fr" => Some(Language::Fr),
-        "en" => Some(Language::En),
-        _ => None,
-    });
-    let message = body.optional_text("message", AssistanceRequest::MAX_MESSAGE_CHARS);
-    body.finish()?;
-    Ok(AssistanceAsk {
-        preferred_time: preferred_time.expect("finish() refuses a body without a preferred time"),
-        language: language.expect("finish() refuses a body without a language"),
-        message,
-    })
+impl TryFrom<RawBody<'_>> for AssistanceAsk {
+    type Error = Problem;
+
+    fn try_from(raw: RawBody<'_>) -> Result<Self, Problem> {
+        let mut body = JsonBody::parse(raw.bytes, Self::FIELDS)?;
+        let preferred_time = body.choice("preferredTime", PreferredTime::parse);
+        let language = body.choice("language", |value| match value {
+            "fr" => Some(Language::Fr),
+            "en" => Some(Language::En),
+            _ => None,
+        });
+        let message = body.optional_text("message", AssistanceRequest::MAX_MESSAGE_CHARS);
+        body.finish(preferred_time.zip(language).map(|(preferred_time, language)| Self {
+            preferred_time,
+            language,
+            message,
+        }))
+    }
+}
+
+impl AssistanceAsk {
+    pub const FIELDS: &[&str] = &["preferredTime", "language", "message"];
 }
 
 /// `POST /agent/assistance-requests/{reference}/resolve`: `{"outcome":"email_updated",
 /// "newEmail"}` or `{"outcome":"identity_not_confirmed"|"unreachable"}`.
-pub fn parse_resolution(raw: &[u8]) -> Result<Resolution, Problem> {
-    let mut body = JsonBody::parse(raw, &["outcome", "newEmail"])?;
-    let outcome = body.choice("outcome", |o| {
-        ["email_updated", "identity_not_confirmed", "unreachable"].contains(&o).then(|| o.to_owned())
-    });
-    let has_email = body.has("newEmail");
-    let resolution = match outcome.as_deref() {
-        Some("email_updated") => body.required("newEmail", EmailAddress::parse).map(Resolution::EmailUpdated),
-        Some(other) => {
-            if has_email {
-                body.refuse("newEmail", FieldReason::NotAllowed);
+impl TryFrom<RawBody<'_>> for Resolution {
+    type Error = Problem;
+
+    fn try_from(raw: RawBody<'_>) -> Result<Self, Problem> {
+        let mut body = JsonBody::parse(raw.bytes, &["outcome", "newEmail"])?;
+        let outcome = body.choice("outcome", |o| {
+            ["email_updated", "identity_not_confirmed", "unreachable"].contains(&o).then(|| o.to_owned())
+        });
+        let has_email = body.has("newEmail");
+        let resolution = match outcome.as_deref() {
+            Some("email_updated") => body.required("newEmail", EmailAddress::parse).map(Resolution::EmailUpdated),
+            Some(other) => {
+                if has_email {
+                    body.refuse("newEmail", FieldReason::NotAllowed);
+                }
+                Some(if other == "unreachable" { Resolution::Unreachable } else { Resolution::IdentityNotConfirmed })
             }
-            Some(if other == "unreachable" { Resolution::Unreachable } else { Resolution::IdentityNotConfirmed })
-        }
-        None => None,
-    };
-    body.finish()?;
-    Ok(resolution.expect("finish() refuses a body without a valid outcome"))
+            None => None,
+        };
+        body.finish(resolution)
+    }
 }

@@ -25,6 +25,34 @@ fn path_of(request: &Request) -> String {
     if raw.is_empty() { request.uri().path().to_owned() } else { raw.to_owned() }
 }
 
+/// The segments of the request's path (`/agent/assistance-requests/AR-1/resolve` →
+/// `["agent", "assistance-requests", "AR-1", "resolve"]`), each percent-decoded as API
+/// Gateway decodes `pathParameters` (the raw path keeps `%20`, `%2D`…).
+fn segments(request: &Request) -> Vec<String> {
+    path_of(request).split('/').filter(|s| !s.is_empty()).map(percent_decoded).collect()
+}
+
+/// `%XX` (two hex digits) as that byte; anything else as it is; invalid UTF-8 as U+FFFD.
+fn percent_decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Serves any route of [`ROUTES`].
 pub async fn route(app: &App, request: Request) -> Response {
     let path = path_of(&request);
@@ -42,19 +70,36 @@ pub async fn route(app: &App, request: Request) -> Response {
     }
 }
 
-/// The staff function's routes.
+/// The staff function's routes. API Gateway hands the function its path parameters; when
+/// they are absent (the local API, which serves every route itself), they are set here from
+/// the path, decoded as API Gateway decodes them, so handlers read them one way.
 pub async fn agent_desk_routes(app: &App, request: Request) -> Response {
-    let segments = desk_handlers::segments(&request);
+    use desk_handlers::{certificate_audit, get_assistance_request, list_assistance_requests};
+    let segments = segments(&request);
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    match (request.method().as_str(), segments.as_slice()) {
-        ("GET", ["agent", "assistance-requests"]) => desk_handlers::list_assistance_requests(app, request).await,
-        ("GET", ["agent", "assistance-requests", _]) => desk_handlers::get_assistance_request(app, request).await,
-        ("POST", ["agent", "assistance-requests", _, "resolve"]) => {
-            desk_handlers::resolve_assistance_request(app, request).await
+    let method = request.method().clone();
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["agent", "assistance-requests"]) => list_assistance_requests(app, request).await,
+        ("GET", ["agent", "assistance-requests", reference]) => {
+            get_assistance_request(app, with_path_parameter(request, "reference", reference)).await
         }
-        ("GET", ["agent", "certificates", _, "audit"]) => desk_handlers::certificate_audit(app, request).await,
+        ("POST", ["agent", "assistance-requests", reference, "resolve"]) => {
+            desk_handlers::resolve_assistance_request(app, with_path_parameter(request, "reference", reference)).await
+        }
+        ("GET", ["agent", "certificates", number, "audit"]) => {
+            certificate_audit(app, with_path_parameter(request, "number", number)).await
+        }
         _ => handlers::not_found(request).await,
     }
+}
+
+/// The request with its path parameter `name`: API Gateway's when it gave one, else `value`.
+fn with_path_parameter(request: Request, name: &str, value: &str) -> Request {
+    if request.path_parameters_ref().is_some_and(|p| p.first(name).is_some()) {
+        return request;
+    }
+    let parameters: std::collections::HashMap<String, String> = [(name.to_owned(), value.to_owned())].into();
+    request.with_path_parameters(parameters)
 }
 
 /// The state function's two routes.
