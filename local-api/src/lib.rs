@@ -2,6 +2,7 @@
 //! Lambda functions run, with an embedded store seeded with demo data, an outbox instead of
 //! SES, and a development token issuer (SPEC §5).
 
+pub mod demo;
 mod dev_routes;
 mod server;
 mod web;
@@ -23,15 +24,19 @@ pub const AUDIENCE: &str = "certificate-recovery-local";
 pub const CITIZEN_ISSUER: &str = "urn:opc:dev:citizen";
 pub const STAFF_ISSUER: &str = "urn:opc:dev:staff";
 
-/// The demo data kept in the repository, used when no `--seed` is given.
-const DEMO_CERTIFICATES: &str = include_str!("../../seed/demo/certificates.csv");
-const DEMO_INVOICES: &str = include_str!("../../seed/demo/invoices.csv");
-const DEMO_LINKS: &str = include_str!("../../seed/demo/links.csv");
+/// What the store starts with.
+#[derive(Debug, Clone)]
+pub enum Seed {
+    /// The demo registry (`seed/demo/`).
+    Demo(demo::DemoRegistry),
+    /// A folder with `certificates.csv`, `invoices.csv` and optionally `links.csv`.
+    Dir(PathBuf),
+}
 
 #[derive(Clone)]
 pub struct Options {
     pub port: u16,
-    pub seed: Option<PathBuf>,
+    pub seed: Seed,
     pub dynamodb_endpoint: Option<String>,
     pub ses_endpoint: Option<String>,
     pub table: String,
@@ -52,7 +57,7 @@ impl Options {
     pub fn new(port: u16) -> Self {
         Self {
             port,
-            seed: None,
+            seed: Seed::Demo(demo::DemoRegistry::new(None)),
             dynamodb_endpoint: None,
             ses_endpoint: None,
             table: "certificate-recovery-local".into(),
@@ -75,8 +80,11 @@ pub struct LocalApi {
     pub issuer: Arc<DevIssuer>,
     pub citizen_issuer: String,
     pub staff_issuer: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<()>,
+    dev: Arc<dev_routes::Dev>,
+    /// Bound by [`LocalApi::build`], until serving takes it.
+    listener: Option<tokio::net::TcpListener>,
+    /// Serving in the background, after [`LocalApi::start`].
+    background: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,34 +139,18 @@ fn hasher() -> Result<CodeHasher, StartError> {
 
 async fn seed(store: &dyn Store, options: &Options) -> Result<(), StartError> {
     let now = options.clock.now();
-    let today = now.date();
     match &options.seed {
-        Some(dir) => {
-            certificate_recovery::seed::load_dir(store, dir, today).await?;
-            if let Ok(links) = std::fs::File::open(dir.join("links.csv")) {
-                certificate_recovery::seed::load_links(store, links, now).await?;
-            }
-        }
-        None => {
-            let files = certificate_recovery::seed::certificates(DEMO_CERTIFICATES.as_bytes(), today)
-                .expect("demo header")
-                .collect::<Result<Vec<_>, _>>()
-                .expect("demo certificates are valid");
-            for file in &files {
-                store.upsert_certificate(file, certificate_recovery::store::EmployeeEmail::Keep).await?;
-            }
-            for invoice in certificate_recovery::seed::invoices(DEMO_INVOICES.as_bytes()).expect("demo header") {
-                store.upsert_invoice(&invoice.expect("demo invoices are valid")).await?;
-            }
-            certificate_recovery::seed::load_links(store, DEMO_LINKS.as_bytes(), now).await?;
-        }
-    }
+        Seed::Dir(dir) => certificate_recovery::seed::load_dir(store, dir, now).await?,
+        Seed::Demo(registry) => certificate_recovery::seed::load(store, registry.files(), now).await?,
+    };
     Ok(())
 }
 
 impl LocalApi {
-    /// Starts the local API on 127.0.0.1 (`port` 0 picks a free one).
-    pub async fn start(options: Options) -> Result<Self, StartError> {
+    /// Binds 127.0.0.1 (`port` 0 picks a free one), seeds the store and builds the [`App`]
+    /// the routes use; serving starts with [`LocalApi::run_until_stopped`] or
+    /// [`LocalApi::start`].
+    pub async fn build(options: Options) -> Result<Self, StartError> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port))).await?;
         let address = listener.local_addr()?;
         let citizen_issuer = CITIZEN_ISSUER.to_owned();
@@ -183,23 +175,52 @@ impl LocalApi {
         if let Some(wrap) = &options.wrap_mailer {
             mailer = wrap(mailer);
         }
-        let app = Arc::new(App {
-            settings: options.settings.clone(),
-            store,
-            mailer,
-            tokens,
-            hasher: hasher()?,
-            clock: options.clock.clone(),
-        });
+        let app = Arc::new(
+            App::new(options.settings.clone(), store, mailer, tokens, hasher()?).with_clock(options.clock.clone()),
+        );
         let dev = Arc::new(dev_routes::Dev {
             issuer: issuer.clone(),
             citizen_issuer: citizen_issuer.clone(),
             staff_issuer: staff_issuer.clone(),
             outbox: outbox.clone(),
         });
-        let (shutdown, stopped) = tokio::sync::oneshot::channel();
-        let server = tokio::spawn(server::serve(listener, app.clone(), dev, stopped));
-        Ok(Self { address, app, outbox, issuer, citizen_issuer, staff_issuer, shutdown: Some(shutdown), server })
+        Ok(Self {
+            address,
+            app,
+            outbox,
+            issuer,
+            citizen_issuer,
+            staff_issuer,
+            dev,
+            listener: Some(listener),
+            background: None,
+        })
+    }
+
+    /// Builds and serves in the background, until [`LocalApi::stop`] (the tests).
+    pub async fn start(options: Options) -> Result<Self, StartError> {
+        let mut api = Self::build(options).await?;
+        if let Some(listener) = api.listener.take() {
+            let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+            let stopped = async move {
+                let _ = stopped.await;
+            };
+            let task = tokio::spawn(server::serve(listener, api.app.clone(), api.dev.clone(), stopped));
+            api.background = Some((shutdown, task));
+        }
+        Ok(api)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Serves on this task until `stop` resolves (the binary: Ctrl-C). After
+    /// [`LocalApi::start`] it is already serving, and this returns at once.
+    pub async fn run_until_stopped(self, stop: impl std::future::Future<Output = ()> + Send) {
+        if let Some(listener) = self.listener {
+            server::serve(listener, self.app, self.dev, stop).await;
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -217,15 +238,11 @@ impl LocalApi {
         self.issuer.token(&self.staff_issuer, AUDIENCE, sub, &roles, 3600)
     }
 
-    /// Serves until Ctrl-C.
-    pub async fn wait(mut self) {
-        let _ = (&mut self.server).await;
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
+    /// Stops serving (what [`LocalApi::start`] started) and waits for it.
+    pub async fn stop(self) {
+        if let Some((shutdown, task)) = self.background {
             let _ = shutdown.send(());
+            let _ = task.await;
         }
-        let _ = (&mut self.server).await;
     }
 }

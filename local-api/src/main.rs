@@ -1,7 +1,7 @@
 //! `local-api`: every route on 127.0.0.1:3000 in one process (SPEC §5).
 
 use clap::Parser;
-use local_api::{LocalApi, Options};
+use local_api::{LocalApi, Options, Seed, demo::DemoRegistry};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     certificate_recovery::telemetry::init_terminal();
     let args = Args::parse();
     let options = Options {
-        seed: args.seed,
+        seed: args.seed.map_or_else(|| Seed::Demo(DemoRegistry::new(None)), Seed::Dir),
         dynamodb_endpoint: args.dynamodb_endpoint,
         ses_endpoint: args.ses_endpoint,
         table: args.table,
@@ -42,13 +42,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         settings: certificate_recovery::settings::RuleSettings::from_env()?,
         ..Options::new(args.port)
     };
-    let api = LocalApi::start(options).await?;
+    let api = LocalApi::build(options).await?;
     println!("Certificate-file recovery — local API on http://{}", api.address);
     println!("  token:  curl -s -X POST http://{}/dev/token -d '{{\"sub\":\"moi\"}}'", api.address);
     println!("  emails: curl -s http://{}/dev/outbox", api.address);
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = api.wait() => {}
-    }
+    api.run_until_stopped(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     Ok(())
 }

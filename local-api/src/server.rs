@@ -22,8 +22,9 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     dev: Arc<Dev>,
-    mut stopped: tokio::sync::oneshot::Receiver<()>,
+    stop: impl std::future::Future<Output = ()>,
 ) {
+    let mut stopped = std::pin::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -357,20 +357,19 @@ async fn an_issuer_outage_answers_503_not_401() {
         // Every unknown kid fetches, as the first one after a minute would.
         .with_refetch_interval(Duration::ZERO)
     };
-    let app = certificate_recovery::App {
-        settings: Default::default(),
-        store: Arc::new(certificate_recovery::store::memory::MemoryStore::new()),
-        mailer: Arc::new(certificate_recovery::mailer::outbox::Outbox::new()),
-        tokens: TokenVerifier {
+    let app = certificate_recovery::App::new(
+        Default::default(),
+        Arc::new(certificate_recovery::store::memory::MemoryStore::new()),
+        Arc::new(certificate_recovery::mailer::outbox::Outbox::new()),
+        TokenVerifier {
             citizen: verifier(ISSUER, &citizen_keys),
             staff: Some(verifier("https://staff.example", &staff_keys)),
         },
-        hasher: certificate_recovery::security_code_hash::CodeHasher::new(&secrecy::SecretString::from(
+        certificate_recovery::security_code_hash::CodeHasher::new(&secrecy::SecretString::from(
             "a-test-secret-of-at-least-32-bytes!!",
         ))
         .unwrap(),
-        clock: Arc::new(certificate_recovery::clock::SystemClock),
-    };
+    );
     let call = |path: &str, token: String| {
         let request = http::Request::builder()
             .uri(path)

@@ -57,6 +57,24 @@ impl AwsClients {
 }
 
 impl App {
+    /// The one way to build an `App`: the Lambda functions (through
+    /// [`App::from_lambda_settings`]), the local API and the tests all come here. The clock is
+    /// the system's; [`App::with_clock`] sets another (the tests' manual clock).
+    pub fn new(
+        settings: RuleSettings,
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        tokens: TokenVerifier,
+        hasher: CodeHasher,
+    ) -> Self {
+        Self { settings, store, mailer, tokens, hasher, clock: Arc::new(SystemClock) }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The Lambda configuration, from the process environment and the SDK's default chain:
     /// see [`App::from_lambda_settings`].
     pub async fn from_lambda_env() -> Result<Self, StartupError> {
@@ -83,13 +101,6 @@ impl App {
         let store = crate::store::dynamodb::DynamoStore::new(clients.dynamodb, table)
             .with_audit_retention(settings.audit_retention);
         let mailer = crate::mailer::ses::SesMailer::new(clients.sesv2, sender);
-        Ok(Self {
-            settings,
-            store: Arc::new(store),
-            mailer: Arc::new(mailer),
-            tokens,
-            hasher,
-            clock: Arc::new(SystemClock),
-        })
+        Ok(Self::new(settings, Arc::new(store), Arc::new(mailer), tokens, hasher))
     }
 }

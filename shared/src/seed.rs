@@ -207,29 +207,56 @@ pub enum SeedError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// Loads `certificates.csv` and `invoices.csv` from a folder into a store; any bad row
-/// fails the whole seed (demo data must be clean).
-pub async fn load_dir(store: &dyn Store, dir: &Path, today: Date) -> Result<(usize, usize), SeedError> {
-    let open = |name: &str| {
-        let path = dir.join(name);
-        std::fs::File::open(&path).map_err(|source| SeedError::Io { file: path.display().to_string(), source })
-    };
+/// A registry extract to seed: `certificates.csv`, `invoices.csv` and, optionally,
+/// `links.csv` (demo links).
+pub struct SeedFiles<R> {
+    pub certificates: R,
+    pub invoices: R,
+    pub links: Option<R>,
+}
+
+/// Loads a registry extract into the store: every row is checked before anything is written.
+/// Answers how many certificate files, invoices and links were loaded.
+pub async fn load<R: Read>(
+    store: &dyn Store,
+    files: SeedFiles<R>,
+    now: time::OffsetDateTime,
+) -> Result<(usize, usize, usize), SeedError> {
     let rows_error = |file: &str, errors| SeedError::Rows { file: file.to_owned(), errors };
-    let files: Vec<_> = certificates(open("certificates.csv")?, today)
+    let certificate_files: Vec<_> = certificates(files.certificates, now.date())
         .map_err(|e| rows_error("certificates.csv", vec![e]))?
         .collect::<Result<_, _>>()
         .map_err(|e| rows_error("certificates.csv", vec![e]))?;
-    let bills: Vec<_> = invoices(open("invoices.csv")?)
+    let bills: Vec<_> = invoices(files.invoices)
         .map_err(|e| rows_error("invoices.csv", vec![e]))?
         .collect::<Result<_, _>>()
         .map_err(|e| rows_error("invoices.csv", vec![e]))?;
-    for file in &files {
+    for file in &certificate_files {
         store.upsert_certificate(file, crate::store::EmployeeEmail::Keep).await?;
     }
     for invoice in &bills {
         store.upsert_invoice(invoice).await?;
     }
-    Ok((files.len(), bills.len()))
+    let links = match files.links {
+        Some(links) => load_links(store, links, now).await?,
+        None => 0,
+    };
+    Ok((certificate_files.len(), bills.len(), links))
+}
+
+/// [`load`] from a folder (`links.csv` when present).
+pub async fn load_dir(
+    store: &dyn Store,
+    dir: &Path,
+    now: time::OffsetDateTime,
+) -> Result<(usize, usize, usize), SeedError> {
+    let open = |name: &str| {
+        let path = dir.join(name);
+        std::fs::File::open(&path).map_err(|source| SeedError::Io { file: path.display().to_string(), source })
+    };
+    let links = dir.join("links.csv").exists().then(|| open("links.csv")).transpose()?;
+    load(store, SeedFiles { certificates: open("certificates.csv")?, invoices: open("invoices.csv")?, links }, now)
+        .await
 }
 
 #[cfg(test)]

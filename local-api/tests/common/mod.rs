@@ -92,31 +92,6 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, RuleSettings::default()).await
 }
 
-const DEMO_CERTIFICATES: &str = include_str!("../../../seed/demo/certificates.csv");
-const DEMO_INVOICES: &str = include_str!("../../../seed/demo/invoices.csv");
-const DEMO_LINKS: &str = include_str!("../../../seed/demo/links.csv");
-
-/// The demo seed, with every email made unique to this app (`name+tag@domain`): moto's
-/// mailbox is shared by every test of the run.
-fn tagged_seed(tag: &str) -> (std::path::PathBuf, std::collections::HashMap<String, String>) {
-    let dir = std::env::temp_dir().join(format!("recovery-seed-{tag}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut emails = std::collections::HashMap::new();
-    let mut lines = Vec::new();
-    for (i, line) in DEMO_CERTIFICATES.lines().enumerate() {
-        let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
-        if i > 0 && !cells[3].is_empty() {
-            cells[3] = cells[3].replacen('@', &format!("+{tag}@"), 1);
-            emails.insert(cells[0].replace('-', ""), cells[3].clone());
-        }
-        lines.push(cells.join(","));
-    }
-    std::fs::write(dir.join("certificates.csv"), lines.join("\n") + "\n").unwrap();
-    std::fs::write(dir.join("invoices.csv"), DEMO_INVOICES).unwrap();
-    std::fs::write(dir.join("links.csv"), DEMO_LINKS).unwrap();
-    (dir, emails)
-}
-
 pub async fn spawn_app_with(backend: Backend, settings: RuleSettings) -> Option<TestApp> {
     spawn_app_full(backend, settings, None).await
 }
@@ -127,8 +102,10 @@ pub async fn spawn_app_full(
     clock: Option<std::sync::Arc<certificate_recovery::clock::ManualClock>>,
 ) -> Option<TestApp> {
     let tag = certificate_recovery::ids::random_hex(6);
-    let (seed, emails) = tagged_seed(&tag);
-    let mut options = Options { settings, seed: Some(seed), ..Options::new(0) };
+    // Every email tagged: moto's mailbox is shared by every test of the run.
+    let registry = local_api::demo::DemoRegistry::new(Some(&tag));
+    let emails = registry.emails.clone();
+    let mut options = Options { settings, seed: local_api::Seed::Demo(registry), ..Options::new(0) };
     if let Some(clock) = &clock {
         options.clock = clock.clone();
     }
