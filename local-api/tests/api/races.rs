@@ -1,7 +1,7 @@
 //! Concurrency (SPEC §4): concurrent correct verifies link once; concurrent wrong codes and
 //! lookups never count past the limits — on the memory store and on DynamoDB Local.
 
-mod common;
+use crate::common;
 
 use certificate_recovery::domain::{AccountSubject, CertificateNumber};
 use certificate_recovery::settings::RuleSettings;

@@ -1,11 +1,12 @@
 //! `spawn_app()`: the whole local API on port 0, on the memory store with its outbox, or on
 //! DynamoDB Local and moto's SES when the test command started them.
-#![allow(dead_code)]
 
+use certificate_recovery::clock::ManualClock;
 use certificate_recovery::settings::RuleSettings;
 use local_api::{LocalApi, Options};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Runs each named `async fn(Backend)` as two tests: on the memory store and outbox, and on
 /// DynamoDB Local and moto.
@@ -47,10 +48,11 @@ pub fn emulators() -> Option<(String, String)> {
 
 pub struct TestApp {
     pub api: LocalApi,
-    pub backend: Backend,
+    /// This app's own tag: in its table's name, its sender's domain and its emails.
+    pub tag: String,
     /// The seeded email of each certificate (normalized number → address).
     pub emails: std::collections::HashMap<String, String>,
-    pub clock: Option<std::sync::Arc<certificate_recovery::clock::ManualClock>>,
+    pub clock: Option<Arc<ManualClock>>,
     /// The DynamoDB table and the sender domain, on the emulators.
     pub table: String,
     pub sender_domain: String,
@@ -88,41 +90,75 @@ impl Answer {
     }
 }
 
+/// The whole local API on port 0 with the demo registry (zero2prod's `spawn_app`); `None`
+/// when the emulators are not running for an emulator run (plain `cargo test`).
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
-    spawn_app_with(backend, RuleSettings::default()).await
+    TestApp::builder(backend).spawn().await
 }
 
-pub async fn spawn_app_with(backend: Backend, settings: RuleSettings) -> Option<TestApp> {
-    spawn_app_full(backend, settings, None).await
-}
-
-pub async fn spawn_app_full(
+/// How a [`TestApp`] is made: its store and mailer (the backend, optionally behind the fault
+/// layer), its rule settings and its clock.
+pub struct TestAppBuilder {
     backend: Backend,
     settings: RuleSettings,
-    clock: Option<std::sync::Arc<certificate_recovery::clock::ManualClock>>,
-) -> Option<TestApp> {
-    let tag = certificate_recovery::ids::random_hex(6);
-    // Every email tagged: moto's mailbox is shared by every test of the run.
-    let registry = local_api::demo::DemoRegistry::new(Some(&tag));
-    let emails = registry.emails.clone();
-    let mut options = Options { settings, seed: local_api::Seed::Demo(registry), ..Options::new(0) };
-    if let Some(clock) = &clock {
-        options.clock = clock.clone();
+    clock: Option<Arc<ManualClock>>,
+    faults: Option<Arc<crate::fault_layer::Plan>>,
+}
+
+impl TestAppBuilder {
+    pub fn settings(mut self, settings: RuleSettings) -> Self {
+        self.settings = settings;
+        self
     }
-    let mut ses_endpoint = None;
-    if backend == Backend::Emulators {
-        let (dynamodb, ses) = emulators()?;
-        options.dynamodb_endpoint = Some(dynamodb);
-        options.ses_endpoint = Some(ses.clone());
-        options.table = format!("test-{tag}");
-        // Each app has its own sender identity in the shared moto.
-        options.sender = format!("no-reply@{tag}.opc.test");
-        ses_endpoint = Some(ses);
+
+    /// A manual clock the test moves ([`TestApp::advance`]).
+    pub fn clock(mut self, clock: Arc<ManualClock>) -> Self {
+        self.clock = Some(clock);
+        self
     }
-    let table = options.table.clone();
-    let sender_domain = options.sender.rsplit_once('@').unwrap().1.to_owned();
-    let api = LocalApi::start(options).await.expect("local API starts");
-    Some(TestApp { api, backend, emails, clock, table, sender_domain, client: reqwest::Client::new(), ses_endpoint })
+
+    /// The store and the mailer behind the fault layer, which logs and fails calls as `plan` says.
+    pub fn faults(mut self, plan: &Arc<crate::fault_layer::Plan>) -> Self {
+        self.faults = Some(plan.clone());
+        self
+    }
+
+    pub async fn spawn(self) -> Option<TestApp> {
+        let tag = certificate_recovery::ids::random_hex(6);
+        // Every email tagged: moto's mailbox is shared by every test of the run.
+        let registry = local_api::demo::DemoRegistry::new(Some(&tag));
+        let emails = registry.emails.clone();
+        let mut options = Options { settings: self.settings, seed: local_api::Seed::Demo(registry), ..Options::new(0) };
+        if let Some(clock) = &self.clock {
+            options.clock = clock.clone();
+        }
+        let mut ses_endpoint = None;
+        if self.backend == Backend::Emulators {
+            let (dynamodb, ses) = emulators()?;
+            options.dynamodb_endpoint = Some(dynamodb);
+            options.ses_endpoint = Some(ses.clone());
+            options.table = format!("test-{tag}");
+            // Each app has its own sender identity in the shared moto.
+            options.sender = format!("no-reply@{tag}.opc.test");
+            ses_endpoint = Some(ses);
+        }
+        if let Some(plan) = &self.faults {
+            plan.install(&mut options);
+        }
+        let table = options.table.clone();
+        let sender_domain = options.sender.rsplit_once('@').unwrap().1.to_owned();
+        let api = LocalApi::start(options).await.expect("local API starts");
+        Some(TestApp {
+            api,
+            emails,
+            clock: self.clock,
+            tag,
+            table,
+            sender_domain,
+            client: reqwest::Client::new(),
+            ses_endpoint,
+        })
+    }
 }
 
 /// An email as the holder receives it.
@@ -146,6 +182,10 @@ impl Received {
 }
 
 impl TestApp {
+    pub fn builder(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder { backend, settings: RuleSettings::default(), clock: None, faults: None }
+    }
+
     pub fn token(&self, sub: &str) -> String {
         self.api.citizen_token(sub)
     }

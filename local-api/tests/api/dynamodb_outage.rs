@@ -9,7 +9,7 @@
 //! a DynamoDB outage, and it is started again on the same port and folder. It runs where the
 //! test command started the emulators (so the jar is there); elsewhere it says so and stops.
 
-mod common;
+use crate::common;
 
 use local_api::{LocalApi, Options};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! successful link sends a notice). On the memory store and outbox, and on DynamoDB Local and
 //! moto — where the IAM recording sees `check-invoice` send email, which no other test walks.
 
-mod common;
+use crate::common;
 
 use common::{Backend, spawn_app};
 

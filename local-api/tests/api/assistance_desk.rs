@@ -2,14 +2,13 @@
 //! email on file, and the holder redoing the recovery — on the memory store and on DynamoDB
 //! Local + moto.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use certificate_recovery::audit::{Actor, AuditAction, AuditEvent};
 use certificate_recovery::clock::ManualClock;
 use certificate_recovery::domain::CertificateNumber;
 use certificate_recovery::settings::RuleSettings;
-use common::{Backend, TestApp, spawn_app, spawn_app_full};
+use common::{Backend, TestApp, spawn_app};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -26,7 +25,7 @@ on_both_backends!(
 
 async fn with_clock(backend: Backend) -> Option<TestApp> {
     let start = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    spawn_app_full(backend, RuleSettings::default(), Some(Arc::new(ManualClock::new(start)))).await
+    TestApp::builder(backend).clock(Arc::new(ManualClock::new(start))).spawn().await
 }
 
 impl TestApp {
@@ -389,7 +388,7 @@ async fn audit_events_expire_after_the_retention(backend: Backend) {
     let clock = Arc::new(ManualClock::new(start));
     let retention = std::time::Duration::from_secs(2 * 24 * 3600);
     let settings = RuleSettings { audit_retention: retention, ..RuleSettings::default() };
-    let Some(app) = spawn_app_full(backend, settings, Some(clock)).await else { return };
+    let Some(app) = TestApp::builder(backend).settings(settings).clock(clock).spawn().await else { return };
     let token = app.token("holder-long-ago");
     app.lookup(&token, "AG-100001", "1980-02-29").await.assert(200, "matched");
     app.advance(24 * 3600);

@@ -2,11 +2,11 @@
 //! through the local API — once on the memory store and outbox, once on DynamoDB Local and
 //! moto's SES v2.
 
-mod common;
+use crate::common;
 
 use certificate_recovery::clock::ManualClock;
 use certificate_recovery::settings::RuleSettings;
-use common::{Backend, TestApp, spawn_app, spawn_app_full};
+use common::{Backend, TestApp, spawn_app};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -29,7 +29,7 @@ on_both_backends!(
 
 async fn with_clock(backend: Backend, settings: RuleSettings) -> Option<TestApp> {
     let start = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    spawn_app_full(backend, settings, Some(Arc::new(ManualClock::new(start)))).await
+    TestApp::builder(backend).settings(settings).clock(Arc::new(ManualClock::new(start))).spawn().await
 }
 
 /// No audit event holds a code, a date of birth or a full email.
@@ -313,7 +313,7 @@ async fn invoice_refusals(backend: Backend) {
 /// French and in English, not the default's 3 years.
 async fn the_invoice_age_in_the_title_follows_the_setting(backend: Backend) {
     let settings = RuleSettings { invoice_max_age_years: 4, ..RuleSettings::default() };
-    let Some(app) = common::spawn_app_with(backend, settings).await else { return };
+    let Some(app) = TestApp::builder(backend).settings(settings).spawn().await else { return };
     let me = app.token("holder-four-years");
     app.lookup(&me, "AG-100002", "1975-06-15").await.assert(200, "matched");
     // F-2022-0042 was issued on 2022-03-01: more than 4 years ago.

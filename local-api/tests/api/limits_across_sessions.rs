@@ -2,12 +2,10 @@
 //! lookup or an employee's email change (issue 8) — end to end, on the memory store and on
 //! DynamoDB Local + moto.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use certificate_recovery::clock::ManualClock;
-use certificate_recovery::settings::RuleSettings;
-use common::{Answer, Backend, TestApp, spawn_app_full};
+use common::{Answer, Backend, TestApp};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -22,7 +20,7 @@ on_both_backends!(
 
 async fn with_clock(backend: Backend) -> Option<TestApp> {
     let start = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    spawn_app_full(backend, RuleSettings::default(), Some(Arc::new(ManualClock::new(start)))).await
+    TestApp::builder(backend).clock(Arc::new(ManualClock::new(start))).spawn().await
 }
 
 fn retry_after(answer: &Answer) -> u64 {

@@ -7,13 +7,11 @@
 //! Every test runs on a manual clock that starts on a whole second, so each `Retry-After` is
 //! known to the second.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use certificate_recovery::clock::ManualClock;
-use certificate_recovery::settings::RuleSettings;
 use certificate_recovery::store::Counter;
-use common::{Answer, Backend, TestApp, join_all, spawn_app_full};
+use common::{Answer, Backend, TestApp, join_all};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,7 +30,7 @@ const ACCOUNTS: usize = 50;
 
 async fn with_clock(backend: Backend) -> Option<Arc<TestApp>> {
     let start = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    spawn_app_full(backend, RuleSettings::default(), Some(Arc::new(ManualClock::new(start)))).await.map(Arc::new)
+    TestApp::builder(backend).clock(Arc::new(ManualClock::new(start))).spawn().await.map(Arc::new)
 }
 
 /// What a holder (or a script) notices of one answer: status, `state` or problem `code`, and

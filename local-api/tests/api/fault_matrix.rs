@@ -17,8 +17,8 @@
 //! counts kept on the strict side, best-effort writes after a commit, and commits whose answer
 //! was lost (the route answers 503; a retry shows the result).
 
-mod common;
-mod fault_layer;
+use crate::common::{self, TestApp};
+use crate::fault_layer;
 
 use certificate_recovery::clock::{Clock, ManualClock};
 use certificate_recovery::domain::*;
@@ -657,20 +657,10 @@ impl Reply {
 
 impl FaultApp {
     async fn spawn(backend: Backend, files: usize) -> Option<Self> {
-        let tag = certificate_recovery::ids::random_hex(6);
         let start = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
         let clock = Arc::new(ManualClock::new(start));
-        let mut options = Options { clock: clock.clone(), ..Options::new(0) };
-        if backend == Backend::Emulators {
-            let (dynamodb, ses) = common::emulators()?;
-            options.dynamodb_endpoint = Some(dynamodb);
-            options.ses_endpoint = Some(ses);
-            options.table = format!("faults-{tag}");
-            options.sender = format!("no-reply@{tag}.opc.test");
-        }
         let plan = Plan::new();
-        plan.install(&mut options);
-        let api = LocalApi::start(options).await.expect("local API starts");
+        let TestApp { api, tag, .. } = TestApp::builder(backend).clock(clock.clone()).faults(&plan).spawn().await?;
         let staff = api.staff_token("agent-faults", &["agent"]);
         let app = Self { api, plan, clock, client: reqwest::Client::new(), tag, staff, files };
         let today = start.date();

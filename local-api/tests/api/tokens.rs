@@ -2,7 +2,7 @@
 //! issuer's JWKS URL, fetched once and again on an unknown `kid` (rotation); when the issuer
 //! is down the last good keys keep working and an unknown `kid` gets 503, not 401.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -4,7 +4,7 @@
 //! any `Authorization` header short of a token the issuer signed is a 401; signed claims
 //! pass only when issuer, audience, expiry and subject are right.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -16,7 +16,6 @@
 //! [`SDK_TIMEOUT`], around its hour-long sleep. `fault_matrix.rs` holds the real SDK to it once:
 //! a DynamoDB and an SES endpoint that accept connections and never answer give a 503 after the
 //! SDK's own 3 s.
-#![allow(dead_code)]
 
 use certificate_recovery::iam_recording::{RecordingStore, StoreCallHook};
 use certificate_recovery::mailer::{Email, Mailer, MailerError};

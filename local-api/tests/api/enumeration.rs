@@ -5,14 +5,14 @@
 //! the memory store and on DynamoDB Local. (The store calls are logged by the fault layer's
 //! store hook, with no fault.)
 
-mod common;
-mod fault_layer;
+use crate::common::{self, TestApp};
+use crate::fault_layer;
 
 use certificate_recovery::clock::{Clock, ManualClock};
 use certificate_recovery::domain::CertificateNumber;
 use common::Backend;
 use fault_layer::Plan;
-use local_api::{LocalApi, Options};
+use local_api::LocalApi;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,21 +38,11 @@ struct App {
 
 impl App {
     async fn spawn(backend: Backend) -> Option<Self> {
-        let tag = certificate_recovery::ids::random_hex(6);
         // Time stands still: both guessers' windows start at the same instant, so their
         // `Retry-After` can be compared too.
         let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()));
-        let mut options = Options { clock: clock.clone(), ..Options::new(0) };
-        if backend == Backend::Emulators {
-            let (dynamodb, ses) = common::emulators()?;
-            options.dynamodb_endpoint = Some(dynamodb);
-            options.ses_endpoint = Some(ses);
-            options.table = format!("enumeration-{tag}");
-            options.sender = format!("no-reply@{tag}.opc.test");
-        }
         let plan = Plan::new();
-        plan.install(&mut options);
-        let api = LocalApi::start(options).await.expect("local API starts");
+        let TestApp { api, .. } = TestApp::builder(backend).clock(clock.clone()).faults(&plan).spawn().await?;
         Some(Self { api, plan, clock, client: reqwest::Client::new() })
     }
 

@@ -1,7 +1,7 @@
 //! Every `events/*.json` (an API Gateway HTTP API payload 2.0 event) through the Lambda
 //! function that serves its route, as the runtime would hand it over.
 
-mod common;
+use crate::common;
 
 use certificate_recovery::audit::{Actor, AuditAction, AuditEvent};
 use certificate_recovery::domain::{AccountSubject, CertificateNumber, Language};
@@ -13,17 +13,17 @@ use lambda_http::Body;
 use serde_json::Value;
 
 const EVENTS: [(&str, &str); 11] = [
-    ("lookup", include_str!("../../events/lookup.json")),
-    ("verify-code", include_str!("../../events/verify-code.json")),
-    ("send-code", include_str!("../../events/send-code.json")),
-    ("assistance", include_str!("../../events/assistance.json")),
-    ("recovery-state", include_str!("../../events/recovery-state.json")),
-    ("check-invoice", include_str!("../../events/check-invoice.json")),
-    ("me-certificate", include_str!("../../events/me-certificate.json")),
-    ("agent-list-requests", include_str!("../../events/agent-list-requests.json")),
-    ("agent-get-request", include_str!("../../events/agent-get-request.json")),
-    ("agent-resolve-request", include_str!("../../events/agent-resolve-request.json")),
-    ("agent-certificate-audit", include_str!("../../events/agent-certificate-audit.json")),
+    ("lookup", include_str!("../../../events/lookup.json")),
+    ("verify-code", include_str!("../../../events/verify-code.json")),
+    ("send-code", include_str!("../../../events/send-code.json")),
+    ("assistance", include_str!("../../../events/assistance.json")),
+    ("recovery-state", include_str!("../../../events/recovery-state.json")),
+    ("check-invoice", include_str!("../../../events/check-invoice.json")),
+    ("me-certificate", include_str!("../../../events/me-certificate.json")),
+    ("agent-list-requests", include_str!("../../../events/agent-list-requests.json")),
+    ("agent-get-request", include_str!("../../../events/agent-get-request.json")),
+    ("agent-resolve-request", include_str!("../../../events/agent-resolve-request.json")),
+    ("agent-certificate-audit", include_str!("../../../events/agent-certificate-audit.json")),
 ];
 
 #[test]
