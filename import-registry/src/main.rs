@@ -1,4 +1,4 @@
-//! `import-registry`: loads `certificates.csv` and `invoices.csv` (SPEC §5) into the recovery
+//! `import-registry`: loads `certificates.csv` and `invoices.csv` (the registry's CSV format, README "Loading the registry") into the recovery
 //! table. Streams the files (memory stays flat whatever their size), validates every row and
 //! reports bad ones by line and reason without writing them, upserts good rows in batches of
 //! 25 (a re-import never drops a link or an audit event: those are other items), and exits

@@ -1,4 +1,4 @@
-//! Development-only routes: `POST /dev/token` and `GET /dev/outbox` (SPEC §5). They exist in
+//! Development-only routes: `POST /dev/token` and `GET /dev/outbox` (the local API's own). They exist in
 //! this binary only.
 
 use certificate_recovery::dev_issuer::DevIssuer;

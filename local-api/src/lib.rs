@@ -1,6 +1,6 @@
 //! The local API: every route on 127.0.0.1 in one process, calling the very handlers the
 //! Lambda functions run, with an embedded store seeded with demo data, an outbox instead of
-//! SES, and a development token issuer (SPEC §5).
+//! SES, and a development token issuer (README: "On a fresh machine").
 
 pub mod demo;
 mod dev_routes;

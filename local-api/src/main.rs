@@ -1,4 +1,4 @@
-//! `local-api`: every route on 127.0.0.1:3000 in one process (SPEC §5).
+//! `local-api`: every route on 127.0.0.1:3000 in one process (README: "On a fresh machine").
 
 use clap::Parser;
 use local_api::{LocalApi, Options, Seed, demo::DemoRegistry};

@@ -1,4 +1,4 @@
-//! The audit trail (SPEC §4): who did what, when, with what outcome — never a code, a date of
+//! The audit trail (`docs/rules.md#audit-events`): who did what, when, with what outcome — never a code, a date of
 //! birth or a full email.
 
 use crate::domain::{AccountSubject, CertificateNumber};
@@ -151,7 +151,7 @@ impl AuditEvent {
         format!("AUDIT#{:020}#{}", self.at.unix_timestamp_nanos().max(0), self.id)
     }
 
-    /// When the event expires (SPEC §4, `AUDIT_RETENTION_DAYS`): from then on it reads as
+    /// When the event expires (`docs/rules.md#audit-retention`, `AUDIT_RETENTION_DAYS`): from then on it reads as
     /// absent, and DynamoDB's TTL removes it. The one rule both stores apply.
     pub fn expires_at(&self, retention: std::time::Duration) -> OffsetDateTime {
         self.at + retention

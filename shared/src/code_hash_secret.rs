@@ -1,5 +1,5 @@
 //! The code-hashing secret, read from Secrets Manager once per container, before the first
-//! invocation (SPEC §4 "Secrets"): the function's environment holds only the secret's ARN
+//! invocation (`docs/rules.md#secret`): the function's environment holds only the secret's ARN
 //! (`CODE_HASH_SECRET_ARN`), never the secret.
 //!
 //! The `AWSCURRENT` version hashes new codes; the `AWSPREVIOUS` version, when there is one,

@@ -1,4 +1,4 @@
-//! The registry's CSV format (SPEC §5), read row by row: `certificates.csv` and
+//! The registry's CSV format (the README's "Demo data"; numbers compared as `docs/rules.md#numbers` says), read row by row: `certificates.csv` and
 //! `invoices.csv`. Used by the local API's `--seed` and by the registry import.
 
 use crate::domain::{

@@ -1,4 +1,5 @@
-//! Rule settings (SPEC §4), each read from its environment variable with the SPEC default.
+//! Rule settings, each read from its environment variable with its default: the table of
+//! `docs/rules.md` gives the rule each one sets (`docs/rules.md#count-before-compare` for the windows).
 
 use std::time::Duration;
 
@@ -27,7 +28,8 @@ pub struct RuleSettings {
     pub invoice_max_wrong_per_account: u32,
     /// How long audit events are kept (DynamoDB TTL; read as absent after).
     pub audit_retention: Duration,
-    /// The sliding window of the per-account and per-certificate limits: 24 h.
+    /// The window of the per-account and per-certificate limits: 24 h, fixed from its first
+    /// event (not sliding).
     pub limit_window: Duration,
 }
 

@@ -19,7 +19,7 @@ use time::macros::date;
 
 const TODAY: time::Date = date!(2026 - 11 - 29);
 
-/// A registry number as SPEC §5 compares it: whitespace and hyphens dropped, ASCII
+/// A registry number as `docs/rules.md#numbers` compares it: whitespace and hyphens dropped, ASCII
 /// upper-cased.
 fn registry_form(raw: &str) -> String {
     raw.chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_uppercase()).collect()

@@ -690,7 +690,7 @@ async fn the_audit_trail_pages_without_duplicates_or_gaps(store: &dyn Store) {
     assert_eq!(trail(store, "C3").await, []);
 }
 
-/// The default retention: 730 days (SPEC §4).
+/// The default retention: 730 days (`docs/rules.md#audit-retention`).
 const RETENTION: Duration = Duration::from_secs(730 * 24 * 3600);
 
 async fn audit_events_expire_after_the_retention(store: &dyn Store) {

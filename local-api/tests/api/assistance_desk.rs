@@ -1,4 +1,4 @@
-//! The Office's side end to end (SPEC §1, §3–4): the queue, the call back's outcome, the new
+//! The Office's side end to end (`docs/rules.md#desk-email-updated`, `#desk-queue`, `#desk-agent`): the queue, the call back's outcome, the new
 //! email on file, and the holder redoing the recovery — on the memory store and on DynamoDB
 //! Local + moto.
 

@@ -1,4 +1,4 @@
-//! A file linked by invoice tells the email on file, as a link by code does (SPEC §4: every
+//! A file linked by invoice tells the email on file, as a link by code does (`docs/rules.md#link-notice`: every
 //! successful link sends a notice). On the memory store and outbox, and on DynamoDB Local and
 //! moto — where the IAM recording sees `check-invoice` send email, which no other test walks.
 

@@ -20,5 +20,6 @@ mod limits_across_sessions;
 mod parity;
 mod races;
 mod recovery_paths;
+mod rules_doc;
 mod template;
 mod tokens;

@@ -1,4 +1,4 @@
-//! Concurrency (SPEC §4): concurrent correct verifies link once; concurrent wrong codes and
+//! Concurrency (`docs/rules.md#count-before-compare`, `#link-atomic`): concurrent correct verifies link once; concurrent wrong codes and
 //! lookups never count past the limits — on the memory store and on DynamoDB Local.
 
 use crate::common;

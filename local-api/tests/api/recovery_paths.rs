@@ -1,4 +1,4 @@
-//! The three recovery paths and every error of SPEC §3 the citizen routes can give, end to end
+//! The three recovery paths and every error the citizen routes can give (`openapi.yaml`, `docs/rules.md`), end to end
 //! through the local API — once on the memory store and outbox, once on DynamoDB Local and
 //! moto's SES v2.
 

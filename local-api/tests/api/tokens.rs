@@ -1,4 +1,4 @@
-//! Token checks (SPEC §3): every bad token gets 401 and changes nothing; keys come from the
+//! Token checks (`docs/rules.md#tokens`): every bad token gets 401 and changes nothing; keys come from the
 //! issuer's JWKS URL, fetched once and again on an unknown `kid` (rotation); when the issuer
 //! is down the last good keys keep working and an unknown `kid` gets 503, not 401.
 

@@ -1,4 +1,4 @@
-//! The Office's side (SPEC §1, §3–4): the queue of assistance requests, an employee's call
+//! The Office's side (`docs/rules.md#desk-email-updated`, `#desk-queue`): the queue of assistance requests, an employee's call
 //! back and its outcome — with `email_updated`, the new email on file — and a file's audit
 //! trail.
 

@@ -33,7 +33,7 @@ pub enum ParseError {
 }
 
 /// Registry numbers (certificate, invoice) are compared after trimming, dropping spaces and
-/// hyphens and upper-casing (SPEC §5). Only ASCII is upper-cased: a letter whose Unicode upper
+/// hyphens and upper-casing (`docs/rules.md#numbers`). Only ASCII is upper-cased: a letter whose Unicode upper
 /// case happens to be ASCII (`ß` → `SS`, `ſ` → `S`, `ﬁ` → `FI`) is no letter of a number.
 pub(crate) fn normalize_registry_number(raw: &str) -> String {
     raw.trim().chars().filter(|c| !c.is_whitespace() && *c != '-').map(|c| c.to_ascii_uppercase()).collect()

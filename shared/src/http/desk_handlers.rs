@@ -15,7 +15,7 @@ use serde_json::json;
 
 pub const DEFAULT_PAGE: usize = 20;
 pub const MAX_PAGE: usize = 100;
-/// A file's audit trail, by default (SPEC §3).
+/// A file's audit trail, by default (`docs/rules.md#desk-queue`).
 pub const DEFAULT_AUDIT_PAGE: usize = 50;
 
 fn invalid(field: &str, reason: FieldReason) -> Problem {

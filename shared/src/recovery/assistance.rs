@@ -14,7 +14,7 @@ pub struct AssistanceAsk {
 }
 
 /// Files an assistance request for the matched file, or answers the one already open.
-/// Returns the request and whether it was created now.
+/// Returns the request and whether it was created now (`docs/rules.md#assistance-one-open`).
 #[tracing::instrument(skip_all, fields(account = %requester.account))]
 pub async fn request_assistance(
     app: &App,

@@ -10,7 +10,8 @@ use crate::store::{InvoiceTry, InvoiceTryCounted, LinkOutcome, LinkProof};
 /// ago links the account — but never moves a link from another account. Each try is counted
 /// before the comparison against the session's tries and the refused invoices of the account
 /// and of the certificate in 24 h, and given back only when the invoice is accepted: a new
-/// lookup, a second account or concurrent tries never give more guesses.
+/// lookup, a second account or concurrent tries never give more guesses
+/// (`docs/rules.md#invoice-accepted`, `#invoice-tries`, `#invoice-never-moves`).
 #[tracing::instrument(skip_all, fields(account = %requester.account))]
 pub async fn check_invoice(
     app: &App,

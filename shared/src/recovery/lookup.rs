@@ -8,7 +8,7 @@ use time::macros::date;
 /// Compared against when the certificate is unknown, so both refusals do the same work.
 const NO_FILE_DATE_OF_BIRTH: DateOfBirth = DateOfBirth::from_date(date!(1900 - 01 - 01));
 
-/// Lookup (SPEC §1 step 1): certificate number and date of birth against the file, under the
+/// Lookup (`docs/rules.md#lookup-limits`, `#lookup-same-answer`, `#session`): certificate number and date of birth against the file, under the
 /// per-account and per-certificate failure limits. The try is counted before the comparison
 /// and given back on a match, so concurrent guesses never exceed the limits. An unknown
 /// certificate and a wrong date of birth give the same answer after the same reads and writes.

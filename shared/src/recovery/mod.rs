@@ -1,4 +1,4 @@
-//! The recovery use cases (SPEC §1, §4): lookup, security code send and verify, invoice,
+//! The recovery use cases (`docs/rules.md`): lookup, security code send and verify, invoice,
 //! assistance request, and the caller's current state.
 
 pub mod assistance;

@@ -5,7 +5,8 @@ use crate::domain::SecurityCode;
 use crate::store::{CodeSend, CodeSendRefused, CodeSendUndo, IssuedCode, WindowCount};
 
 /// Sends a security code to the email on file, or a new one (the old one dies), under the
-/// resend cooldown, the per-session sends and the per-certificate sends in 24 h.
+/// resend cooldown, the per-session sends and the per-certificate sends in 24 h
+/// (`docs/rules.md#code-resend-cooldown`, `#code-sends`, `#code-send-undone`).
 #[tracing::instrument(skip_all, fields(account = %requester.account))]
 pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState, RecoveryError> {
     let account = &requester.account;

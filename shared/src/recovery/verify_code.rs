@@ -9,7 +9,8 @@ use crate::store::{CodeTry, CodeTryCounted, LinkOutcome, LinkProof};
 /// Verifies the emailed security code; a right code links the account to the file, moving
 /// the link from another account if there was one. The try is counted — on the code and on
 /// the certificate's wrong codes in 24 h — before the comparison, and given back when the code
-/// is right: concurrent tries from any number of sessions never pass either limit.
+/// is right: concurrent tries from any number of sessions never pass either limit
+/// (`docs/rules.md#code-tries`, `#code-wrong-per-certificate`, `#code-lifetime`, `#link-moves`).
 #[tracing::instrument(skip_all, fields(account = %requester.account))]
 pub async fn verify_code(
     app: &App,
