@@ -23,7 +23,7 @@ mod fault_layer;
 use certificate_recovery::clock::{Clock, ManualClock};
 use certificate_recovery::domain::*;
 use certificate_recovery::problem::{ErrorCode, Problem};
-use certificate_recovery::store::{Counter, RecoverySession, Store};
+use certificate_recovery::store::{Counter, Store};
 use common::Backend;
 use fault_layer::{Fault, Plan};
 use local_api::{LocalApi, Options};
@@ -924,7 +924,7 @@ struct Raw {
     view: certificate_recovery::store::AccountView,
     context: Option<certificate_recovery::store::SessionContext>,
     file: Option<CertificateFile>,
-    request: Option<certificate_recovery::recovery::assistance_request::AssistanceRequest>,
+    request: Option<certificate_recovery::domain::AssistanceRequest>,
     counters: BTreeMap<&'static str, u32>,
     audit: Vec<String>,
     mail: Vec<String>,
@@ -997,8 +997,8 @@ impl Facts {
             },
             open_assistance: now.view.open_assistance.is_some(),
             request: now.request.as_ref().map(|r| match &r.status {
-                certificate_recovery::recovery::assistance_request::AssistanceStatus::Open => "open".to_owned(),
-                certificate_recovery::recovery::assistance_request::AssistanceStatus::Closed { outcome, .. } => {
+                certificate_recovery::domain::AssistanceStatus::Open => "open".to_owned(),
+                certificate_recovery::domain::AssistanceStatus::Closed { outcome, .. } => {
                     format!("closed:{outcome}")
                 }
             }),

@@ -19,9 +19,10 @@
 //! each distinct record once.
 
 use crate::audit::AuditEvent;
-use crate::domain::{AccountSubject, CertificateFile, CertificateNumber, Invoice, InvoiceNumber};
+use crate::domain::{
+    AccountSubject, AssistanceRequest, CertificateFile, CertificateNumber, Invoice, InvoiceNumber, RecoverySession,
+};
 use crate::lambda::Function;
-use crate::recovery::assistance_request::AssistanceRequest;
 use crate::store::*;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;

@@ -5,10 +5,12 @@
 
 use super::body::JsonBody;
 use crate::assistance_desk::Resolution;
-use crate::domain::{CertificateNumber, DateOfBirth, EmailAddress, InvoiceNumber, Language, SecurityCode};
+use crate::domain::{
+    AssistanceRequest, CertificateNumber, DateOfBirth, EmailAddress, InvoiceNumber, Language, PreferredTime,
+    SecurityCode,
+};
 use crate::problem::{FieldReason, Problem};
 use crate::recovery::assistance::AssistanceAsk;
-use crate::recovery::assistance_request::{AssistanceRequest, PreferredTime};
 use time::Date;
 
 /// `POST /recovery/lookup`: `{"certificateNumber","dateOfBirth"}`.

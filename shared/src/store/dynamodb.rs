@@ -19,7 +19,6 @@
 mod items;
 
 use super::*;
-use crate::recovery::assistance_request::AssistanceRequest;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{

@@ -2,7 +2,7 @@
 //! its DynamoDB counterpart is; expired items read as absent.
 
 use super::*;
-use crate::recovery::assistance_request::{AssistanceRequest, AssistanceStatus};
+use crate::domain::AssistanceStatus;
 use std::collections::HashMap;
 use std::sync::Mutex;
 

@@ -6,8 +6,10 @@ pub mod dynamodb;
 pub mod memory;
 
 use crate::audit::AuditEvent;
-use crate::domain::{AccountSubject, CertificateFile, CertificateNumber, Invoice, InvoiceNumber};
-use crate::recovery::assistance_request::AssistanceRequest;
+use crate::domain::{
+    AccountSubject, AssistanceRequest, CertificateFile, CertificateNumber, Invoice, InvoiceNumber, IssuedCode,
+    RecoverySession,
+};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -20,33 +22,6 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// A recovery session: one per account, opened by a match, replaced by the next match.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecoverySession {
-    pub id: String,
-    pub account: AccountSubject,
-    pub certificate_number: CertificateNumber,
-    pub opened_at: OffsetDateTime,
-    pub expires_at: OffsetDateTime,
-    pub code: Option<IssuedCode>,
-    pub sends: u32,
-    pub last_sent_at: Option<OffsetDateTime>,
-    pub invoice_attempts: u32,
-    /// Keyed hashes of the codes this session sent before the current one: typing one of
-    /// them answers `code_expired` (replaced) rather than `wrong_code`.
-    pub replaced_code_hashes: Vec<String>,
-}
-
-/// The security code of a session, as stored: its keyed hash only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuedCode {
-    pub id: String,
-    pub hash: String,
-    pub issued_at: OffsetDateTime,
-    pub expires_at: OffsetDateTime,
-    pub attempts: u32,
-}
 
 /// A count inside a window that started with its first event (the 24 h limits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

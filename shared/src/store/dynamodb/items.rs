@@ -3,11 +3,10 @@
 use super::Item;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::domain::{
-    AccountSubject, CertificateFile, CertificateNumber, CertificateStatus, DateOfBirth, EmailAddress, Invoice,
-    InvoiceNumber, Language,
+    AccountSubject, AssistanceRequest, AssistanceStatus, CertificateFile, CertificateNumber, CertificateStatus,
+    DateOfBirth, EmailAddress, Invoice, InvoiceNumber, IssuedCode, Language, PreferredTime, RecoverySession,
 };
-use crate::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
-use crate::store::{Counter, IssuedCode, RecoverySession, StoreError, StoreResult, WindowCount};
+use crate::store::{Counter, StoreError, StoreResult, WindowCount};
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
