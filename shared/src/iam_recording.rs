@@ -270,7 +270,10 @@ impl<S: Store> RecordingStore<S> {
     pub fn inner(&self) -> &S {
         &self.inner
     }
+}
 
+impl<S> RecordingStore<S> {
+    /// Runs `future` (a call of the wrapped store) as the port method `method`.
     async fn in_method<F: Future<Output = StoreResult<T>>, T>(&self, method: &'static str, future: F) -> F::Output {
         let Some(hook) = &self.hook else {
             return STORE_METHOD.scope(method, future).await;
@@ -289,13 +292,26 @@ impl<S: std::fmt::Debug> std::fmt::Debug for RecordingStore<S> {
 }
 
 #[async_trait::async_trait]
-impl<S: Store> Store for RecordingStore<S> {
+impl<S: RegistryStore> RegistryStore for RecordingStore<S> {
     async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>> {
         self.in_method("certificate", self.inner.certificate(number)).await
     }
     async fn invoice(&self, number: &InvoiceNumber) -> StoreResult<Option<Invoice>> {
         self.in_method("invoice", self.inner.invoice(number)).await
     }
+    async fn certificates(&self, numbers: &[CertificateNumber]) -> StoreResult<Vec<CertificateFile>> {
+        self.in_method("certificates", self.inner.certificates(numbers)).await
+    }
+    async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {
+        self.in_method("upsert_certificate", self.inner.upsert_certificate(file, employee_email)).await
+    }
+    async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {
+        self.in_method("upsert_invoice", self.inner.upsert_invoice(invoice)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: RecoveryStore> RecoveryStore for RecordingStore<S> {
     async fn reserve_lookup(
         &self,
         account: &AccountSubject,
@@ -348,9 +364,6 @@ impl<S: Store> Store for RecordingStore<S> {
     ) -> StoreResult<()> {
         self.in_method("release_invoice_try", self.inner.release_invoice_try(invoice_try, reservation)).await
     }
-    async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool> {
-        self.in_method("append_audit_once", self.inner.append_audit_once(event, until)).await
-    }
     async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
         self.in_method("link", self.inner.link(command)).await
     }
@@ -361,9 +374,13 @@ impl<S: Store> Store for RecordingStore<S> {
     ) -> StoreResult<AssistanceOpened> {
         self.in_method("open_assistance_request", self.inner.open_assistance_request(request, audit)).await
     }
-    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
-        self.in_method("append_audit", self.inner.append_audit(event)).await
+    async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {
+        self.in_method("counter", self.inner.counter(counter, key, now)).await
     }
+}
+
+#[async_trait::async_trait]
+impl<S: DeskStore> DeskStore for RecordingStore<S> {
     async fn open_assistance_requests(
         &self,
         limit: usize,
@@ -374,11 +391,18 @@ impl<S: Store> Store for RecordingStore<S> {
     async fn assistance_request(&self, reference: &str) -> StoreResult<Option<AssistanceRequest>> {
         self.in_method("assistance_request", self.inner.assistance_request(reference)).await
     }
-    async fn certificates(&self, numbers: &[CertificateNumber]) -> StoreResult<Vec<CertificateFile>> {
-        self.in_method("certificates", self.inner.certificates(numbers)).await
-    }
     async fn close_assistance_request(&self, close: &CloseRequest) -> StoreResult<CloseOutcome> {
         self.in_method("close_assistance_request", self.inner.close_assistance_request(close)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: AuditStore> AuditStore for RecordingStore<S> {
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        self.in_method("append_audit", self.inner.append_audit(event)).await
+    }
+    async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool> {
+        self.in_method("append_audit_once", self.inner.append_audit_once(event, until)).await
     }
     async fn audit_trail(
         &self,
@@ -388,15 +412,6 @@ impl<S: Store> Store for RecordingStore<S> {
         now: OffsetDateTime,
     ) -> StoreResult<(Vec<AuditEvent>, Option<AuditPosition>)> {
         self.in_method("audit_trail", self.inner.audit_trail(certificate, limit, after, now)).await
-    }
-    async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {
-        self.in_method("upsert_certificate", self.inner.upsert_certificate(file, employee_email)).await
-    }
-    async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {
-        self.in_method("upsert_invoice", self.inner.upsert_invoice(invoice)).await
-    }
-    async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {
-        self.in_method("counter", self.inner.counter(counter, key, now)).await
     }
 }
 

@@ -19,6 +19,10 @@
 mod items;
 
 use super::*;
+use crate::audit::AuditEvent;
+use crate::domain::{
+    AccountSubject, AssistanceRequest, CertificateFile, CertificateNumber, Invoice, InvoiceNumber, RecoverySession,
+};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
@@ -28,6 +32,8 @@ use aws_sdk_dynamodb::types::{
 };
 use items::*;
 use std::collections::HashMap;
+use std::time::Duration;
+use time::OffsetDateTime;
 
 pub use items::{GSI_OPEN_ASSISTANCE, TTL_ATTRIBUTE};
 
@@ -601,7 +607,7 @@ impl DynamoStore {
 }
 
 #[async_trait::async_trait]
-impl Store for DynamoStore {
+impl RegistryStore for DynamoStore {
     async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>> {
         file_from_items(&self.partition(cert_pk(number), Some(FILE_SK)).await?)
     }
@@ -610,6 +616,39 @@ impl Store for DynamoStore {
         self.get(invoice_pk(number), INVOICE_SK).await?.as_ref().map(invoice_from_item).transpose()
     }
 
+    async fn certificates(&self, numbers: &[CertificateNumber]) -> StoreResult<Vec<CertificateFile>> {
+        let mut unique: Vec<&CertificateNumber> = numbers.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let keys = unique
+            .iter()
+            .flat_map(|n| [(cert_pk(n), FILE_SK.to_owned()), (cert_pk(n), EMPLOYEE_EMAIL_SK.to_owned())])
+            .collect();
+        let items = self.batch_get(keys).await?;
+        let mut by_file: HashMap<String, Vec<Item>> = HashMap::new();
+        for item in items {
+            by_file.entry(get_s(&item, "pk")?.to_owned()).or_default().push(item);
+        }
+        let mut files = Vec::with_capacity(by_file.len());
+        for items in by_file.values() {
+            files.extend(file_from_items(items)?);
+        }
+        Ok(numbers.iter().filter_map(|n| files.iter().find(|f| &f.number == n).cloned()).collect())
+    }
+
+    async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {
+        let kept = self.employee_emails_kept(std::slice::from_ref(file), employee_email).await?;
+        self.put(file_item(file)).await?;
+        Ok(!kept.is_empty())
+    }
+
+    async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {
+        self.put(invoice_item(invoice)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl RecoveryStore for DynamoStore {
     async fn reserve_lookup(
         &self,
         account: &AccountSubject,
@@ -1108,27 +1147,6 @@ impl Store for DynamoStore {
         a.and(c).and(s)
     }
 
-    async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool> {
-        let marker = Item::from([
-            ("pk".to_owned(), s(refusal_pk(&event.certificate_number, &event.actor))),
-            ("sk".to_owned(), s(format!("{}#{}", event.action.as_str(), event.outcome))),
-            ("until_ms".to_owned(), ms(until)),
-            (TTL_ATTRIBUTE.to_owned(), ttl(until)),
-        ]);
-        let marker = TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(marker))
-                    .condition_expression("attribute_not_exists(pk) OR until_ms <= :now")
-                    .set_expression_attribute_values(values(&[(":now", ms(event.at))]))
-                    .build()
-                    .expect("put"),
-            )
-            .build();
-        Ok(self.transact(vec![marker, self.put_item(audit_item(event))]).await?.is_ok())
-    }
-
     async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
         let now = command.now;
         let account = &command.account;
@@ -1278,10 +1296,26 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
-        self.put(audit_item(event)).await
+    async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {
+        let pk = match counter {
+            Counter::LookupFailuresOfAccount | Counter::RefusedInvoicesOfAccount => format!("{ACCOUNT_PREFIX}{key}"),
+            Counter::LookupFailuresOfCertificate
+            | Counter::CodeSendsOfCertificate
+            | Counter::WrongCodesOfCertificate
+            | Counter::RefusedInvoicesOfCertificate => format!("{CERT_PREFIX}{key}"),
+        };
+        Ok(self
+            .get(pk, &counter_sk(counter))
+            .await?
+            .as_ref()
+            .map(count_from_item)
+            .transpose()?
+            .and_then(|c| WindowCount::current(Some(c), now)))
     }
+}
 
+#[async_trait::async_trait]
+impl DeskStore for DynamoStore {
     async fn open_assistance_requests(
         &self,
         limit: usize,
@@ -1319,26 +1353,6 @@ impl Store for DynamoStore {
 
     async fn assistance_request(&self, reference: &str) -> StoreResult<Option<AssistanceRequest>> {
         self.get(assistance_pk(reference), REQUEST_SK).await?.as_ref().map(assistance_from_item).transpose()
-    }
-
-    async fn certificates(&self, numbers: &[CertificateNumber]) -> StoreResult<Vec<CertificateFile>> {
-        let mut unique: Vec<&CertificateNumber> = numbers.iter().collect();
-        unique.sort();
-        unique.dedup();
-        let keys = unique
-            .iter()
-            .flat_map(|n| [(cert_pk(n), FILE_SK.to_owned()), (cert_pk(n), EMPLOYEE_EMAIL_SK.to_owned())])
-            .collect();
-        let items = self.batch_get(keys).await?;
-        let mut by_file: HashMap<String, Vec<Item>> = HashMap::new();
-        for item in items {
-            by_file.entry(get_s(&item, "pk")?.to_owned()).or_default().push(item);
-        }
-        let mut files = Vec::with_capacity(by_file.len());
-        for items in by_file.values() {
-            files.extend(file_from_items(items)?);
-        }
-        Ok(numbers.iter().filter_map(|n| files.iter().find(|f| &f.number == n).cloned()).collect())
     }
 
     async fn close_assistance_request(&self, close: &CloseRequest) -> StoreResult<CloseOutcome> {
@@ -1420,6 +1434,34 @@ impl Store for DynamoStore {
             },
         }
     }
+}
+
+#[async_trait::async_trait]
+impl AuditStore for DynamoStore {
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        self.put(audit_item(event)).await
+    }
+
+    async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool> {
+        let marker = Item::from([
+            ("pk".to_owned(), s(refusal_pk(&event.certificate_number, &event.actor))),
+            ("sk".to_owned(), s(format!("{}#{}", event.action.as_str(), event.outcome))),
+            ("until_ms".to_owned(), ms(until)),
+            (TTL_ATTRIBUTE.to_owned(), ttl(until)),
+        ]);
+        let marker = TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(marker))
+                    .condition_expression("attribute_not_exists(pk) OR until_ms <= :now")
+                    .set_expression_attribute_values(values(&[(":now", ms(event.at))]))
+                    .build()
+                    .expect("put"),
+            )
+            .build();
+        Ok(self.transact(vec![marker, self.put_item(audit_item(event))]).await?.is_ok())
+    }
 
     async fn audit_trail(
         &self,
@@ -1470,33 +1512,6 @@ impl Store for DynamoStore {
             .transpose()?;
         let events = items.iter().take(limit).map(audit_from_item).collect::<StoreResult<_>>()?;
         Ok((events, next))
-    }
-
-    async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {
-        let kept = self.employee_emails_kept(std::slice::from_ref(file), employee_email).await?;
-        self.put(file_item(file)).await?;
-        Ok(!kept.is_empty())
-    }
-
-    async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {
-        self.put(invoice_item(invoice)).await
-    }
-
-    async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {
-        let pk = match counter {
-            Counter::LookupFailuresOfAccount | Counter::RefusedInvoicesOfAccount => format!("{ACCOUNT_PREFIX}{key}"),
-            Counter::LookupFailuresOfCertificate
-            | Counter::CodeSendsOfCertificate
-            | Counter::WrongCodesOfCertificate
-            | Counter::RefusedInvoicesOfCertificate => format!("{CERT_PREFIX}{key}"),
-        };
-        Ok(self
-            .get(pk, &counter_sk(counter))
-            .await?
-            .as_ref()
-            .map(count_from_item)
-            .transpose()?
-            .and_then(|c| WindowCount::current(Some(c), now)))
     }
 }
 

@@ -2,9 +2,15 @@
 //! its DynamoDB counterpart is; expired items read as absent.
 
 use super::*;
-use crate::domain::AssistanceStatus;
+use crate::audit::AuditEvent;
+use crate::domain::{
+    AccountSubject, AssistanceRequest, AssistanceStatus, CertificateFile, CertificateNumber, Invoice, InvoiceNumber,
+    RecoverySession,
+};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
+use time::OffsetDateTime;
 
 #[derive(Default)]
 struct State {
@@ -102,7 +108,7 @@ impl MemoryStore {
 }
 
 #[async_trait::async_trait]
-impl Store for MemoryStore {
+impl RegistryStore for MemoryStore {
     async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>> {
         Ok(self.state().files.get(number).cloned())
     }
@@ -111,6 +117,43 @@ impl Store for MemoryStore {
         Ok(self.state().invoices.get(number).cloned())
     }
 
+    async fn certificates(&self, numbers: &[CertificateNumber]) -> StoreResult<Vec<CertificateFile>> {
+        let state = self.state();
+        Ok(numbers.iter().filter_map(|n| state.files.get(n).cloned()).collect())
+    }
+
+    async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {
+        let mut state = self.state();
+        let existing = state.files.get(&file.number).cloned();
+        let linked_account = existing.as_ref().and_then(|f| f.linked_account.clone());
+        // When an employee changed the email stays whatever: codes sent before stay dead.
+        let email_changed_at = existing.as_ref().and_then(|f| f.email_changed_at);
+        let mut updated = CertificateFile { linked_account, email_changed_at, ..file.clone() };
+        let mut kept = false;
+        if state.employee_emails.contains(&file.number) {
+            match employee_email {
+                EmployeeEmail::Keep => {
+                    let employee = existing.and_then(|f| f.email);
+                    kept = employee != file.email;
+                    updated.email = employee;
+                }
+                EmployeeEmail::Replace => {
+                    state.employee_emails.remove(&file.number);
+                }
+            }
+        }
+        state.files.insert(file.number.clone(), updated);
+        Ok(kept)
+    }
+
+    async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {
+        self.state().invoices.insert(invoice.number.clone(), invoice.clone());
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl RecoveryStore for MemoryStore {
     async fn reserve_lookup(
         &self,
         account: &AccountSubject,
@@ -374,21 +417,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool> {
-        let mut state = self.state();
-        let key = (
-            event.certificate_number.clone(),
-            format!("{}#{}", event.actor.kind(), event.actor.id()),
-            format!("{}#{}", event.action.as_str(), event.outcome),
-        );
-        if state.refusals.get(&key).is_some_and(|recorded_until| *recorded_until > event.at) {
-            return Ok(false);
-        }
-        state.refusals.insert(key, until);
-        state.audit(event.clone());
-        Ok(true)
-    }
-
     async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
         let mut state = self.state();
         let now = command.now;
@@ -459,11 +487,13 @@ impl Store for MemoryStore {
         Ok(AssistanceOpened::Created)
     }
 
-    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
-        self.state().audit(event.clone());
-        Ok(())
+    async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {
+        Ok(self.state().counter(counter, key, now))
     }
+}
 
+#[async_trait::async_trait]
+impl DeskStore for MemoryStore {
     async fn open_assistance_requests(
         &self,
         limit: usize,
@@ -486,11 +516,6 @@ impl Store for MemoryStore {
 
     async fn assistance_request(&self, reference: &str) -> StoreResult<Option<AssistanceRequest>> {
         Ok(self.state().assistance.get(reference).cloned())
-    }
-
-    async fn certificates(&self, numbers: &[CertificateNumber]) -> StoreResult<Vec<CertificateFile>> {
-        let state = self.state();
-        Ok(numbers.iter().filter_map(|n| state.files.get(n).cloned()).collect())
     }
 
     async fn close_assistance_request(&self, close: &CloseRequest) -> StoreResult<CloseOutcome> {
@@ -525,6 +550,29 @@ impl Store for MemoryStore {
         }
         Ok(CloseOutcome::Closed)
     }
+}
+
+#[async_trait::async_trait]
+impl AuditStore for MemoryStore {
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        self.state().audit(event.clone());
+        Ok(())
+    }
+
+    async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool> {
+        let mut state = self.state();
+        let key = (
+            event.certificate_number.clone(),
+            format!("{}#{}", event.actor.kind(), event.actor.id()),
+            format!("{}#{}", event.action.as_str(), event.outcome),
+        );
+        if state.refusals.get(&key).is_some_and(|recorded_until| *recorded_until > event.at) {
+            return Ok(false);
+        }
+        state.refusals.insert(key, until);
+        state.audit(event.clone());
+        Ok(true)
+    }
 
     async fn audit_trail(
         &self,
@@ -550,38 +598,5 @@ impl Store for MemoryStore {
         let next = (events.len() > limit).then(|| AuditPosition::of(&events[limit - 1]));
         events.truncate(limit);
         Ok((events, next))
-    }
-
-    async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {
-        let mut state = self.state();
-        let existing = state.files.get(&file.number).cloned();
-        let linked_account = existing.as_ref().and_then(|f| f.linked_account.clone());
-        // When an employee changed the email stays whatever: codes sent before stay dead.
-        let email_changed_at = existing.as_ref().and_then(|f| f.email_changed_at);
-        let mut updated = CertificateFile { linked_account, email_changed_at, ..file.clone() };
-        let mut kept = false;
-        if state.employee_emails.contains(&file.number) {
-            match employee_email {
-                EmployeeEmail::Keep => {
-                    let employee = existing.and_then(|f| f.email);
-                    kept = employee != file.email;
-                    updated.email = employee;
-                }
-                EmployeeEmail::Replace => {
-                    state.employee_emails.remove(&file.number);
-                }
-            }
-        }
-        state.files.insert(file.number.clone(), updated);
-        Ok(kept)
-    }
-
-    async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {
-        self.state().invoices.insert(invoice.number.clone(), invoice.clone());
-        Ok(())
-    }
-
-    async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {
-        Ok(self.state().counter(counter, key, now))
     }
 }
