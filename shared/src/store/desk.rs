@@ -47,7 +47,9 @@ pub trait DeskStore: Send + Sync {
         limit: usize,
         after: Option<&QueuePosition>,
     ) -> StoreResult<(Vec<AssistanceRequest>, Option<QueuePosition>)>;
+
     async fn assistance_request(&self, reference: &str) -> StoreResult<Option<AssistanceRequest>>;
+
     async fn close_assistance_request(&self, close: &CloseRequest) -> StoreResult<CloseOutcome>;
 }
 

@@ -258,11 +258,13 @@ pub trait RecoveryStore: Send + Sync {
 
     /// Opens a recovery session, replacing the account's previous one.
     async fn open_session(&self, session: &RecoverySession, audit: AuditEvent) -> StoreResult<()>;
+
     async fn session_context(
         &self,
         account: &AccountSubject,
         now: OffsetDateTime,
     ) -> StoreResult<Option<SessionContext>>;
+
     async fn account_view(&self, account: &AccountSubject, now: OffsetDateTime) -> StoreResult<AccountView>;
 
     /// Stores a new code in the session (the old one dies) and counts the send, atomically

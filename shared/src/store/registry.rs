@@ -19,6 +19,7 @@ pub enum EmployeeEmail {
 #[async_trait::async_trait]
 pub trait RegistryStore: Send + Sync {
     async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>>;
+
     async fn invoice(&self, number: &InvoiceNumber) -> StoreResult<Option<Invoice>>;
 
     /// Several files at once (the staff queue shows names and phones); missing ones are left
@@ -29,6 +30,7 @@ pub trait RegistryStore: Send + Sync {
     /// email an employee set is kept unless `employee_email` is `Replace`; answers whether one
     /// was kept over a different registry email.
     async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool>;
+
     async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()>;
 }
 
