@@ -2,9 +2,9 @@
 //! idempotence, links and audit events kept, dry run.
 
 use certificate_recovery::audit::{Actor, AuditAction, AuditEvent};
-use certificate_recovery::domain::{AccountSubject, CertificateNumber, InvoiceNumber};
+use certificate_recovery::domain::{AccountSubject, CertificateNumber, InvoiceNumber, RecoverySession};
 use certificate_recovery::store::dynamodb::DynamoStore;
-use certificate_recovery::store::{LinkCommand, LinkOutcome, LinkProof, RecoverySession, Store};
+use certificate_recovery::store::{AuditStore, LinkCommand, LinkOutcome, LinkProof, RecoveryStore, RegistryStore};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -185,9 +185,8 @@ async fn repeated_rows_in_one_file_keep_the_last() {
 
 #[tokio::test]
 async fn a_reimport_keeps_an_employees_email_unless_told_otherwise() {
-    use certificate_recovery::domain::EmailAddress;
-    use certificate_recovery::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
-    use certificate_recovery::store::{CloseOutcome, CloseRequest};
+    use certificate_recovery::domain::{AssistanceRequest, AssistanceStatus, EmailAddress, PreferredTime};
+    use certificate_recovery::store::{CloseOutcome, CloseRequest, DeskStore};
     let Some(f) = fixture().await else { return };
     let registry = f.write(
         "certificates.csv",

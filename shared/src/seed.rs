@@ -322,8 +322,8 @@ mod tests {
 /// linked to the account through the store's own link write, with an audit event.
 pub async fn load_links<R: Read>(store: &dyn Store, input: R, now: time::OffsetDateTime) -> Result<usize, SeedError> {
     use crate::audit::{Actor, AuditAction, AuditEvent};
-    use crate::domain::AccountSubject;
-    use crate::store::{LinkCommand, LinkOutcome, LinkProof, RecoverySession};
+    use crate::domain::{AccountSubject, RecoverySession};
+    use crate::store::{LinkCommand, LinkOutcome, LinkProof};
     let reader = reader(input, &["certificate_number", "account"])
         .map_err(|e| SeedError::Rows { file: "links.csv".into(), errors: vec![e] })?;
     let links: Vec<(CertificateNumber, AccountSubject)> = rows(reader, 2, |r| {

@@ -4,7 +4,6 @@
 use certificate_recovery::audit::{Actor, AuditAction, AuditEvent};
 use certificate_recovery::domain::*;
 use certificate_recovery::iam_recording::RecordingStore;
-use certificate_recovery::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
 use certificate_recovery::store::dynamodb::{DynamoStore, TTL_ATTRIBUTE};
 use certificate_recovery::store::memory::MemoryStore;
 use certificate_recovery::store::*;

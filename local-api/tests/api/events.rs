@@ -4,10 +4,11 @@
 use crate::common;
 
 use certificate_recovery::audit::{Actor, AuditAction, AuditEvent};
-use certificate_recovery::domain::{AccountSubject, CertificateNumber, Language};
+use certificate_recovery::domain::{
+    AccountSubject, AssistanceRequest, AssistanceStatus, CertificateNumber, Language, PreferredTime,
+};
 use certificate_recovery::http::ROUTES;
 use certificate_recovery::lambda::Function;
-use certificate_recovery::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
 use common::{Backend, spawn_app};
 use lambda_http::Body;
 use serde_json::Value;

@@ -23,7 +23,7 @@ use crate::fault_layer;
 use certificate_recovery::clock::{Clock, ManualClock};
 use certificate_recovery::domain::*;
 use certificate_recovery::http::problem::{ErrorCode, Problem};
-use certificate_recovery::store::{Counter, RecoverySession, Store};
+use certificate_recovery::store::{Counter, Store};
 use common::Backend;
 use fault_layer::{Fault, Plan};
 use local_api::{LocalApi, Options};
@@ -914,7 +914,7 @@ struct Raw {
     view: certificate_recovery::store::AccountView,
     context: Option<certificate_recovery::store::SessionContext>,
     file: Option<CertificateFile>,
-    request: Option<certificate_recovery::recovery::assistance_request::AssistanceRequest>,
+    request: Option<certificate_recovery::domain::AssistanceRequest>,
     counters: BTreeMap<&'static str, u32>,
     audit: Vec<String>,
     mail: Vec<String>,
@@ -987,8 +987,8 @@ impl Facts {
             },
             open_assistance: now.view.open_assistance.is_some(),
             request: now.request.as_ref().map(|r| match &r.status {
-                certificate_recovery::recovery::assistance_request::AssistanceStatus::Open => "open".to_owned(),
-                certificate_recovery::recovery::assistance_request::AssistanceStatus::Closed { outcome, .. } => {
+                certificate_recovery::domain::AssistanceStatus::Open => "open".to_owned(),
+                certificate_recovery::domain::AssistanceStatus::Closed { outcome, .. } => {
                     format!("closed:{outcome}")
                 }
             }),

@@ -4,8 +4,9 @@
 
 use crate::app::App;
 use crate::audit::{Actor, AuditAction, AuditEvent};
-use crate::domain::{CertificateFile, CertificateNumber, EmailAddress, Language};
-use crate::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
+use crate::domain::{
+    AssistanceRequest, AssistanceStatus, CertificateFile, CertificateNumber, EmailAddress, Language, PreferredTime,
+};
 use crate::store::{AuditPosition, CloseOutcome, CloseRequest, QueuePosition, StoreError};
 use serde::Serialize;
 use time::OffsetDateTime;

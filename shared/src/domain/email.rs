@@ -91,7 +91,9 @@ mod tests {
             let masked = e.masked();
             let expected = format!("{}•••@{}•••.{}", &local[..1], &host[..1], tld);
             prop_assert_eq!(&masked, &expected);
-            if local.len() > 1 { prop_assert!(!masked.contains(&local)); }
+            // The masked local part never holds the local part (the TLD may spell the same letters).
+            let masked_local = masked.split('@').next().unwrap_or_default();
+            if local.len() > 1 { prop_assert!(!masked_local.contains(&local)); }
         }
     }
 }

@@ -1,21 +1,26 @@
-//! Domain types that validate on parse: a value in hand is always valid.
+//! Domain types that validate on parse (a value in hand is always valid), and the entities
+//! the rules and the store share: recovery sessions and assistance requests.
 
 mod account;
+mod assistance_request;
 mod certificate_file;
 mod certificate_number;
 mod date_of_birth;
 mod email;
 mod invoice;
 mod language;
+mod recovery_session;
 mod security_code;
 
 pub use account::AccountSubject;
+pub use assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
 pub use certificate_file::{CertificateFile, CertificateStatus, CertificateSummary};
 pub use certificate_number::CertificateNumber;
 pub use date_of_birth::DateOfBirth;
 pub use email::EmailAddress;
 pub use invoice::{Invoice, InvoiceNumber};
 pub use language::Language;
+pub use recovery_session::{IssuedCode, RecoverySession};
 pub use security_code::SecurityCode;
 
 /// Why a value was refused when parsed. The message is for developers; people read the

@@ -7,9 +7,11 @@
 use super::body::JsonBody;
 use super::problem::{FieldReason, Problem};
 use crate::assistance_desk::Resolution;
-use crate::domain::{CertificateNumber, DateOfBirth, EmailAddress, InvoiceNumber, Language, SecurityCode};
+use crate::domain::{
+    AssistanceRequest, CertificateNumber, DateOfBirth, EmailAddress, InvoiceNumber, Language, PreferredTime,
+    SecurityCode,
+};
 use crate::recovery::assistance::AssistanceAsk;
-use crate::recovery::assistance_request::{AssistanceRequest, PreferredTime};
 use time::Date;
 
 /// A request's raw body, and the day it arrived (a date of birth is judged against it).

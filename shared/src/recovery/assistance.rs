@@ -1,8 +1,7 @@
-use super::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
 use super::{RecoveryError, Requester, audit, require_session};
 use crate::app::App;
 use crate::audit::AuditAction;
-use crate::domain::Language;
+use crate::domain::{AssistanceRequest, AssistanceStatus, Language, PreferredTime};
 use crate::store::AssistanceOpened;
 
 /// What the holder asks for when filing an assistance request.

@@ -1,8 +1,8 @@
 use super::{RecoveryError, RecoveryState, Requester, audit};
 use crate::app::App;
 use crate::audit::AuditAction;
-use crate::domain::{CertificateNumber, DateOfBirth};
-use crate::store::{LookupLimits, RecoverySession};
+use crate::domain::{CertificateNumber, DateOfBirth, RecoverySession};
+use crate::store::LookupLimits;
 use time::macros::date;
 
 /// Compared against when the certificate is unknown, so both refusals do the same work.

@@ -2,7 +2,6 @@
 //! assistance request, and the caller's current state.
 
 pub mod assistance;
-pub mod assistance_request;
 pub mod check_invoice;
 pub mod lookup;
 pub mod send_code;

@@ -1,8 +1,8 @@
 use super::{RecoveryError, RecoveryState, Requester, alternatives_to_the_code, audit, audit_refusal, require_session};
 use crate::app::App;
 use crate::audit::AuditAction;
-use crate::domain::SecurityCode;
-use crate::store::{CodeSend, CodeSendRefused, CodeSendUndo, IssuedCode, WindowCount};
+use crate::domain::{IssuedCode, SecurityCode};
+use crate::store::{CodeSend, CodeSendRefused, CodeSendUndo, WindowCount};
 
 /// Sends a security code to the email on file, or a new one (the old one dies), under the
 /// resend cooldown, the per-session sends and the per-certificate sends in 24 h

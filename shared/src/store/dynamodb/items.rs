@@ -3,11 +3,10 @@
 use super::Item;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::domain::{
-    AccountSubject, CertificateFile, CertificateNumber, CertificateStatus, DateOfBirth, EmailAddress, Invoice,
-    InvoiceNumber, Language,
+    AccountSubject, AssistanceRequest, AssistanceStatus, CertificateFile, CertificateNumber, CertificateStatus,
+    DateOfBirth, EmailAddress, Invoice, InvoiceNumber, IssuedCode, Language, PreferredTime, RecoverySession,
 };
-use crate::recovery::assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
-use crate::store::{Counter, IssuedCode, RecoverySession, StoreError, StoreResult, WindowCount};
+use crate::store::{Counter, StoreError, StoreResult, WindowCount};
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
@@ -71,14 +70,27 @@ pub fn assistance_pk(reference: &str) -> String {
     format!("ASSISTANCE#{reference}")
 }
 
-pub fn counter_sk(counter: Counter) -> String {
-    let kind = match counter {
-        Counter::LookupFailuresOfAccount | Counter::LookupFailuresOfCertificate => "lookup_failures",
-        Counter::CodeSendsOfCertificate => "code_sends",
-        Counter::WrongCodesOfCertificate => "wrong_codes",
-        Counter::RefusedInvoicesOfAccount | Counter::RefusedInvoicesOfCertificate => "refused_invoices",
-    };
-    format!("{COUNTER_PREFIX}{kind}")
+/// The sort key of both lookup failure counters: the account's, in `ACCOUNT#<sub>`, and the
+/// certificate's, in `CERT#<number>`. Both count failed lookups (`docs/rules.md#lookup-limits`) and the partition
+/// tells whose, so [`Counter::LookupFailuresOfAccount`] and
+/// [`Counter::LookupFailuresOfCertificate`] share this one sort key. Clearing both lookup locks
+/// (an assistance request closed with a new email) deletes it in the certificate's partition
+/// and in the account's.
+pub const LOOKUP_FAILURES_SK: &str = "COUNTER#lookup_failures";
+pub const CODE_SENDS_SK: &str = "COUNTER#code_sends";
+pub const WRONG_CODES_SK: &str = "COUNTER#wrong_codes";
+/// The sort key of both refused invoice counters, the account's and the certificate's, as
+/// [`LOOKUP_FAILURES_SK`] is for the lookups.
+pub const REFUSED_INVOICES_SK: &str = "COUNTER#refused_invoices";
+
+/// Where a counter is kept in its partition (`COUNTER#<kind>`: they sort together).
+pub fn counter_sk(counter: Counter) -> &'static str {
+    match counter {
+        Counter::LookupFailuresOfAccount | Counter::LookupFailuresOfCertificate => LOOKUP_FAILURES_SK,
+        Counter::CodeSendsOfCertificate => CODE_SENDS_SK,
+        Counter::WrongCodesOfCertificate => WRONG_CODES_SK,
+        Counter::RefusedInvoicesOfAccount | Counter::RefusedInvoicesOfCertificate => REFUSED_INVOICES_SK,
+    }
 }
 
 fn corrupt(field: &str) -> StoreError {

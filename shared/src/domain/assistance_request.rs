@@ -1,4 +1,6 @@
-use crate::domain::{AccountSubject, CertificateNumber, Language};
+//! An assistance request: a holder's ask to be called back by an employee, and where it stands.
+
+use super::{AccountSubject, CertificateNumber, Language};
 use serde::Serialize;
 use time::OffsetDateTime;
 

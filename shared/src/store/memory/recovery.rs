@@ -1,116 +1,18 @@
-//! The in-process store: every operation runs under one lock, so each is atomic exactly as
-//! its DynamoDB counterpart is; expired items read as absent.
+//! A holder's recovery ([`RecoveryStore`]): the 24 h limits, sessions and codes, the link, the
+//! holder's assistance request.
 
-use super::*;
-use crate::recovery::assistance_request::{AssistanceRequest, AssistanceStatus};
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-#[derive(Default)]
-struct State {
-    files: HashMap<CertificateNumber, CertificateFile>,
-    invoices: HashMap<InvoiceNumber, Invoice>,
-    sessions: HashMap<AccountSubject, RecoverySession>,
-    links: HashMap<AccountSubject, CertificateNumber>,
-    counters: HashMap<(Counter, String), WindowCount>,
-    assistance: HashMap<String, AssistanceRequest>,
-    open_assistance: HashMap<AccountSubject, String>,
-    audit: HashMap<CertificateNumber, Vec<AuditEvent>>,
-    /// When a code was last sent for each certificate, by any session.
-    last_code_sent: HashMap<CertificateNumber, OffsetDateTime>,
-    /// Files whose email is the one an employee set (a registry import keeps it).
-    employee_emails: std::collections::HashSet<CertificateNumber>,
-    /// Refusals recorded once per window: (file, actor, action and outcome) → until.
-    refusals: HashMap<(CertificateNumber, String, String), OffsetDateTime>,
-}
-
-impl State {
-    fn session(&self, account: &AccountSubject, now: OffsetDateTime) -> Option<&RecoverySession> {
-        self.sessions.get(account).filter(|s| s.expires_at > now)
-    }
-
-    fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> Option<WindowCount> {
-        WindowCount::current(self.counters.get(&(counter, key.to_owned())).copied(), now)
-    }
-
-    /// Counts one unless the counter reached `max` in its window: the count with this one, or
-    /// when the window ends.
-    fn reserve(
-        &mut self,
-        counter: Counter,
-        key: &str,
-        max: u32,
-        window: Duration,
-        now: OffsetDateTime,
-    ) -> Result<WindowCount, OffsetDateTime> {
-        if let Some(c) = self.counter(counter, key, now).filter(|c| c.count >= max) {
-            return Err(c.window_ends);
-        }
-        self.bump(counter, key, 1, window, now);
-        Ok(self.counter(counter, key, now).expect("just counted"))
-    }
-
-    /// Takes one back, if the counter is still in the window it was added in.
-    fn release(&mut self, counter: Counter, key: &str, window_ends: OffsetDateTime) {
-        if let Some(c) = self.counters.get_mut(&(counter, key.to_owned())).filter(|c| c.window_ends == window_ends) {
-            c.count = c.count.saturating_sub(1);
-        }
-    }
-
-    fn bump(&mut self, counter: Counter, key: &str, by: i64, window: Duration, now: OffsetDateTime) {
-        let slot = self
-            .counters
-            .entry((counter, key.to_owned()))
-            .or_insert(WindowCount { count: 0, window_ends: now + window });
-        if slot.window_ends <= now {
-            *slot = WindowCount { count: 0, window_ends: now + window };
-        }
-        slot.count = (slot.count as i64 + by).max(0) as u32;
-    }
-
-    fn audit(&mut self, event: AuditEvent) {
-        self.audit.entry(event.certificate_number.clone()).or_default().push(event);
-    }
-}
-
-pub struct MemoryStore {
-    state: Mutex<State>,
-    audit_retention: Duration,
-}
-
-impl Default for MemoryStore {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl MemoryStore {
-    /// An empty store keeping audit events for the default retention (SPEC §4).
-    pub fn new() -> Self {
-        Self { state: Mutex::default(), audit_retention: crate::settings::RuleSettings::default().audit_retention }
-    }
-
-    /// Audit events read as absent once this long has passed (`AUDIT_RETENTION_DAYS`).
-    pub fn with_audit_retention(mut self, retention: Duration) -> Self {
-        self.audit_retention = retention;
-        self
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
+use super::MemoryStore;
+use crate::audit::AuditEvent;
+use crate::domain::{AccountSubject, AssistanceRequest, CertificateNumber, RecoverySession};
+use crate::store::{
+    AccountView, AssistanceOpened, CodeSend, CodeSendRefused, CodeSendUndo, CodeTry, CodeTryCounted,
+    CodeTryReservation, Counter, InvoiceTry, InvoiceTryCounted, InvoiceTryReservation, LinkCommand, LinkOutcome,
+    LinkProof, LookupLimits, LookupReservation, RecoveryStore, SessionContext, StoreError, StoreResult, WindowCount,
+};
+use time::OffsetDateTime;
 
 #[async_trait::async_trait]
-impl Store for MemoryStore {
-    async fn certificate(&self, number: &CertificateNumber) -> StoreResult<Option<CertificateFile>> {
-        Ok(self.state().files.get(number).cloned())
-    }
-
-    async fn invoice(&self, number: &InvoiceNumber) -> StoreResult<Option<Invoice>> {
-        Ok(self.state().invoices.get(number).cloned())
-    }
-
+impl RecoveryStore for MemoryStore {
     async fn reserve_lookup(
         &self,
         account: &AccountSubject,
@@ -374,21 +276,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn append_audit_once(&self, event: &AuditEvent, until: OffsetDateTime) -> StoreResult<bool> {
-        let mut state = self.state();
-        let key = (
-            event.certificate_number.clone(),
-            format!("{}#{}", event.actor.kind(), event.actor.id()),
-            format!("{}#{}", event.action.as_str(), event.outcome),
-        );
-        if state.refusals.get(&key).is_some_and(|recorded_until| *recorded_until > event.at) {
-            return Ok(false);
-        }
-        state.refusals.insert(key, until);
-        state.audit(event.clone());
-        Ok(true)
-    }
-
     async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
         let mut state = self.state();
         let now = command.now;
@@ -417,17 +304,16 @@ impl Store for MemoryStore {
         if !(session_ok && file_ok && account_ok) {
             return Ok(LinkOutcome::Conflict);
         }
-        if let Some(previous) = &command.file_linked_account {
-            if previous != &command.account {
-                state.links.remove(previous);
-            }
+        if let Some(previous) = &command.file_linked_account
+            && previous != &command.account
+        {
+            state.links.remove(previous);
         }
-        if let Some(old) = &command.account_linked_certificate {
-            if old != &command.certificate_number {
-                if let Some(old_file) = state.files.get_mut(old) {
-                    old_file.linked_account = None;
-                }
-            }
+        if let Some(old) = &command.account_linked_certificate
+            && old != &command.certificate_number
+            && let Some(old_file) = state.files.get_mut(old)
+        {
+            old_file.linked_account = None;
         }
         state.files.get_mut(&command.certificate_number).expect("checked above").linked_account =
             Some(command.account.clone());
@@ -457,128 +343,6 @@ impl Store for MemoryStore {
         state.assistance.insert(request.reference.clone(), request.clone());
         state.audit(audit);
         Ok(AssistanceOpened::Created)
-    }
-
-    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
-        self.state().audit(event.clone());
-        Ok(())
-    }
-
-    async fn open_assistance_requests(
-        &self,
-        limit: usize,
-        after: Option<&QueuePosition>,
-    ) -> StoreResult<(Vec<AssistanceRequest>, Option<QueuePosition>)> {
-        let state = self.state();
-        let mut open: Vec<&AssistanceRequest> = state.assistance.values().filter(|r| r.is_open()).collect();
-        open.sort_by(|a, b| (a.created_at, &a.reference).cmp(&(b.created_at, &b.reference)));
-        let page: Vec<AssistanceRequest> = open
-            .into_iter()
-            .filter(|r| after.is_none_or(|p| (r.created_at, &r.reference) > (p.created_at, &p.reference)))
-            .take(limit)
-            .cloned()
-            .collect();
-        let next = (page.len() == limit)
-            .then(|| page.last().map(|r| QueuePosition { created_at: r.created_at, reference: r.reference.clone() }))
-            .flatten();
-        Ok((page, next))
-    }
-
-    async fn assistance_request(&self, reference: &str) -> StoreResult<Option<AssistanceRequest>> {
-        Ok(self.state().assistance.get(reference).cloned())
-    }
-
-    async fn certificates(&self, numbers: &[CertificateNumber]) -> StoreResult<Vec<CertificateFile>> {
-        let state = self.state();
-        Ok(numbers.iter().filter_map(|n| state.files.get(n).cloned()).collect())
-    }
-
-    async fn close_assistance_request(&self, close: &CloseRequest) -> StoreResult<CloseOutcome> {
-        let mut state = self.state();
-        let Some(request) = state.assistance.get(&close.reference) else {
-            return Err(StoreError::Corrupt("closing an assistance request that does not exist".into()));
-        };
-        if !request.is_open() {
-            return Ok(CloseOutcome::AlreadyClosed);
-        }
-        if close.new_email.is_some() && !state.files.contains_key(&close.certificate_number) {
-            return Err(StoreError::Corrupt("the request's certificate file does not exist".into()));
-        }
-        let request = state.assistance.get_mut(&close.reference).expect("checked above");
-        request.status =
-            AssistanceStatus::Closed { outcome: close.outcome.clone(), by: close.agent.clone(), at: close.now };
-        if state.open_assistance.get(&close.account) == Some(&close.reference) {
-            state.open_assistance.remove(&close.account);
-        }
-        if let Some(email) = &close.new_email {
-            let file = state.files.get_mut(&close.certificate_number).expect("checked above");
-            file.email = Some(email.clone());
-            file.email_changed_at = Some(close.now);
-            state.employee_emails.insert(close.certificate_number.clone());
-            state
-                .counters
-                .remove(&(Counter::LookupFailuresOfCertificate, close.certificate_number.as_str().to_owned()));
-            state.counters.remove(&(Counter::LookupFailuresOfAccount, close.account.as_str().to_owned()));
-        }
-        for event in &close.audit {
-            state.audit(event.clone());
-        }
-        Ok(CloseOutcome::Closed)
-    }
-
-    async fn audit_trail(
-        &self,
-        certificate: &CertificateNumber,
-        limit: usize,
-        after: Option<&AuditPosition>,
-        now: OffsetDateTime,
-    ) -> StoreResult<(Vec<AuditEvent>, Option<AuditPosition>)> {
-        let limit = limit.clamp(1, 100);
-        let after = after.map(AuditPosition::sort_key);
-        let mut events: Vec<AuditEvent> = self
-            .state()
-            .audit
-            .get(certificate)
-            .into_iter()
-            .flatten()
-            .filter(|e| e.expires_at(self.audit_retention) > now)
-            .filter(|e| after.as_ref().is_none_or(|after| e.sort_key() < *after))
-            .cloned()
-            .collect();
-        events.sort_by_key(|e| std::cmp::Reverse(e.sort_key()));
-        events.truncate(limit + 1);
-        let next = (events.len() > limit).then(|| AuditPosition::of(&events[limit - 1]));
-        events.truncate(limit);
-        Ok((events, next))
-    }
-
-    async fn upsert_certificate(&self, file: &CertificateFile, employee_email: EmployeeEmail) -> StoreResult<bool> {
-        let mut state = self.state();
-        let existing = state.files.get(&file.number).cloned();
-        let linked_account = existing.as_ref().and_then(|f| f.linked_account.clone());
-        // When an employee changed the email stays whatever: codes sent before stay dead.
-        let email_changed_at = existing.as_ref().and_then(|f| f.email_changed_at);
-        let mut updated = CertificateFile { linked_account, email_changed_at, ..file.clone() };
-        let mut kept = false;
-        if state.employee_emails.contains(&file.number) {
-            match employee_email {
-                EmployeeEmail::Keep => {
-                    let employee = existing.and_then(|f| f.email);
-                    kept = employee != file.email;
-                    updated.email = employee;
-                }
-                EmployeeEmail::Replace => {
-                    state.employee_emails.remove(&file.number);
-                }
-            }
-        }
-        state.files.insert(file.number.clone(), updated);
-        Ok(kept)
-    }
-
-    async fn upsert_invoice(&self, invoice: &Invoice) -> StoreResult<()> {
-        self.state().invoices.insert(invoice.number.clone(), invoice.clone());
-        Ok(())
     }
 
     async fn counter(&self, counter: Counter, key: &str, now: OffsetDateTime) -> StoreResult<Option<WindowCount>> {

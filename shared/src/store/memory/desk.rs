@@ -1,0 +1,65 @@
+//! The assistance desk's queue and its requests ([`DeskStore`]).
+
+use super::MemoryStore;
+use crate::domain::{AssistanceRequest, AssistanceStatus};
+use crate::store::{CloseOutcome, CloseRequest, Counter, DeskStore, QueuePosition, StoreError, StoreResult};
+
+#[async_trait::async_trait]
+impl DeskStore for MemoryStore {
+    async fn open_assistance_requests(
+        &self,
+        limit: usize,
+        after: Option<&QueuePosition>,
+    ) -> StoreResult<(Vec<AssistanceRequest>, Option<QueuePosition>)> {
+        let state = self.state();
+        let mut open: Vec<&AssistanceRequest> = state.assistance.values().filter(|r| r.is_open()).collect();
+        open.sort_by(|a, b| (a.created_at, &a.reference).cmp(&(b.created_at, &b.reference)));
+        let page: Vec<AssistanceRequest> = open
+            .into_iter()
+            .filter(|r| after.is_none_or(|p| (r.created_at, &r.reference) > (p.created_at, &p.reference)))
+            .take(limit)
+            .cloned()
+            .collect();
+        let next = (page.len() == limit)
+            .then(|| page.last().map(|r| QueuePosition { created_at: r.created_at, reference: r.reference.clone() }))
+            .flatten();
+        Ok((page, next))
+    }
+
+    async fn assistance_request(&self, reference: &str) -> StoreResult<Option<AssistanceRequest>> {
+        Ok(self.state().assistance.get(reference).cloned())
+    }
+
+    async fn close_assistance_request(&self, close: &CloseRequest) -> StoreResult<CloseOutcome> {
+        let mut state = self.state();
+        let Some(request) = state.assistance.get(&close.reference) else {
+            return Err(StoreError::Corrupt("closing an assistance request that does not exist".into()));
+        };
+        if !request.is_open() {
+            return Ok(CloseOutcome::AlreadyClosed);
+        }
+        if close.new_email.is_some() && !state.files.contains_key(&close.certificate_number) {
+            return Err(StoreError::Corrupt("the request's certificate file does not exist".into()));
+        }
+        let request = state.assistance.get_mut(&close.reference).expect("checked above");
+        request.status =
+            AssistanceStatus::Closed { outcome: close.outcome.clone(), by: close.agent.clone(), at: close.now };
+        if state.open_assistance.get(&close.account) == Some(&close.reference) {
+            state.open_assistance.remove(&close.account);
+        }
+        if let Some(email) = &close.new_email {
+            let file = state.files.get_mut(&close.certificate_number).expect("checked above");
+            file.email = Some(email.clone());
+            file.email_changed_at = Some(close.now);
+            state.employee_emails.insert(close.certificate_number.clone());
+            state
+                .counters
+                .remove(&(Counter::LookupFailuresOfCertificate, close.certificate_number.as_str().to_owned()));
+            state.counters.remove(&(Counter::LookupFailuresOfAccount, close.account.as_str().to_owned()));
+        }
+        for event in &close.audit {
+            state.audit(event.clone());
+        }
+        Ok(CloseOutcome::Closed)
+    }
+}
