@@ -39,6 +39,7 @@ export IAM_RECORDING_DIR="$(mktemp -d -t iam-recording.XXXXXX)"
 stage "build every crate and test (one cargo run)" cargo test --workspace --no-run --locked
 stage "cargo test (unit, contract, e2e, races, tokens, events)" cargo test --workspace --locked -- --test-threads=4
 stage "IAM policies = recorded AWS calls, per function" cargo test -p local-api --locked --test api -- --ignored --nocapture iam_parity
+stage "clippy, every crate and test, warnings denied" cargo clippy --workspace --all-targets --locked -- -D warnings
 stage "cfn-lint template.yaml" "$VENV/bin/cfn-lint" --regions ca-central-1 -- template.yaml
 stage "sam validate --lint" "$SAM_VENV/bin/sam" validate --lint --region ca-central-1 --template template.yaml
 stage "openapi.yaml is valid OpenAPI 3.1" "$VENV/bin/openapi-spec-validator" openapi.yaml

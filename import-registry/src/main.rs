@@ -209,11 +209,11 @@ async fn main() -> ExitCode {
     }
     let started = Instant::now();
     let store = if args.dry_run { None } else { Some(Arc::new(store(&args).await)) };
-    if let (Some(store), Some(_)) = (&store, &args.dynamodb_endpoint) {
-        if let Err(e) = store.create_table_if_missing().await {
-            eprintln!("import-registry: {e}");
-            return ExitCode::from(1);
-        }
+    if let (Some(store), Some(_)) = (&store, &args.dynamodb_endpoint)
+        && let Err(e) = store.create_table_if_missing().await
+    {
+        eprintln!("import-registry: {e}");
+        return ExitCode::from(1);
     }
     let mut importer = Importer {
         store,

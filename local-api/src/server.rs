@@ -125,16 +125,16 @@ async fn handle(
         Ok(value) => response::json(200, &value, language),
         Err(problem) => response::problem(&problem, language),
     };
-    if request.method() == http::Method::GET {
-        if let Some(asset) = crate::web::asset_at(&path) {
-            return hyper::Response::builder()
-                .header("content-type", asset.content_type)
-                .header("content-security-policy", crate::web::CONTENT_SECURITY_POLICY)
-                .header("x-content-type-options", "nosniff")
-                .header("cache-control", "no-cache")
-                .body(Full::new(Bytes::from_static(asset.body)))
-                .expect("valid response");
-        }
+    if request.method() == http::Method::GET
+        && let Some(asset) = crate::web::asset_at(&path)
+    {
+        return hyper::Response::builder()
+            .header("content-type", asset.content_type)
+            .header("content-security-policy", crate::web::CONTENT_SECURITY_POLICY)
+            .header("x-content-type-options", "nosniff")
+            .header("cache-control", "no-cache")
+            .body(Full::new(Bytes::from_static(asset.body)))
+            .expect("valid response");
     }
     let method = request.method().as_str().to_owned();
     let response = match (method.as_str(), path.as_str()) {

@@ -259,6 +259,58 @@ pub async fn load_dir(
         .await
 }
 
+/// Demo links (local API only, `links.csv`: `certificate_number,account`): each file is
+/// linked to the account through the store's own link write, with an audit event.
+pub async fn load_links<R: Read>(store: &dyn Store, input: R, now: time::OffsetDateTime) -> Result<usize, SeedError> {
+    use crate::audit::{Actor, AuditAction, AuditEvent};
+    use crate::domain::{AccountSubject, RecoverySession};
+    use crate::store::{LinkCommand, LinkOutcome, LinkProof};
+    let reader = reader(input, &["certificate_number", "account"])
+        .map_err(|e| SeedError::Rows { file: "links.csv".into(), errors: vec![e] })?;
+    let links: Vec<(CertificateNumber, AccountSubject)> = rows(reader, 2, |r| {
+        Ok((
+            CertificateNumber::parse(&r[0]).map_err(|e| format!("certificate_number: {e}"))?,
+            AccountSubject::parse(&r[1]).map_err(|e| format!("account: {e}"))?,
+        ))
+    })
+    .collect::<Result<_, _>>()
+    .map_err(|e| SeedError::Rows { file: "links.csv".into(), errors: vec![e] })?;
+    for (number, account) in &links {
+        let session = RecoverySession {
+            id: crate::ids::session_id(),
+            account: account.clone(),
+            certificate_number: number.clone(),
+            opened_at: now,
+            expires_at: now + std::time::Duration::from_secs(60),
+            code: None,
+            sends: 0,
+            last_sent_at: None,
+            invoice_attempts: 0,
+            replaced_code_hashes: Vec::new(),
+        };
+        let event = |action, outcome: &str| AuditEvent::new(number, now, Actor::account(account), action, outcome);
+        store.open_session(&session, event(AuditAction::Lookup, "seeded")).await?;
+        let current = store.certificate(number).await?;
+        let command = LinkCommand {
+            account: account.clone(),
+            certificate_number: number.clone(),
+            session_id: session.id.clone(),
+            proof: LinkProof::Invoice { max_attempts: 1 },
+            file_linked_account: current.and_then(|f| f.linked_account),
+            account_linked_certificate: None,
+            now,
+            audit: vec![event(AuditAction::Link, "seeded")],
+        };
+        if store.link(&command).await? != LinkOutcome::Linked {
+            return Err(SeedError::Rows {
+                file: "links.csv".into(),
+                errors: vec![RowError { line: 0, reason: format!("{number} could not be linked") }],
+            });
+        }
+    }
+    Ok(links.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,56 +368,4 @@ mod tests {
         assert_eq!(cents("7"), Ok(700));
         assert!(cents("1.234").is_err() && cents("-1").is_err() && cents("").is_err());
     }
-}
-
-/// Demo links (local API only, `links.csv`: `certificate_number,account`): each file is
-/// linked to the account through the store's own link write, with an audit event.
-pub async fn load_links<R: Read>(store: &dyn Store, input: R, now: time::OffsetDateTime) -> Result<usize, SeedError> {
-    use crate::audit::{Actor, AuditAction, AuditEvent};
-    use crate::domain::{AccountSubject, RecoverySession};
-    use crate::store::{LinkCommand, LinkOutcome, LinkProof};
-    let reader = reader(input, &["certificate_number", "account"])
-        .map_err(|e| SeedError::Rows { file: "links.csv".into(), errors: vec![e] })?;
-    let links: Vec<(CertificateNumber, AccountSubject)> = rows(reader, 2, |r| {
-        Ok((
-            CertificateNumber::parse(&r[0]).map_err(|e| format!("certificate_number: {e}"))?,
-            AccountSubject::parse(&r[1]).map_err(|e| format!("account: {e}"))?,
-        ))
-    })
-    .collect::<Result<_, _>>()
-    .map_err(|e| SeedError::Rows { file: "links.csv".into(), errors: vec![e] })?;
-    for (number, account) in &links {
-        let session = RecoverySession {
-            id: crate::ids::session_id(),
-            account: account.clone(),
-            certificate_number: number.clone(),
-            opened_at: now,
-            expires_at: now + std::time::Duration::from_secs(60),
-            code: None,
-            sends: 0,
-            last_sent_at: None,
-            invoice_attempts: 0,
-            replaced_code_hashes: Vec::new(),
-        };
-        let event = |action, outcome: &str| AuditEvent::new(number, now, Actor::account(account), action, outcome);
-        store.open_session(&session, event(AuditAction::Lookup, "seeded")).await?;
-        let current = store.certificate(number).await?;
-        let command = LinkCommand {
-            account: account.clone(),
-            certificate_number: number.clone(),
-            session_id: session.id.clone(),
-            proof: LinkProof::Invoice { max_attempts: 1 },
-            file_linked_account: current.and_then(|f| f.linked_account),
-            account_linked_certificate: None,
-            now,
-            audit: vec![event(AuditAction::Link, "seeded")],
-        };
-        if store.link(&command).await? != LinkOutcome::Linked {
-            return Err(SeedError::Rows {
-                file: "links.csv".into(),
-                errors: vec![RowError { line: 0, reason: format!("{number} could not be linked") }],
-            });
-        }
-    }
-    Ok(links.len())
 }

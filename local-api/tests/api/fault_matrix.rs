@@ -147,7 +147,7 @@ enum Request {
     State,
     MyCertificate,
     Queue,
-    RequestView,
+    StaffView,
     Resolve,
     AuditTrail,
 }
@@ -164,7 +164,7 @@ impl Request {
             Self::State => ("GET", "/recovery"),
             Self::MyCertificate => ("GET", "/me/certificate"),
             Self::Queue => ("GET", "/agent/assistance-requests"),
-            Self::RequestView => ("GET", "/agent/assistance-requests/{reference}"),
+            Self::StaffView => ("GET", "/agent/assistance-requests/{reference}"),
             Self::Resolve => ("POST", "/agent/assistance-requests/{reference}/resolve"),
             Self::AuditTrail => ("GET", "/agent/certificates/{number}/audit"),
         }
@@ -410,7 +410,7 @@ const QUEUE: Scenario = Scenario {
 
 const REQUEST_VIEW: Scenario = Scenario {
     setup: &[Setup::Lookup, Setup::Assistance],
-    request: Request::RequestView,
+    request: Request::StaffView,
     answer: (200, ""),
     steps: &[
         read("store.assistance_request"),
@@ -757,7 +757,7 @@ impl FaultApp {
             Request::State => self.call("GET", "/recovery", t, None).await,
             Request::MyCertificate => self.call("GET", "/me/certificate", t, None).await,
             Request::Queue => self.call("GET", "/agent/assistance-requests?status=open", &self.staff, None).await,
-            Request::RequestView => {
+            Request::StaffView => {
                 let path = format!("/agent/assistance-requests/{}", cell.reference.as_ref().unwrap());
                 self.call("GET", &path, &self.staff, None).await
             }

@@ -73,10 +73,8 @@ impl JsonBody {
                 ParseError::InvalidFormat
             })
         });
-        if not_allowed {
-            if let Some(last) = self.errors.last_mut() {
-                last.reason = FieldReason::NotAllowed;
-            }
+        if not_allowed && let Some(last) = self.errors.last_mut() {
+            last.reason = FieldReason::NotAllowed;
         }
         value
     }
