@@ -16,11 +16,7 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// DynamoDB Local, each call's store method named for the IAM recording.
 async fn dynamodb() -> Option<RecordingStore<DynamoStore>> {
-    let Ok(endpoint) = std::env::var("DYNAMODB_ENDPOINT") else {
-        assert!(std::env::var("REQUIRE_EMULATORS").is_err(), "REQUIRE_EMULATORS is set but DYNAMODB_ENDPOINT is not");
-        eprintln!("DynamoDB Local run left out: DYNAMODB_ENDPOINT is not set (plain cargo test)");
-        return None;
-    };
+    let endpoint = crate::emulators::dynamodb_endpoint()?;
     let config = certificate_recovery::local_aws::sdk_config().await;
     let client = certificate_recovery::local_aws::dynamodb(&config, Some(&endpoint));
     let store = DynamoStore::new(client, format!("contract-{}", certificate_recovery::ids::random_hex(6)));

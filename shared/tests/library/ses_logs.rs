@@ -22,7 +22,7 @@ async fn a_code_email_sent_at_trace_level_leaves_neither_the_code_nor_the_addres
     }
 
     // The email did go out, with the code in its subject.
-    let sent = moto_messages(&std::env::var("SES_ENDPOINT").unwrap()).await;
+    let sent = crate::emulators::moto_messages(&std::env::var("SES_ENDPOINT").unwrap()).await;
     let ours: Vec<_> = sent.iter().filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str()).collect();
     assert_eq!(ours.len(), 1);
     assert_eq!(ours[0]["subject"], "Your security code: 482915");
@@ -75,14 +75,8 @@ async fn no_span_opened_during_a_send_holds_the_code_or_the_address() {
 }
 
 async fn code_email(code: &str) -> Option<(SesMailer, EmailAddress, certificate_recovery::mailer::Email)> {
-    let Ok(endpoint) = std::env::var("SES_ENDPOINT") else {
-        assert!(std::env::var("REQUIRE_EMULATORS").is_err(), "REQUIRE_EMULATORS is set but SES_ENDPOINT is not");
-        eprintln!("moto run left out: SES_ENDPOINT is not set (plain cargo test)");
-        return None;
-    };
-    let config = certificate_recovery::local_aws::sdk_config().await;
-    let client = certificate_recovery::local_aws::sesv2(&config, Some(&endpoint));
-    let _ = client.create_email_identity().email_identity("opc.test").send().await;
+    let endpoint = crate::emulators::moto_endpoint()?;
+    let client = crate::emulators::moto_ses(&endpoint).await;
     let to = EmailAddress::parse(&format!("holder+{}@exemple.ca", certificate_recovery::ids::random_hex(6))).unwrap();
     let code = SecurityCode::parse(code).unwrap();
     let email = templates::security_code(&to, Language::En, &code, &CertificateNumber::parse("AG-1").unwrap(), 15);
@@ -125,15 +119,4 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanFields {
         values.record(&mut Text(&mut text));
         self.0.lock().unwrap().push(text);
     }
-}
-
-/// moto's sent mail, read with the library's own hyper stack.
-async fn moto_messages(endpoint: &str) -> Vec<serde_json::Value> {
-    use http_body_util::{BodyExt, Empty};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Empty<hyper::body::Bytes>>();
-    let response = client.get(format!("{endpoint}/moto-api/data.json").parse().unwrap()).await.unwrap();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    let data: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    data["ses"]["Message"].as_array().cloned().unwrap_or_default()
 }

@@ -6,14 +6,8 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn sends_the_security_code_email_through_ses_v2() {
-    let Ok(endpoint) = std::env::var("SES_ENDPOINT") else {
-        assert!(std::env::var("REQUIRE_EMULATORS").is_err(), "REQUIRE_EMULATORS is set but SES_ENDPOINT is not");
-        eprintln!("moto run left out: SES_ENDPOINT is not set (plain cargo test)");
-        return;
-    };
-    let config = certificate_recovery::local_aws::sdk_config().await;
-    let client = certificate_recovery::local_aws::sesv2(&config, Some(&endpoint));
-    let _ = client.create_email_identity().email_identity("opc.test").send().await;
+    let Some(endpoint) = crate::emulators::moto_endpoint() else { return };
+    let client = crate::emulators::moto_ses(&endpoint).await;
     let mailer = SesMailer::new(client, "no-reply@opc.test");
 
     let tag = certificate_recovery::ids::random_hex(6);
@@ -22,13 +16,8 @@ async fn sends_the_security_code_email_through_ses_v2() {
     let email = templates::security_code(&to, Language::En, &code, &CertificateNumber::parse("AG-1").unwrap(), 15);
     mailer.send(&email).await.expect("SES accepts the email");
 
-    let data: Value = reqwest_free_get(&format!("{endpoint}/moto-api/data.json")).await;
-    let sent: Vec<&Value> = data["ses"]["Message"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str())
-        .collect();
+    let messages = crate::emulators::moto_messages(&endpoint).await;
+    let sent: Vec<&Value> = messages.iter().filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str()).collect();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["source"], "no-reply@opc.test");
     assert_eq!(sent[0]["subject"], "Your security code: 482915");
@@ -39,14 +28,4 @@ async fn sends_the_security_code_email_through_ses_v2() {
     let stranger = SesMailer::new(mailer.client().clone(), "someone@unverified.example");
     let error = stranger.send(&email).await.unwrap_err().to_string();
     assert!(!error.contains(to.as_str()), "{error}");
-}
-
-/// A GET without an HTTP client crate: the library's own hyper stack.
-async fn reqwest_free_get(url: &str) -> Value {
-    use http_body_util::{BodyExt, Empty};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Empty<hyper::body::Bytes>>();
-    let response = client.get(url.parse().unwrap()).await.unwrap();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&body).unwrap()
 }
