@@ -215,7 +215,8 @@ pub struct SeedFiles<R> {
     pub links: Option<R>,
 }
 
-/// Loads a registry extract into the store: every row is checked before anything is written.
+/// Loads a registry extract into the store: every certificate and invoice row is checked
+/// before any is written; the links are checked before any link is written.
 /// Answers how many certificate files, invoices and links were loaded.
 pub async fn load<R: Read>(
     store: &dyn Store,
