@@ -45,5 +45,5 @@ stage "sam validate --lint" "$SAM_VENV/bin/sam" validate --lint --region ca-cent
 stage "openapi.yaml is valid OpenAPI 3.1" "$VENV/bin/openapi-spec-validator" openapi.yaml
 stage "API fuzzing: schemathesis vs openapi.yaml" scripts/api-fuzz.sh
 stage "cargo lambda watch + invoke (lookup)" scripts/lambda-smoke.sh
-stage "the holder's page in Chromium (Playwright, axe)" scripts/web-tests.sh
+stage "the holder's page and the Office's page in Chromium (Playwright, axe)" scripts/web-tests.sh
 stage "cargo lambda build --release: every bootstrap" scripts/bootstrap-sizes.sh

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The holder's page in a real browser: Debian's Chromium (installed with apt-get when
-# missing), playwright-core and @axe-core/playwright (npm, web/tests), against two local APIs
-# (one with 2-second codes for the expiry test). Screenshots go to target/screenshots/.
+# The holder's page and the Office's page in a real browser: Debian's Chromium (installed with
+# apt-get when missing), playwright-core and @axe-core/playwright (npm, web/tests), against
+# three local APIs (one with 2-second codes for the expiry test; one of its own for the
+# Office's page, so its queue holds only its tests' requests). Screenshots go to
+# target/screenshots/.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$ROOT"
@@ -26,10 +28,12 @@ start_local_api() { # port [ENV=VALUE...]
 }
 main_port=$(free_port)
 short_port=$(free_port)
+agent_port=$(free_port)
 start_local_api "$main_port"
 start_local_api "$short_port" CODE_TTL_SECONDS=2
+start_local_api "$agent_port"
 
 rm -rf target/screenshots
 (cd web/tests && BASE_URL="http://127.0.0.1:$main_port" SHORT_CODES_URL="http://127.0.0.1:$short_port" \
-  SCREENSHOT_DIR="$ROOT/target/screenshots" node --test --test-concurrency=1 .)
+  AGENT_BASE_URL="http://127.0.0.1:$agent_port" SCREENSHOT_DIR="$ROOT/target/screenshots" node --test --test-concurrency=1 .)
 echo "    screenshots: $(ls target/screenshots | wc -l) in target/screenshots/"

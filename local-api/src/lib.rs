@@ -5,7 +5,7 @@
 pub mod demo;
 mod dev_routes;
 mod server;
-mod web;
+pub mod web;
 
 use certificate_recovery::auth::{IssuerSettings, IssuerVerifier, JwksSource, TokenVerifier};
 use certificate_recovery::clock::{Clock, SystemClock};

@@ -136,6 +136,14 @@ async fn handle(
             .body(Full::new(Bytes::from_static(asset.body)))
             .expect("valid response");
     }
+    if request.method() == http::Method::GET && path == "/agent" {
+        // The Office's page's relative links need the trailing slash.
+        return hyper::Response::builder()
+            .status(308)
+            .header("location", "/agent/")
+            .body(Full::new(Bytes::new()))
+            .expect("valid response");
+    }
     let method = request.method().as_str().to_owned();
     let response = match (method.as_str(), path.as_str()) {
         ("POST", "/dev/token") => dev_answer(dev.token(request.body().as_ref())),

@@ -23,3 +23,4 @@ mod recovery_paths;
 mod rules_doc;
 mod template;
 mod tokens;
+mod web_pages;

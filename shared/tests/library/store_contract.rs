@@ -807,6 +807,28 @@ async fn the_queue_pages_oldest_first(store: &dyn Store) {
     assert_eq!(refs(&third), ["AR-0000-0000"]);
     assert_eq!(store.assistance_request("AR-0000-0002").await.unwrap().unwrap().account, account("acct-2"));
     assert_eq!(store.assistance_request("AR-NONE").await.unwrap(), None);
+
+    // Requests a fraction of a millisecond apart, and a position that comes back from the
+    // HTTP cursor in whole milliseconds: no request shows twice, none is skipped.
+    for i in 0..3u64 {
+        let at = NOW + Duration::from_secs(60) + Duration::from_micros(100 * i + 50);
+        let r = request(&format!("AR-0000-001{i}"), &format!("acct-1{i}"), "C1", at);
+        store.open_assistance_request(&r, event("C1", at, "opened")).await.unwrap();
+    }
+    let (all, _) = store.open_assistance_requests(100, None).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after: Option<QueuePosition> = None;
+    for _ in 0..all.len() {
+        let (page, next) = store.open_assistance_requests(2, after.as_ref()).await.unwrap();
+        seen.extend(refs(&page));
+        let Some(next) = next else { break };
+        let millis = next.created_at.unix_timestamp_nanos() / 1_000_000 * 1_000_000;
+        after = Some(QueuePosition {
+            created_at: time::OffsetDateTime::from_unix_timestamp_nanos(millis).unwrap(),
+            reference: next.reference,
+        });
+    }
+    assert_eq!(seen, refs(&all), "each open request once, in order");
 }
 
 async fn closing_a_request_with_a_new_email_is_atomic(store: &dyn Store) {

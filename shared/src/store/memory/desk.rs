@@ -12,11 +12,18 @@ impl DeskStore for MemoryStore {
         after: Option<&QueuePosition>,
     ) -> StoreResult<(Vec<AssistanceRequest>, Option<QueuePosition>)> {
         let state = self.state();
+        // Ordered as DynamoDB's index orders them: by the millisecond, then the reference. A
+        // position comes back from a cursor in milliseconds, so a finer time here would put a
+        // request after its own position and show it twice.
+        let position =
+            |at: time::OffsetDateTime, reference: &str| (at.unix_timestamp_nanos() / 1_000_000, reference.to_owned());
         let mut open: Vec<&AssistanceRequest> = state.assistance.values().filter(|r| r.is_open()).collect();
-        open.sort_by(|a, b| (a.created_at, &a.reference).cmp(&(b.created_at, &b.reference)));
+        open.sort_by_key(|r| position(r.created_at, &r.reference));
         let page: Vec<AssistanceRequest> = open
             .into_iter()
-            .filter(|r| after.is_none_or(|p| (r.created_at, &r.reference) > (p.created_at, &p.reference)))
+            .filter(|r| {
+                after.is_none_or(|p| position(r.created_at, &r.reference) > position(p.created_at, &p.reference))
+            })
             .take(limit)
             .cloned()
             .collect();
