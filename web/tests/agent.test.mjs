@@ -335,7 +335,8 @@ test("the other two outcomes, and a second resolve's 409 as a sentence", async (
   await other.waitForSelector("#flash");
   await staff.check("input[name=outcome][value=identity_not_confirmed]");
   await staff.click("#resolve button[type=submit]");
-  await staff.waitForSelector("[role=alert]");
+  // (The alert of the missing outcome is still there until the answer comes.)
+  await staff.waitForFunction(() => /déjà fermée/.test(document.querySelector("[role=alert]")?.textContent));
   assert.match(await staff.textContent("[role=alert]"), /Cette demande est déjà fermée : un autre employé l’a traitée/);
   assert.equal(await focusedId(staff), "view-error");
   const closed = await staff.textContent(".closed");
