@@ -161,6 +161,9 @@ test("a holder's request, worked in the Office's page with a new email; the hold
   await bothLanguages(staff, "agent-1-sign-in", async (l) => {
     assert.equal(await heading(staff), l === "fr" ? "Connexion des employés" : "Staff sign-in");
   });
+  // The language toggle stays readable under the mouse (white on the banner's dark blue).
+  await staff.hover("#language-toggle");
+  assert.equal(await staff.$eval("#language-toggle", (e) => getComputedStyle(e).color), "rgb(255, 255, 255)");
   await staffSignIn(staff);
 
   // The queue: the request just filed, with its age, name, phone, preferred time, language.
