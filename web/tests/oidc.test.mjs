@@ -190,6 +190,12 @@ test("the holder signs in at the citizen issuer with Code + PKCE and links", asy
   await page.waitForSelector(".summary");
   assert.match(await page.textContent(".summary"), /AG100001/);
   await shot(page, "oidc-2-holder-linked");
+  // Just signed in with a token of an issuer the API does not trust: what to do, not a loop.
+  await page.evaluate((t) => sessionStorage.setItem("recovery.token", t), foreignToken("holder-page"));
+  await page.reload();
+  await page.waitForSelector("[role=alert]");
+  assert.match(await page.textContent("[role=alert]"), /Le service n’a pas accepté votre connexion.*communiquez avec l’Office/);
+  await shot(page, "oidc-2b-holder-foreign-issuer");
   await page.context().close();
 });
 
