@@ -2,8 +2,9 @@
 # The holder's page and the Office's page in a real browser: Debian's Chromium (installed with
 # apt-get when missing), playwright-core and @axe-core/playwright (npm, web/tests), against
 # three local APIs (one with 2-second codes for the expiry test; one of its own for the
-# Office's page, so its queue holds only its tests' requests). Screenshots go to
-# target/screenshots/.
+# Office's page, so its queue holds only its tests' requests). web/tests/oidc.test.mjs starts
+# a fourth itself, verifying tokens of two oidc-provider issuers it runs on loopback (the
+# pages in oidc mode). Screenshots go to target/screenshots/.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$ROOT"
@@ -35,5 +36,5 @@ start_local_api "$agent_port"
 
 rm -rf target/screenshots
 (cd web/tests && BASE_URL="http://127.0.0.1:$main_port" SHORT_CODES_URL="http://127.0.0.1:$short_port" \
-  AGENT_BASE_URL="http://127.0.0.1:$agent_port" SCREENSHOT_DIR="$ROOT/target/screenshots" node --test --test-concurrency=1 .)
+  AGENT_BASE_URL="http://127.0.0.1:$agent_port" LOCAL_API_BIN="$ROOT/target/debug/local-api" SCREENSHOT_DIR="$ROOT/target/screenshots" node --test --test-concurrency=1 .)
 echo "    screenshots: $(ls target/screenshots | wc -l) in target/screenshots/"

@@ -8,6 +8,7 @@ const state = {
   lang: sessionStorage.getItem("recovery.lang") === "en" ? "en" : "fr",
   config: null,
   token: sessionStorage.getItem("recovery.token"),
+  signedInAt: Number(sessionStorage.getItem("recovery.signedInAt")) || 0,
   view: null, // { name, data, error }
   values: {},
   timer: null,
@@ -61,7 +62,7 @@ async function signIn(subject) {
   if (state.config.mode === "local") {
     const response = await fetch(`${state.config.api}/dev/token`, { method: "POST", body: JSON.stringify({ sub: subject }) });
     const json = await response.json();
-    setToken(json.token);
+    setToken(json.token, { fresh: true });
     await resume();
   } else {
     await (await oidcManager()).signinRedirect();
@@ -72,14 +73,29 @@ async function finishOidcSignIn() {
   const params = new URLSearchParams(location.search);
   if (state.config.mode !== "oidc" || !params.has("code") || !params.has("state")) return;
   const user = await (await oidcManager()).signinRedirectCallback();
-  setToken(user.id_token);
+  setToken(user.id_token, { fresh: true });
   history.replaceState(null, "", location.pathname);
 }
 
-function setToken(token) {
+/** `fresh`: the token of a sign-in just made (not one kept from earlier). */
+function setToken(token, { fresh = false } = {}) {
   state.token = token;
   if (token) sessionStorage.setItem("recovery.token", token);
   else sessionStorage.removeItem("recovery.token");
+  if (fresh) {
+    state.signedInAt = Date.now();
+    sessionStorage.setItem("recovery.signedInAt", String(state.signedInAt));
+  }
+}
+
+/** Whether the token's `exp` has passed (read, not verified: only to choose a sentence). */
+function expired(token) {
+  try {
+    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof payload.exp === "number" && payload.exp * 1000 <= Date.now();
+  } catch {
+    return true;
+  }
 }
 
 // ---------------------------------------------------------------- rendering
@@ -306,8 +322,11 @@ function fieldErrors(answer, names) {
 /** Answers every citizen route the same way: a state to show, or a problem to explain. */
 async function handle(answer, { step, names = {} }) {
   if (answer.status === 401) {
+    // Refused right after signing in, before it expires: no ended session (the issuer's new
+    // keys not known yet, a wrong issuer…); "sign in again" alone would go in circles.
+    const justSignedIn = Date.now() - state.signedInAt < 2 * 60 * 1000 && !expired(state.token);
     setToken(null);
-    return show("signIn", { error: problemText(answer) }, { focus: "error" });
+    return show("signIn", { error: justSignedIn ? t("error_refused_after_sign_in") : problemText(answer) }, { focus: "error" });
   }
   if (answer.status >= 200 && answer.status < 300) return showState(answer.body, { justMatched: step === "lookup" });
   if (answer.body.code === "no_recovery_session") {

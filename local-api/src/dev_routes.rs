@@ -14,6 +14,8 @@ pub struct Dev {
     pub citizen_issuer: String,
     pub staff_issuer: String,
     pub outbox: Option<Arc<Outbox>>,
+    /// The pages' configuration (local mode unless told otherwise) and their policy.
+    pub pages: crate::web::PageConfigs,
 }
 
 impl Dev {

@@ -48,6 +48,11 @@ pub struct Options {
     pub wrap_store: Option<StoreWrap>,
     /// Wraps the mailer the routes use (the tests' fault layer).
     pub wrap_mailer: Option<MailerWrap>,
+    /// Verify tokens against the issuers of the environment (`CITIZEN_*`, `STAFF_*`, as in
+    /// Lambda) instead of the development issuer: a real OpenID provider on this machine.
+    pub issuers_from_env: bool,
+    /// The pages' `config.json`s, instead of local mode (`oidc` mode against those issuers).
+    pub pages: web::PageConfigs,
 }
 
 pub type StoreWrap = Arc<dyn Fn(Arc<dyn Store>) -> Arc<dyn Store> + Send + Sync>;
@@ -67,6 +72,8 @@ impl Options {
             clock: Arc::new(SystemClock),
             wrap_store: None,
             wrap_mailer: None,
+            issuers_from_env: false,
+            pages: web::PageConfigs::default(),
         }
     }
 }
@@ -99,6 +106,8 @@ pub enum StartError {
     Ses(String),
     #[error("CODE_HASH_SECRET: {0}")]
     Secret(#[from] certificate_recovery::security_code_hash::WeakSecret),
+    #[error("issuers: {0}")]
+    Issuers(#[from] certificate_recovery::auth::AuthConfigError),
 }
 
 async fn store(options: &Options) -> Result<Arc<dyn Store>, StartError> {
@@ -165,7 +174,11 @@ impl LocalApi {
                 jwks: JwksSource::Inline(jwks.clone()),
             })
         };
-        let tokens = TokenVerifier { citizen: verifier(&citizen_issuer), staff: Some(verifier(&staff_issuer)) };
+        let tokens = if options.issuers_from_env {
+            TokenVerifier::from_env()?
+        } else {
+            TokenVerifier { citizen: verifier(&citizen_issuer), staff: Some(verifier(&staff_issuer)) }
+        };
         let mut store = store(&options).await?;
         seed(store.as_ref(), &options).await?;
         if let Some(wrap) = &options.wrap_store {
@@ -183,6 +196,7 @@ impl LocalApi {
             citizen_issuer: citizen_issuer.clone(),
             staff_issuer: staff_issuer.clone(),
             outbox: outbox.clone(),
+            pages: options.pages.clone(),
         });
         Ok(Self {
             address,

@@ -26,12 +26,25 @@ struct Args {
     /// Sender address with --ses-endpoint (its domain identity is created when missing).
     #[arg(long, env = "SENDER_ADDRESS", default_value = "no-reply@opc.local.test")]
     sender: String,
+    /// Verify tokens against the issuers of the environment, as in Lambda (CITIZEN_ISSUER,
+    /// CITIZEN_AUDIENCE, CITIZEN_JWKS_URL…, the same STAFF_*) instead of the development
+    /// issuer, e.g. an OpenID provider on this machine (plain http to loopback only).
+    #[arg(long)]
+    issuers_from_env: bool,
+    /// The holder's page's config.json (a file), instead of local mode.
+    #[arg(long)]
+    web_config: Option<PathBuf>,
+    /// The Office's page's config.json (a file), instead of local mode.
+    #[arg(long)]
+    agent_web_config: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     certificate_recovery::telemetry::init_terminal();
     let args = Args::parse();
+    let read = |path: Option<PathBuf>| path.map(std::fs::read_to_string).transpose();
+    let pages = local_api::web::PageConfigs::new(read(args.web_config)?, read(args.agent_web_config)?)?;
     let options = Options {
         seed: args.seed.map_or_else(|| Seed::Demo(DemoRegistry::new(None)), Seed::Dir),
         dynamodb_endpoint: args.dynamodb_endpoint,
@@ -40,6 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sender: args.sender,
         print_emails: true,
         settings: certificate_recovery::settings::RuleSettings::from_env()?,
+        issuers_from_env: args.issuers_from_env,
+        pages,
         ..Options::new(args.port)
     };
     let api = LocalApi::build(options).await?;

@@ -128,12 +128,16 @@ async fn handle(
     if request.method() == http::Method::GET
         && let Some(asset) = crate::web::asset_at(&path)
     {
+        let body = match dev.pages.config_at(&path) {
+            Some(config) => Bytes::from(config.to_owned()),
+            None => Bytes::from_static(asset.body),
+        };
         return hyper::Response::builder()
             .header("content-type", asset.content_type)
-            .header("content-security-policy", crate::web::CONTENT_SECURITY_POLICY)
+            .header("content-security-policy", dev.pages.content_security_policy())
             .header("x-content-type-options", "nosniff")
             .header("cache-control", "no-cache")
-            .body(Full::new(Bytes::from_static(asset.body)))
+            .body(Full::new(body))
             .expect("valid response");
     }
     if request.method() == http::Method::GET && path == "/agent" {

@@ -54,3 +54,59 @@ pub const PATHS: [&str; 13] = [
 
 /// Same-origin everything: no inline script or style, no framing.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The pages' `config.json`s when they are not in local mode (`--web-config`,
+/// `--agent-web-config`): `oidc` mode against issuers on this machine. The policy then lets the
+/// pages reach each configured `oidc.authority` (discovery, token endpoint), and nothing else.
+#[derive(Debug, Clone, Default)]
+pub struct PageConfigs {
+    holder: Option<String>,
+    agent: Option<String>,
+    connect: Vec<String>,
+}
+
+impl PageConfigs {
+    /// Each a JSON object with a `mode`; an `oidc.authority` must be an absolute http(s) URL.
+    pub fn new(holder: Option<String>, agent: Option<String>) -> Result<Self, String> {
+        let mut connect = Vec::new();
+        for (name, config) in [("--web-config", &holder), ("--agent-web-config", &agent)] {
+            let Some(config) = config else { continue };
+            let value: serde_json::Value =
+                serde_json::from_str(config).map_err(|e| format!("{name}: not JSON ({e})"))?;
+            if !value["mode"].is_string() {
+                return Err(format!("{name}: no \"mode\""));
+            }
+            if let Some(authority) = value["oidc"]["authority"].as_str() {
+                let uri: http::Uri = authority.parse().map_err(|_| format!("{name}: oidc.authority is not a URL"))?;
+                let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.authority()) else {
+                    return Err(format!("{name}: oidc.authority is not an absolute URL"));
+                };
+                if !["http", "https"].contains(&scheme) {
+                    return Err(format!("{name}: oidc.authority is not http(s)"));
+                }
+                let origin = format!("{scheme}://{host}");
+                if !connect.contains(&origin) {
+                    connect.push(origin);
+                }
+            }
+        }
+        Ok(Self { holder, agent, connect })
+    }
+
+    /// The configuration served at `path` instead of the local one, if any.
+    pub fn config_at(&self, path: &str) -> Option<&str> {
+        match path {
+            "/config.json" => self.holder.as_deref(),
+            "/agent/config.json" => self.agent.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// [`CONTENT_SECURITY_POLICY`], with the configured issuers' origins in `connect-src`.
+    pub fn content_security_policy(&self) -> String {
+        if self.connect.is_empty() {
+            return CONTENT_SECURITY_POLICY.to_owned();
+        }
+        CONTENT_SECURITY_POLICY.replace("connect-src 'self'", &format!("connect-src 'self' {}", self.connect.join(" ")))
+    }
+}

@@ -12,6 +12,7 @@ const state = {
   lang: sessionStorage.getItem("agent.lang") === "en" ? "en" : "fr",
   config: null,
   token: sessionStorage.getItem("agent.token"),
+  signedInAt: Number(sessionStorage.getItem("agent.signedInAt")) || 0,
   view: null, // { name, data, error, fields }
   values: {},
   flash: null, // a status message shown once on the queue
@@ -84,7 +85,7 @@ async function signIn() {
       return show("signIn", { error: "error_network" }, { focus: "error" });
     }
     if (!json.token) return show("signIn", { error: "error_sign_in" }, { focus: "error" });
-    setToken(json.token);
+    setToken(json.token, { fresh: true });
     return route();
   }
   try {
@@ -98,7 +99,7 @@ async function finishOidcSignIn() {
   const params = new URLSearchParams(location.search);
   if (state.config.mode !== "oidc" || !params.has("code") || !params.has("state")) return;
   const user = await (await oidcManager()).signinRedirectCallback();
-  setToken(user.id_token);
+  setToken(user.id_token, { fresh: true });
   params.delete("code");
   params.delete("state");
   params.delete("session_state");
@@ -107,10 +108,25 @@ async function finishOidcSignIn() {
   history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
 }
 
-function setToken(token) {
+/** Whether the token's `exp` has passed (read, not verified: only to choose a sentence). */
+function expired(token) {
+  try {
+    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof payload.exp === "number" && payload.exp * 1000 <= Date.now();
+  } catch {
+    return true;
+  }
+}
+
+/** `fresh`: the token of a sign-in just made (not one kept from earlier). */
+function setToken(token, { fresh = false } = {}) {
   state.token = token;
   if (token) sessionStorage.setItem("agent.token", token);
   else sessionStorage.removeItem("agent.token");
+  if (fresh) {
+    state.signedInAt = Date.now();
+    sessionStorage.setItem("agent.signedInAt", String(state.signedInAt));
+  }
   $("#sign-out").hidden = !token;
 }
 
@@ -413,8 +429,12 @@ function wire() {
 /** The answers every staff route shares: signed out, not an employee, or another problem. */
 function refused(answer) {
   if (answer.status === 401) {
+    // A token refused right after signing in, before it expires, is no ended session (the
+    // issuer's new keys not known yet, a clock far off…): "sign in again" would send the
+    // person in circles.
+    const justSignedIn = Date.now() - state.signedInAt < 2 * 60 * 1000 && !expired(state.token);
     setToken(null);
-    show("signIn", { error: problemKey(answer) }, { focus: "error" });
+    show("signIn", { error: justSignedIn ? "error_refused_after_sign_in" : problemKey(answer) }, { focus: "error" });
     return true;
   }
   if (answer.status === 403) {

@@ -161,6 +161,9 @@ test("a holder's request, worked in the Office's page with a new email; the hold
   await bothLanguages(staff, "agent-1-sign-in", async (l) => {
     assert.equal(await heading(staff), l === "fr" ? "Connexion des employés" : "Staff sign-in");
   });
+  // The language toggle stays readable under the mouse (white on the banner's dark blue).
+  await staff.hover("#language-toggle");
+  assert.equal(await staff.$eval("#language-toggle", (e) => getComputedStyle(e).color), "rgb(255, 255, 255)");
   await staffSignIn(staff);
 
   // The queue: the request just filed, with its age, name, phone, preferred time, language.
@@ -290,7 +293,8 @@ test("a holder's request, worked in the Office's page with a new email; the hold
 test("the other two outcomes, and a second resolve's 409 as a sentence", async () => {
   const notConfirmed = await fileRequest("AG-100002", "1975-06-15", { language: "en", preferredTime: "morning" });
   const unreachable = await fileRequest("AG-100003", "1990-11-02");
-  const twice = await fileRequest("AG-100006", "1992-08-14", { language: "en" });
+  const hostile = `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>`;
+  const twice = await fileRequest("AG-100006", "1992-08-14", { language: "en", message: hostile });
 
   const staff = await newPage("/agent/");
   await staffSignIn(staff);
@@ -318,8 +322,13 @@ test("the other two outcomes, and a second resolve's 409 as a sentence", async (
   await staff.click("#language-toggle");
   await shot(staff, "agent-10-unreachable");
 
-  // No outcome chosen: a sentence tied to the choice.
+  // A holder's message is text, never markup, in the employee's page.
   await openRequest(staff, twice);
+  assert.equal(await staff.textContent("blockquote.message"), hostile);
+  assert.equal(await staff.locator("blockquote.message img, blockquote.message script").count(), 0);
+  assert.equal(await staff.evaluate(() => window.pwned), undefined);
+
+  // No outcome chosen: a sentence tied to the choice.
   await staff.click("#resolve button[type=submit]");
   await staff.waitForSelector("#outcome-error");
   assert.match(await staff.textContent("#outcome-error"), /Choisissez le résultat de l’appel/);
@@ -335,7 +344,8 @@ test("the other two outcomes, and a second resolve's 409 as a sentence", async (
   await other.waitForSelector("#flash");
   await staff.check("input[name=outcome][value=identity_not_confirmed]");
   await staff.click("#resolve button[type=submit]");
-  await staff.waitForSelector("[role=alert]");
+  // (The alert of the missing outcome is still there until the answer comes.)
+  await staff.waitForFunction(() => /déjà fermée/.test(document.querySelector("[role=alert]")?.textContent));
   assert.match(await staff.textContent("[role=alert]"), /Cette demande est déjà fermée : un autre employé l’a traitée/);
   assert.equal(await focusedId(staff), "view-error");
   const closed = await staff.textContent(".closed");

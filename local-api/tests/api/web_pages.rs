@@ -6,7 +6,7 @@
 use crate::common::{Backend, spawn_app};
 use certificate_recovery::http::ROUTES;
 use certificate_recovery::lambda::Function;
-use local_api::web::{CONTENT_SECURITY_POLICY, PATHS, asset_at};
+use local_api::web::{CONTENT_SECURITY_POLICY, PATHS, PageConfigs, asset_at};
 
 #[test]
 fn no_page_file_is_a_route() {
@@ -93,4 +93,27 @@ async fn both_pages_are_served_with_the_strict_policy_and_the_staff_routes_stay_
     app.request("GET", "/agent/assistance-requests?status=open", None, None).await.assert(401, "unauthorized");
     app.request("GET", "/agent/certificates/AG-100001/audit", None, None).await.assert(401, "unauthorized");
     app.stop().await;
+}
+
+/// In `oidc` mode (`--web-config`, `--agent-web-config`) each page gets its configuration and
+/// may reach its issuer's origin, and no other; a configuration that is not one is refused.
+#[test]
+fn oidc_configurations_open_the_policy_to_their_issuers_only() {
+    let holder = r#"{"mode":"oidc","api":"","oidc":{"authority":"http://127.0.0.1:4001","client_id":"h"}}"#;
+    let agent = r#"{"mode":"oidc","api":"","oidc":{"authority":"http://127.0.0.1:4002/staff","client_id":"a"}}"#;
+    let pages = PageConfigs::new(Some(holder.into()), Some(agent.into())).unwrap();
+    assert_eq!(pages.config_at("/config.json"), Some(holder));
+    assert_eq!(pages.config_at("/agent/config.json"), Some(agent));
+    assert_eq!(pages.config_at("/app.js"), None);
+    let policy = pages.content_security_policy();
+    assert!(policy.contains("connect-src 'self' http://127.0.0.1:4001 http://127.0.0.1:4002;"), "{policy}");
+    assert_eq!(policy.replace(" http://127.0.0.1:4001 http://127.0.0.1:4002", ""), CONTENT_SECURITY_POLICY);
+
+    let local = PageConfigs::default();
+    assert_eq!(local.config_at("/config.json"), None);
+    assert_eq!(local.content_security_policy(), CONTENT_SECURITY_POLICY);
+
+    for bad in ["not json", r#"{"api":""}"#, r#"{"mode":"oidc","oidc":{"authority":"javascript:alert(1)"}}"#] {
+        assert!(PageConfigs::new(Some(bad.into()), None).is_err(), "{bad}");
+    }
 }
