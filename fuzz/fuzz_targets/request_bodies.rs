@@ -15,7 +15,7 @@ use certificate_recovery::http::requests::{
     InvoiceRequest, LookupRequest, RawBody, SendCodeRequest, VerifyRequest,
 };
 use certificate_recovery::recovery::assistance::AssistanceAsk;
-use certificate_recovery::problem::{ErrorCode, FieldReason, Problem};
+use certificate_recovery::http::problem::{ErrorCode, FieldReason, Problem};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 use time::macros::date;
@@ -63,7 +63,7 @@ fn refused(raw: &[u8], allowed: &[&str], problem: &Problem) {
     }
     // The problem renders in both languages, with its status.
     for language in [Language::Fr, Language::En] {
-        assert_eq!(problem.body(language)["status"], problem.code.status());
+        assert_eq!(problem.body(language)["status"], problem.status());
     }
 }
 
