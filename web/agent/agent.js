@@ -570,7 +570,9 @@ async function start() {
   staticTexts();
   $("#language-toggle").addEventListener("click", toggleLanguage);
   $("#sign-out").addEventListener("click", () => signOut());
-  window.addEventListener("hashchange", () => route());
+  // Only "#/…" addresses are views: the skip link's "#main" (or any other anchor) moves focus,
+  // not the view (which would lose the request shown and what was typed).
+  window.addEventListener("hashchange", () => { if (!location.hash || location.hash.startsWith("#/")) route(); });
   const limit = Number(new URLSearchParams(location.search).get("limit"));
   try {
     state.config = await (await fetch("config.json")).json();

@@ -462,3 +462,22 @@ test("an employee's whole path with the keyboard only, at 320 px wide", async ()
   assert.match(await page.textContent("#flash"), new RegExp(reference));
   await page.context().close();
 });
+
+test("the skip link on a request moves focus to the content and keeps the request and what was typed", async () => {
+  const reference = await fileRequest("AG-100007", "1979-12-03");
+  const page = await newPage("/agent/");
+  await staffSignIn(page);
+  await page.waitForSelector("#queue-refresh");
+  await openRequest(page, reference);
+  await page.check("input[name=outcome][value=email_updated]");
+  await page.fill("#new-email", "eric.p@example.org");
+  // The skip link, reached with the keyboard and followed with Enter.
+  await page.focus("a.skip");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => location.hash === "#main");
+  await new Promise((r) => setTimeout(r, 300)); // a hashchange would have shown the queue by now
+  assert.equal(await heading(page), `Demande ${reference}`);
+  assert.equal(await page.inputValue("#new-email"), "eric.p@example.org");
+  assert.ok(await page.evaluate(() => document.querySelector("main").contains(document.activeElement)), "focus is in main");
+  await page.context().close();
+});
