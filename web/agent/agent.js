@@ -502,7 +502,21 @@ function submitOutcome() {
   show("confirm", { data: { ...data, newEmail: first } });
 }
 
+/** A resolve on its way: a second click (a double click) sends nothing more. */
+let resolving = false;
+
 async function resolve(body) {
+  if (resolving) return;
+  resolving = true;
+  for (const button of document.querySelectorAll("#view button")) button.disabled = true;
+  try {
+    await resolveOnce(body);
+  } finally {
+    resolving = false;
+  }
+}
+
+async function resolveOnce(body) {
   const data = state.view.data;
   const reference = data.request.reference;
   const answer = await call("POST", `/agent/assistance-requests/${encodeURIComponent(reference)}/resolve`, body);

@@ -481,3 +481,25 @@ test("the skip link on a request moves focus to the content and keeps the reques
   assert.ok(await page.evaluate(() => document.querySelector("main").contains(document.activeElement)), "focus is in main");
   await page.context().close();
 });
+
+test("a double click on the confirmation sends one resolve, and the success is shown", async () => {
+  const reference = await fileRequest("AG-100003", "1990-11-02");
+  const page = await newPage("/agent/");
+  const resolves = [];
+  page.on("request", (r) => { if (r.method() === "POST" && r.url().endsWith("/resolve")) resolves.push(r.url()); });
+  await staffSignIn(page);
+  await page.waitForSelector("#queue-refresh");
+  await openRequest(page, reference);
+  await page.check("input[name=outcome][value=email_updated]");
+  await page.fill("#new-email", "lea.double@example.org");
+  await page.fill("#new-email-again", "lea.double@example.org");
+  await page.click("#resolve button[type=submit]");
+  await page.waitForSelector("#confirm-change");
+  await page.dblclick("#confirm-change");
+  await page.waitForSelector("#flash");
+  await new Promise((r) => setTimeout(r, 500)); // a second answer (a 409) would be here by now
+  assert.equal(resolves.length, 1, "one POST …/resolve");
+  assert.match(await page.textContent("#flash"), new RegExp(`Demande ${reference} fermée`));
+  assert.equal(await page.locator("[role=alert]").count(), 0);
+  await page.context().close();
+});
