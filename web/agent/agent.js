@@ -39,8 +39,10 @@ async function call(method, path, body) {
   } catch {
     return { status: 0, body: { code: "network" } };
   }
-  const json = await response.json().catch(() => ({}));
-  return { status: response.status, body: json };
+  const json = await response.json().catch(() => null);
+  // A success that is not JSON (an HTML page, where a path went somewhere else) is no answer.
+  if (json === null && response.ok) return { status: 502, body: { code: "not_json" } };
+  return { status: response.status, body: json ?? {} };
 }
 
 /** The sentence for a problem, as the key of TEXT (so it follows a change of language). */
@@ -557,15 +559,25 @@ async function loadAudit({ focus = "heading" } = {}) {
 async function route({ initial = false } = {}) {
   const focus = initial ? "none" : "heading";
   if (!state.token) return show("signIn", {}, { focus });
-  const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
-  const [kind, id] = hash.split("/");
+  let hash;
+  try {
+    hash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
+  } catch {
+    hash = null; // not UTF-8 once decoded ("%E0"): no view of ours
+  }
+  const [kind, id] = (hash ?? "request/").split("/");
   show("loading", {}, { focus: "none" });
-  if (kind === "request" && id) {
+  if (kind === "request") {
     state.flash = null;
+    // A reference's shape only ("..", "", "%E0" are none: they would fetch something else).
+    if (!/^[A-Z0-9-]{1,40}$/i.test(id ?? "")) return show("queue", { error: "error_not_found" }, { focus: "error" });
     return loadRequest(id, { focus });
   }
-  if (kind === "audit" && id) {
+  if (kind === "audit") {
     state.flash = null;
+    if (!/^[A-Z0-9 -]{1,40}$/i.test(id ?? "")) {
+      return show("queue", { error: "errorSummary", fields: { auditNumber: "badNumber" } }, { focus: "error" });
+    }
     if (state.audit.number !== id) state.audit = { number: id, cursors: [null] };
     return loadAudit({ focus });
   }

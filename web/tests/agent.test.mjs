@@ -503,3 +503,17 @@ test("a double click on the confirmation sends one resolve, and the success is s
   assert.equal(await page.locator("[role=alert]").count(), 0);
   await page.context().close();
 });
+
+test("bad addresses: a reference that does not decode, one that is a path, an audit number of no shape", async () => {
+  const page = await newPage("/agent/");
+  await staffSignIn(page);
+  await page.waitForSelector("#queue-refresh");
+  for (const hash of ["#/request/%E0", "#/request/..", "#/audit/..%2F..%2Fconfig.json"]) {
+    await page.goto(`${BASE}/agent/${hash}`);
+    await page.waitForSelector("[role=alert]");
+    assert.equal(await heading(page), "Demandes ouvertes", hash);
+    assert.match(await page.textContent("[role=alert]"),
+      hash.includes("audit") ? /Corrigez les champs indiqués/ : /Cette demande est introuvable/, hash);
+  }
+  await page.context().close();
+});
