@@ -517,3 +517,24 @@ test("bad addresses: a reference that does not decode, one that is a path, an au
   }
   await page.context().close();
 });
+
+test("times are Toronto's on a computer set to UTC", async () => {
+  const reference = await fileRequest("AG-100004", "1968-01-20");
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "fr-CA", timezoneId: "UTC" });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => { throw e; });
+  await page.goto(`${BASE}/agent/`);
+  await staffSignIn(page);
+  await page.waitForSelector("#queue-refresh");
+  await openRequest(page, reference);
+  const time = page.locator("dd time").first();
+  const instant = new Date(await time.getAttribute("datetime"));
+  const hourIn = (timeZone) => new Intl.DateTimeFormat("en-CA", { hour: "numeric", minute: "2-digit", hourCycle: "h23", timeZone })
+    .formatToParts(instant).filter((p) => p.type === "hour" || p.type === "minute").map((p) => Number(p.value));
+  const [h, m] = hourIn("America/Toronto");
+  const [uh] = hourIn("UTC");
+  assert.notEqual(h, uh);
+  const shown = await time.textContent();
+  assert.match(shown, new RegExp(`\\b${h}\\s*h\\s*${String(m).padStart(2, "0")}\\b`), `${shown}: Toronto's ${h} h ${m}`);
+  await context.close();
+});
