@@ -99,15 +99,17 @@ async function signIn() {
 
 async function finishOidcSignIn() {
   const params = new URLSearchParams(location.search);
-  if (state.config.mode !== "oidc" || !params.has("code") || !params.has("state")) return;
-  const user = await (await oidcManager()).signinRedirectCallback();
-  setToken(user.id_token, { fresh: true });
-  params.delete("code");
-  params.delete("state");
-  params.delete("session_state");
-  params.delete("iss");
-  const rest = params.toString();
-  history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
+  // A refusal by the provider (`error`, e.g. access_denied) comes back like a code: the
+  // library's callback throws on it, and start() shows the sign-in sentence.
+  if (state.config.mode !== "oidc" || !(params.has("code") || params.has("error")) || !params.has("state")) return;
+  try {
+    const user = await (await oidcManager()).signinRedirectCallback();
+    setToken(user.id_token, { fresh: true });
+  } finally {
+    for (const name of ["code", "state", "session_state", "iss", "error", "error_description", "error_uri"]) params.delete(name);
+    const rest = params.toString();
+    history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
+  }
 }
 
 /** Whether the token's `exp` has passed (read, not verified: only to choose a sentence). */

@@ -299,3 +299,22 @@ test("a key rotation at the staff issuer: sign-ins work again once the API reads
   await shot(page, "oidc-8-key-rotation-signed-in");
   await page.context().close();
 });
+
+test("a refusal by the provider (?error=…) shows the sign-in sentence on both pages, and leaves the address", async () => {
+  for (const [path, issuer, sentence] of [["/agent/", staff.issuer, /La connexion n’a pas abouti.*soutien informatique/],
+    ["/", citizen.issuer, /La connexion n’a pas abouti.*communiquez avec l’Office/]]) {
+    const page = await newPage(path);
+    await page.waitForSelector("#sign-in");
+    const authRequest = page.waitForRequest((r) => r.url().startsWith(`${issuer}/auth`));
+    await page.click("#sign-in button[type=submit]");
+    const state = new URL((await authRequest).url()).searchParams.get("state");
+    await page.waitForURL((url) => url.href.startsWith(issuer));
+    // What the provider sends back when the person cancels (RFC 6749 §4.1.2.1).
+    await page.goto(`${api.base}${path}?error=access_denied&error_description=cancelled&state=${state}`);
+    await page.waitForSelector("[role=alert]");
+    assert.match(await page.textContent("[role=alert]"), sentence, path);
+    assert.equal(await page.locator("#sign-in").count(), 1);
+    assert.equal(new URL(page.url()).search, "", "the error leaves the address");
+    await page.context().close();
+  }
+});
