@@ -91,7 +91,10 @@ async function signIn() {
     return route();
   }
   try {
-    await (await oidcManager()).signinRedirect();
+    // After a sign-out at a directory that cannot end its own session: ask for the password
+    // again, or the next "Se connecter" on a shared desk comes back as the previous employee.
+    const prompt = localStorage.getItem("agent.promptLogin") ? { prompt: "login" } : undefined;
+    await (await oidcManager()).signinRedirect(prompt);
   } catch {
     show("signIn", { error: "error_sign_in" }, { focus: "error" });
   }
@@ -101,10 +104,16 @@ async function finishOidcSignIn() {
   const params = new URLSearchParams(location.search);
   // A refusal by the provider (`error`, e.g. access_denied) comes back like a code: the
   // library's callback throws on it, and start() shows the sign-in sentence.
-  if (state.config.mode !== "oidc" || !(params.has("code") || params.has("error")) || !params.has("state")) return;
+  if (state.config.mode !== "oidc" || !params.has("state")) return;
   try {
-    const user = await (await oidcManager()).signinRedirectCallback();
-    setToken(user.id_token, { fresh: true });
+    if (params.has("code") || params.has("error")) {
+      const user = await (await oidcManager()).signinRedirectCallback();
+      setToken(user.id_token, { fresh: true });
+      localStorage.removeItem("agent.promptLogin");
+    } else {
+      // Back from the directory's sign-out (end_session_endpoint).
+      await (await oidcManager()).signoutRedirectCallback().catch(() => {});
+    }
   } finally {
     for (const name of ["code", "state", "session_state", "iss", "error", "error_description", "error_uri"]) params.delete(name);
     const rest = params.toString();
@@ -138,7 +147,18 @@ async function signOut() {
   setToken(null);
   state.queue = { cursors: [null] };
   if (state.config.mode === "oidc") {
-    try { await (await oidcManager()).removeUser(); } catch { /* nothing stored */ }
+    // The directory's session ends too (a shared desk computer): through its
+    // end_session_endpoint when it has one, back to this page; otherwise the next sign-in
+    // asks for the password again (prompt=login).
+    localStorage.setItem("agent.promptLogin", "1");
+    try {
+      const manager = await oidcManager();
+      if (await manager.metadataService.getEndSessionEndpoint()) {
+        const o = state.config.oidc;
+        return await manager.signoutRedirect({ post_logout_redirect_uri: o.post_logout_redirect_uri || o.redirect_uri });
+      }
+      await manager.removeUser();
+    } catch { /* the directory unreachable: prompt=login still applies */ }
   }
   announce(t("signedOut"));
   if (location.hash && location.hash !== "#/") location.hash = "#/";

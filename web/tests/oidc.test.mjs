@@ -41,6 +41,7 @@ function startProvider({ port, name, clientId, redirectUri, roles, key, idTokenT
     clients: [{
       client_id: clientId,
       redirect_uris: [redirectUri],
+      post_logout_redirect_uris: [redirectUri], // the page, back from a sign-out
       response_types: ["code"],
       grant_types: ["authorization_code"],
       token_endpoint_auth_method: "none",
@@ -317,4 +318,30 @@ test("a refusal by the provider (?error=…) shows the sign-in sentence on both 
     assert.equal(new URL(page.url()).search, "", "the error leaves the address");
     await page.context().close();
   }
+});
+
+test("signing out ends the staff directory's session: the next sign-in asks for the password", async () => {
+  const page = await newPage("/agent/");
+  await page.click("#sign-in button[type=submit]");
+  await providerSignIn(page, "employe-bureau-partage", staff.issuer);
+  await page.waitForSelector("#queue-refresh");
+  await page.click("#sign-out");
+  // The directory's end_session_endpoint, then back to the page.
+  await page.waitForURL((url) => url.href.startsWith(`${staff.issuer}/session/end`));
+  const endSession = new URL(page.url());
+  assert.equal(endSession.searchParams.get("post_logout_redirect_uri"), `${api.base}/agent/`);
+  await page.click("button[name=logout][value=yes]");
+  await page.waitForURL((url) => url.href.startsWith(`${api.base}/agent/`));
+  await page.waitForSelector("#sign-in");
+  assert.equal(new URL(page.url()).search, "", "the sign-out's state leaves the address");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("agent.token")), null);
+  // The next person at the desk: the provider's login screen, not the previous employee.
+  await page.click("#sign-in button[type=submit]");
+  await page.waitForURL((url) => url.href.startsWith(staff.issuer));
+  await page.waitForSelector("input[name=login]");
+  await providerSignIn(page, "employe-suivant", staff.issuer);
+  await page.waitForSelector("#queue-refresh");
+  const token = await page.evaluate(() => sessionStorage.getItem("agent.token"));
+  assert.equal(JSON.parse(Buffer.from(token.split(".")[1], "base64url")).sub, "employe-suivant");
+  await page.context().close();
 });
