@@ -201,16 +201,21 @@ const row = (term, value) => `<dt>${escape(term)}</dt><dd>${value}</dd>`;
 const text = (value) => (value ? escape(value) : t("unknown"));
 
 /** One audit event in words: when, what and its outcome, who (and from where). */
-function eventText(e) {
+function eventText(e, requester) {
   const action = `action_${e.action}` in TEXT[state.lang] ? t(`action_${e.action}`) : t("action_other");
   const outcome = [`outcome_${e.action}_${e.outcome}`, `outcome_${e.outcome}`].find((k) => k in TEXT[state.lang]);
   const outcomeText = outcome ? t(outcome) : t("outcome_other", { outcome: String(e.outcome).replace(/_/g, " ") });
-  const who = t(e.actor?.type === "agent" ? "actor_agent" : "actor_account", { id: e.actor?.id ?? "?" });
+  // In "what the holder tried", another account's attempts on the file are told apart from the
+  // requester's own (an impostor's lookups must not read as the holder's).
+  const kind = e.actor?.type === "agent" ? "actor_agent"
+    : !requester ? "actor_account"
+    : e.actor?.id === requester ? "actor_requester" : "actor_other_account";
+  const who = t(kind, { id: e.actor?.id ?? "?" });
   return { action, outcome: outcomeText, who };
 }
 
-function eventItem(e) {
-  const { action, outcome, who } = eventText(e);
+function eventItem(e, requester) {
+  const { action, outcome, who } = eventText(e, requester);
   const detail = e.detail ? ` <span class="detail">(${escape(e.detail)})</span>` : "";
   const from = e.sourceIp ? `, ${escape(t("fromIp", { ip: e.sourceIp }))}` : "";
   return `<li class="event">
@@ -298,7 +303,7 @@ const VIEWS = {
           <section aria-labelledby="tried-title">
             <h3 id="tried-title">${t("triedTitle")}</h3>
             ${data.tried === null ? `<p>${escape(t(data.triedError))}</p>`
-              : data.tried.length ? `<ol class="events" id="tried">${data.tried.map(eventItem).join("")}</ol>${data.triedMore ? `<p>${t("triedMore")}</p>` : ""}`
+              : data.tried.length ? `<ol class="events" id="tried">${data.tried.map((e) => eventItem(e, data.requester)).join("")}</ol>${data.triedMore ? `<p>${t("triedMore")}</p>` : ""}`
               : `<p>${t("triedNone")}</p>`}
             <p><a href="#/audit/${encodeURIComponent(r.certificateNumber)}" id="full-audit">${t("fullAudit", { number: escape(r.certificateNumber) })}</a></p>
           </section>
@@ -336,7 +341,7 @@ const VIEWS = {
       ${alertBox(error)}
       <p>${t("auditIntro")}</p>
       ${data ? `<p class="page-number" id="audit-page">${t("queuePage", { n: page })}</p>
-        ${items.length ? `<ol class="events" id="audit-events">${items.map(eventItem).join("")}</ol>` : `<p>${t("auditEmpty")}</p>`}` : ""}
+        ${items.length ? `<ol class="events" id="audit-events">${items.map((e) => eventItem(e)).join("")}</ol>` : `<p>${t("auditEmpty")}</p>`}` : ""}
       <nav class="actions pager" aria-label="${escape(t("auditTitle", { number: state.audit.number }))}">
         ${page > 1 ? `<button type="button" class="secondary" id="audit-newer">${t("newerEvents")}</button>` : ""}
         ${data?.next ? `<button type="button" class="secondary" id="audit-older">${t("olderEvents")}</button>` : ""}
@@ -496,8 +501,11 @@ async function loadRequest(reference, { focus = "heading", error } = {}) {
   let tried = null;
   let triedMore = false;
   let triedError = null;
+  let requester = null;
   if (page.status === 200) {
     tried = page.body.items.filter((e) => e.actor?.type === "account");
+    // The account that filed this request: the actor of its `assistance_request` event.
+    requester = page.body.items.find((e) => e.action === "assistance_request" && e.detail === request.reference)?.actor?.id;
     triedMore = Boolean(page.body.next);
   } else {
     triedError = problemKey(page);
@@ -505,7 +513,7 @@ async function loadRequest(reference, { focus = "heading", error } = {}) {
   if (request.status === "open" && state.values.reference !== request.reference) {
     state.values = { reference: request.reference, "audit-number": state.values["audit-number"] };
   }
-  show("request", { data: { request, tried, triedMore, triedError }, error }, { focus: error ? "error" : focus });
+  show("request", { data: { request, tried, triedMore, triedError, requester }, error }, { focus: error ? "error" : focus });
 }
 
 function submitOutcome() {

@@ -154,6 +154,11 @@ test("a holder's request, worked in the Office's page with a new email; the hold
   assert.match(reference, /^AR-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
   await holder.screenshot({ path: `${SHOTS}/agent-0-holder-request-fr.png`, fullPage: true });
 
+  // Another account tries the file with a wrong date of birth: its attempt must not read as the
+  // holder's own when the employee looks at what was tried.
+  const impostor = await devToken(unique("impostor"));
+  await api("POST", "/recovery/lookup", impostor, { certificateNumber: "AG-100005", dateOfBirth: "1985-04-06" });
+
   // The employee: sign-in.
   const staff = await newPage("/agent/");
   assert.equal(await heading(staff), "Connexion des employés");
@@ -198,6 +203,8 @@ test("a holder's request, worked in the Office's page with a new email; the hold
   const tried = await staff.textContent("#tried");
   assert.match(tried, /Recherche du dossier : le numéro et la date de naissance correspondent/);
   assert.match(tried, /Demande d’aide : demande ouverte/);
+  assert.match(tried, /Le compte qui a fait la demande/, "the requester's own attempts are marked");
+  assert.match(tried, /Un autre compte/, "another account's attempt is told apart");
   assert.doesNotMatch(tried, /Consultation/, "only the holder's own steps");
   assert.doesNotMatch(view, /1985-04-05/, "never a date of birth");
   await bothLanguages(staff, "agent-3-request", async (l) => {
