@@ -71,10 +71,15 @@ async function signIn(subject) {
 
 async function finishOidcSignIn() {
   const params = new URLSearchParams(location.search);
-  if (state.config.mode !== "oidc" || !params.has("code") || !params.has("state")) return;
-  const user = await (await oidcManager()).signinRedirectCallback();
-  setToken(user.id_token, { fresh: true });
-  history.replaceState(null, "", location.pathname);
+  // A refusal by the provider (`error`, e.g. access_denied) comes back like a code: the
+  // library's callback throws on it, and start() shows the sign-in sentence.
+  if (state.config.mode !== "oidc" || !(params.has("code") || params.has("error")) || !params.has("state")) return;
+  try {
+    const user = await (await oidcManager()).signinRedirectCallback();
+    setToken(user.id_token, { fresh: true });
+  } finally {
+    history.replaceState(null, "", location.pathname);
+  }
 }
 
 /** `fresh`: the token of a sign-in just made (not one kept from earlier). */
@@ -436,6 +441,7 @@ async function start() {
     await finishOidcSignIn();
   } catch {
     setToken(null);
+    return show("signIn", { error: t("error_sign_in") }, { focus: "error" });
   }
   await resume({ initial: true });
 }

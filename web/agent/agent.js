@@ -39,8 +39,10 @@ async function call(method, path, body) {
   } catch {
     return { status: 0, body: { code: "network" } };
   }
-  const json = await response.json().catch(() => ({}));
-  return { status: response.status, body: json };
+  const json = await response.json().catch(() => null);
+  // A success that is not JSON (an HTML page, where a path went somewhere else) is no answer.
+  if (json === null && response.ok) return { status: 502, body: { code: "not_json" } };
+  return { status: response.status, body: json ?? {} };
 }
 
 /** The sentence for a problem, as the key of TEXT (so it follows a change of language). */
@@ -89,7 +91,10 @@ async function signIn() {
     return route();
   }
   try {
-    await (await oidcManager()).signinRedirect();
+    // After a sign-out at a directory that cannot end its own session: ask for the password
+    // again, or the next "Se connecter" on a shared desk comes back as the previous employee.
+    const prompt = localStorage.getItem("agent.promptLogin") ? { prompt: "login" } : undefined;
+    await (await oidcManager()).signinRedirect(prompt);
   } catch {
     show("signIn", { error: "error_sign_in" }, { focus: "error" });
   }
@@ -97,15 +102,23 @@ async function signIn() {
 
 async function finishOidcSignIn() {
   const params = new URLSearchParams(location.search);
-  if (state.config.mode !== "oidc" || !params.has("code") || !params.has("state")) return;
-  const user = await (await oidcManager()).signinRedirectCallback();
-  setToken(user.id_token, { fresh: true });
-  params.delete("code");
-  params.delete("state");
-  params.delete("session_state");
-  params.delete("iss");
-  const rest = params.toString();
-  history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
+  // A refusal by the provider (`error`, e.g. access_denied) comes back like a code: the
+  // library's callback throws on it, and start() shows the sign-in sentence.
+  if (state.config.mode !== "oidc" || !params.has("state")) return;
+  try {
+    if (params.has("code") || params.has("error")) {
+      const user = await (await oidcManager()).signinRedirectCallback();
+      setToken(user.id_token, { fresh: true });
+      localStorage.removeItem("agent.promptLogin");
+    } else {
+      // Back from the directory's sign-out (end_session_endpoint).
+      await (await oidcManager()).signoutRedirectCallback().catch(() => {});
+    }
+  } finally {
+    for (const name of ["code", "state", "session_state", "iss", "error", "error_description", "error_uri"]) params.delete(name);
+    const rest = params.toString();
+    history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
+  }
 }
 
 /** Whether the token's `exp` has passed (read, not verified: only to choose a sentence). */
@@ -134,7 +147,18 @@ async function signOut() {
   setToken(null);
   state.queue = { cursors: [null] };
   if (state.config.mode === "oidc") {
-    try { await (await oidcManager()).removeUser(); } catch { /* nothing stored */ }
+    // The directory's session ends too (a shared desk computer): through its
+    // end_session_endpoint when it has one, back to this page; otherwise the next sign-in
+    // asks for the password again (prompt=login).
+    localStorage.setItem("agent.promptLogin", "1");
+    try {
+      const manager = await oidcManager();
+      if (await manager.metadataService.getEndSessionEndpoint()) {
+        const o = state.config.oidc;
+        return await manager.signoutRedirect({ post_logout_redirect_uri: o.post_logout_redirect_uri || o.redirect_uri });
+      }
+      await manager.removeUser();
+    } catch { /* the directory unreachable: prompt=login still applies */ }
   }
   announce(t("signedOut"));
   if (location.hash && location.hash !== "#/") location.hash = "#/";
@@ -177,16 +201,21 @@ const row = (term, value) => `<dt>${escape(term)}</dt><dd>${value}</dd>`;
 const text = (value) => (value ? escape(value) : t("unknown"));
 
 /** One audit event in words: when, what and its outcome, who (and from where). */
-function eventText(e) {
+function eventText(e, requester) {
   const action = `action_${e.action}` in TEXT[state.lang] ? t(`action_${e.action}`) : t("action_other");
   const outcome = [`outcome_${e.action}_${e.outcome}`, `outcome_${e.outcome}`].find((k) => k in TEXT[state.lang]);
   const outcomeText = outcome ? t(outcome) : t("outcome_other", { outcome: String(e.outcome).replace(/_/g, " ") });
-  const who = t(e.actor?.type === "agent" ? "actor_agent" : "actor_account", { id: e.actor?.id ?? "?" });
+  // In "what the holder tried", another account's attempts on the file are told apart from the
+  // requester's own (an impostor's lookups must not read as the holder's).
+  const kind = e.actor?.type === "agent" ? "actor_agent"
+    : !requester ? "actor_account"
+    : e.actor?.id === requester ? "actor_requester" : "actor_other_account";
+  const who = t(kind, { id: e.actor?.id ?? "?" });
   return { action, outcome: outcomeText, who };
 }
 
-function eventItem(e) {
-  const { action, outcome, who } = eventText(e);
+function eventItem(e, requester) {
+  const { action, outcome, who } = eventText(e, requester);
   const detail = e.detail ? ` <span class="detail">(${escape(e.detail)})</span>` : "";
   const from = e.sourceIp ? `, ${escape(t("fromIp", { ip: e.sourceIp }))}` : "";
   return `<li class="event">
@@ -274,7 +303,7 @@ const VIEWS = {
           <section aria-labelledby="tried-title">
             <h3 id="tried-title">${t("triedTitle")}</h3>
             ${data.tried === null ? `<p>${escape(t(data.triedError))}</p>`
-              : data.tried.length ? `<ol class="events" id="tried">${data.tried.map(eventItem).join("")}</ol>${data.triedMore ? `<p>${t("triedMore")}</p>` : ""}`
+              : data.tried.length ? `<ol class="events" id="tried">${data.tried.map((e) => eventItem(e, data.requester)).join("")}</ol>${data.triedMore ? `<p>${t("triedMore")}</p>` : ""}`
               : `<p>${t("triedNone")}</p>`}
             <p><a href="#/audit/${encodeURIComponent(r.certificateNumber)}" id="full-audit">${t("fullAudit", { number: escape(r.certificateNumber) })}</a></p>
           </section>
@@ -312,7 +341,7 @@ const VIEWS = {
       ${alertBox(error)}
       <p>${t("auditIntro")}</p>
       ${data ? `<p class="page-number" id="audit-page">${t("queuePage", { n: page })}</p>
-        ${items.length ? `<ol class="events" id="audit-events">${items.map(eventItem).join("")}</ol>` : `<p>${t("auditEmpty")}</p>`}` : ""}
+        ${items.length ? `<ol class="events" id="audit-events">${items.map((e) => eventItem(e)).join("")}</ol>` : `<p>${t("auditEmpty")}</p>`}` : ""}
       <nav class="actions pager" aria-label="${escape(t("auditTitle", { number: state.audit.number }))}">
         ${page > 1 ? `<button type="button" class="secondary" id="audit-newer">${t("newerEvents")}</button>` : ""}
         ${data?.next ? `<button type="button" class="secondary" id="audit-older">${t("olderEvents")}</button>` : ""}
@@ -472,8 +501,11 @@ async function loadRequest(reference, { focus = "heading", error } = {}) {
   let tried = null;
   let triedMore = false;
   let triedError = null;
+  let requester = null;
   if (page.status === 200) {
     tried = page.body.items.filter((e) => e.actor?.type === "account");
+    // The account that filed this request: the actor of its `assistance_request` event.
+    requester = page.body.items.find((e) => e.action === "assistance_request" && e.detail === request.reference)?.actor?.id;
     triedMore = Boolean(page.body.next);
   } else {
     triedError = problemKey(page);
@@ -481,7 +513,7 @@ async function loadRequest(reference, { focus = "heading", error } = {}) {
   if (request.status === "open" && state.values.reference !== request.reference) {
     state.values = { reference: request.reference, "audit-number": state.values["audit-number"] };
   }
-  show("request", { data: { request, tried, triedMore, triedError }, error }, { focus: error ? "error" : focus });
+  show("request", { data: { request, tried, triedMore, triedError, requester }, error }, { focus: error ? "error" : focus });
 }
 
 function submitOutcome() {
@@ -502,7 +534,21 @@ function submitOutcome() {
   show("confirm", { data: { ...data, newEmail: first } });
 }
 
+/** A resolve on its way: a second click (a double click) sends nothing more. */
+let resolving = false;
+
 async function resolve(body) {
+  if (resolving) return;
+  resolving = true;
+  for (const button of document.querySelectorAll("#view button")) button.disabled = true;
+  try {
+    await resolveOnce(body);
+  } finally {
+    resolving = false;
+  }
+}
+
+async function resolveOnce(body) {
   const data = state.view.data;
   const reference = data.request.reference;
   const answer = await call("POST", `/agent/assistance-requests/${encodeURIComponent(reference)}/resolve`, body);
@@ -543,15 +589,25 @@ async function loadAudit({ focus = "heading" } = {}) {
 async function route({ initial = false } = {}) {
   const focus = initial ? "none" : "heading";
   if (!state.token) return show("signIn", {}, { focus });
-  const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
-  const [kind, id] = hash.split("/");
+  let hash;
+  try {
+    hash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
+  } catch {
+    hash = null; // not UTF-8 once decoded ("%E0"): no view of ours
+  }
+  const [kind, id] = (hash ?? "request/").split("/");
   show("loading", {}, { focus: "none" });
-  if (kind === "request" && id) {
+  if (kind === "request") {
     state.flash = null;
+    // A reference's shape only ("..", "", "%E0" are none: they would fetch something else).
+    if (!/^[A-Z0-9-]{1,40}$/i.test(id ?? "")) return show("queue", { error: "error_not_found" }, { focus: "error" });
     return loadRequest(id, { focus });
   }
-  if (kind === "audit" && id) {
+  if (kind === "audit") {
     state.flash = null;
+    if (!/^[A-Z0-9 -]{1,40}$/i.test(id ?? "")) {
+      return show("queue", { error: "errorSummary", fields: { auditNumber: "badNumber" } }, { focus: "error" });
+    }
     if (state.audit.number !== id) state.audit = { number: id, cursors: [null] };
     return loadAudit({ focus });
   }
@@ -570,7 +626,9 @@ async function start() {
   staticTexts();
   $("#language-toggle").addEventListener("click", toggleLanguage);
   $("#sign-out").addEventListener("click", () => signOut());
-  window.addEventListener("hashchange", () => route());
+  // Only "#/…" addresses are views: the skip link's "#main" (or any other anchor) moves focus,
+  // not the view (which would lose the request shown and what was typed).
+  window.addEventListener("hashchange", () => { if (!location.hash || location.hash.startsWith("#/")) route(); });
   const limit = Number(new URLSearchParams(location.search).get("limit"));
   try {
     state.config = await (await fetch("config.json")).json();

@@ -100,7 +100,9 @@ export const TEXT = {
     showAudit: "Afficher l’historique",
     findTitle: "Historique d’un dossier",
     fromIp: "depuis l’adresse {ip}",
-    actor_account: "Titulaire (compte {id})",
+    actor_account: "Compte {id}",
+    actor_requester: "Le compte qui a fait la demande ({id})",
+    actor_other_account: "Un autre compte ({id})",
     actor_agent: "Employé {id}",
 
     action_lookup: "Recherche du dossier",
@@ -273,7 +275,9 @@ export const TEXT = {
     showAudit: "Show the audit trail",
     findTitle: "A file’s audit trail",
     fromIp: "from address {ip}",
-    actor_account: "Holder (account {id})",
+    actor_account: "Account {id}",
+    actor_requester: "The account that asked for help ({id})",
+    actor_other_account: "Another account ({id})",
     actor_agent: "Employee {id}",
 
     action_lookup: "File lookup",

@@ -154,6 +154,11 @@ test("a holder's request, worked in the Office's page with a new email; the hold
   assert.match(reference, /^AR-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
   await holder.screenshot({ path: `${SHOTS}/agent-0-holder-request-fr.png`, fullPage: true });
 
+  // Another account tries the file with a wrong date of birth: its attempt must not read as the
+  // holder's own when the employee looks at what was tried.
+  const impostor = await devToken(unique("impostor"));
+  await api("POST", "/recovery/lookup", impostor, { certificateNumber: "AG-100005", dateOfBirth: "1985-04-06" });
+
   // The employee: sign-in.
   const staff = await newPage("/agent/");
   assert.equal(await heading(staff), "Connexion des employés");
@@ -198,6 +203,8 @@ test("a holder's request, worked in the Office's page with a new email; the hold
   const tried = await staff.textContent("#tried");
   assert.match(tried, /Recherche du dossier : le numéro et la date de naissance correspondent/);
   assert.match(tried, /Demande d’aide : demande ouverte/);
+  assert.match(tried, /Le compte qui a fait la demande/, "the requester's own attempts are marked");
+  assert.match(tried, /Un autre compte/, "another account's attempt is told apart");
   assert.doesNotMatch(tried, /Consultation/, "only the holder's own steps");
   assert.doesNotMatch(view, /1985-04-05/, "never a date of birth");
   await bothLanguages(staff, "agent-3-request", async (l) => {
@@ -461,4 +468,80 @@ test("an employee's whole path with the keyboard only, at 320 px wide", async ()
   assert.ok(await fits());
   assert.match(await page.textContent("#flash"), new RegExp(reference));
   await page.context().close();
+});
+
+test("the skip link on a request moves focus to the content and keeps the request and what was typed", async () => {
+  const reference = await fileRequest("AG-100007", "1979-12-03");
+  const page = await newPage("/agent/");
+  await staffSignIn(page);
+  await page.waitForSelector("#queue-refresh");
+  await openRequest(page, reference);
+  await page.check("input[name=outcome][value=email_updated]");
+  await page.fill("#new-email", "eric.p@example.org");
+  // The skip link, reached with the keyboard and followed with Enter.
+  await page.focus("a.skip");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => location.hash === "#main");
+  await new Promise((r) => setTimeout(r, 300)); // a hashchange would have shown the queue by now
+  assert.equal(await heading(page), `Demande ${reference}`);
+  assert.equal(await page.inputValue("#new-email"), "eric.p@example.org");
+  assert.ok(await page.evaluate(() => document.querySelector("main").contains(document.activeElement)), "focus is in main");
+  await page.context().close();
+});
+
+test("a double click on the confirmation sends one resolve, and the success is shown", async () => {
+  const reference = await fileRequest("AG-100003", "1990-11-02");
+  const page = await newPage("/agent/");
+  const resolves = [];
+  page.on("request", (r) => { if (r.method() === "POST" && r.url().endsWith("/resolve")) resolves.push(r.url()); });
+  await staffSignIn(page);
+  await page.waitForSelector("#queue-refresh");
+  await openRequest(page, reference);
+  await page.check("input[name=outcome][value=email_updated]");
+  await page.fill("#new-email", "lea.double@example.org");
+  await page.fill("#new-email-again", "lea.double@example.org");
+  await page.click("#resolve button[type=submit]");
+  await page.waitForSelector("#confirm-change");
+  await page.dblclick("#confirm-change");
+  await page.waitForSelector("#flash");
+  await new Promise((r) => setTimeout(r, 500)); // a second answer (a 409) would be here by now
+  assert.equal(resolves.length, 1, "one POST …/resolve");
+  assert.match(await page.textContent("#flash"), new RegExp(`Demande ${reference} fermée`));
+  assert.equal(await page.locator("[role=alert]").count(), 0);
+  await page.context().close();
+});
+
+test("bad addresses: a reference that does not decode, one that is a path, an audit number of no shape", async () => {
+  const page = await newPage("/agent/");
+  await staffSignIn(page);
+  await page.waitForSelector("#queue-refresh");
+  for (const hash of ["#/request/%E0", "#/request/..", "#/audit/..%2F..%2Fconfig.json"]) {
+    await page.goto(`${BASE}/agent/${hash}`);
+    await page.waitForSelector("[role=alert]");
+    assert.equal(await heading(page), "Demandes ouvertes", hash);
+    assert.match(await page.textContent("[role=alert]"),
+      hash.includes("audit") ? /Corrigez les champs indiqués/ : /Cette demande est introuvable/, hash);
+  }
+  await page.context().close();
+});
+
+test("times are Toronto's on a computer set to UTC", async () => {
+  const reference = await fileRequest("AG-100004", "1968-01-20");
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "fr-CA", timezoneId: "UTC" });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => { throw e; });
+  await page.goto(`${BASE}/agent/`);
+  await staffSignIn(page);
+  await page.waitForSelector("#queue-refresh");
+  await openRequest(page, reference);
+  const time = page.locator("dd time").first();
+  const instant = new Date(await time.getAttribute("datetime"));
+  const hourIn = (timeZone) => new Intl.DateTimeFormat("en-CA", { hour: "numeric", minute: "2-digit", hourCycle: "h23", timeZone })
+    .formatToParts(instant).filter((p) => p.type === "hour" || p.type === "minute").map((p) => Number(p.value));
+  const [h, m] = hourIn("America/Toronto");
+  const [uh] = hourIn("UTC");
+  assert.notEqual(h, uh);
+  const shown = await time.textContent();
+  assert.match(shown, new RegExp(`\\b${h}\\s*h\\s*${String(m).padStart(2, "0")}\\b`), `${shown}: Toronto's ${h} h ${m}`);
+  await context.close();
 });

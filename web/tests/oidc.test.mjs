@@ -41,6 +41,7 @@ function startProvider({ port, name, clientId, redirectUri, roles, key, idTokenT
     clients: [{
       client_id: clientId,
       redirect_uris: [redirectUri],
+      post_logout_redirect_uris: [redirectUri], // the page, back from a sign-out
       response_types: ["code"],
       grant_types: ["authorization_code"],
       token_endpoint_auth_method: "none",
@@ -292,10 +293,57 @@ test("a key rotation at the staff issuer: sign-ins work again once the API reads
     await page.click("#sign-in button[type=submit]");
     await page.waitForURL((url) => url.href.startsWith(api.base) && !url.href.includes("code="), { timeout: 15_000 }).catch(() => {});
     if (new URL(page.url()).origin === staff.issuer) await providerSignIn(page, "employe-rotation", staff.issuer);
-    await page.waitForSelector("ol.queue, .empty, [role=alert]");
+    // Not the refusal's alert: it is still on the page until the redirect to the directory
+    // begins, and waitForURL above can resolve before it does.
+    await page.waitForSelector("ol.queue, .empty");
   }
   assert.equal(await page.locator("[role=alert]").count(), 0, "signed in with a token of the new key");
   assert.ok(Date.now() - jwksFetchedAt.staff < 120_000, "the API read the new keys");
   await shot(page, "oidc-8-key-rotation-signed-in");
+  await page.context().close();
+});
+
+test("a refusal by the provider (?error=…) shows the sign-in sentence on both pages, and leaves the address", async () => {
+  for (const [path, issuer, sentence] of [["/agent/", staff.issuer, /La connexion n’a pas abouti.*soutien informatique/],
+    ["/", citizen.issuer, /La connexion n’a pas abouti.*communiquez avec l’Office/]]) {
+    const page = await newPage(path);
+    await page.waitForSelector("#sign-in");
+    const authRequest = page.waitForRequest((r) => r.url().startsWith(`${issuer}/auth`));
+    await page.click("#sign-in button[type=submit]");
+    const state = new URL((await authRequest).url()).searchParams.get("state");
+    await page.waitForURL((url) => url.href.startsWith(issuer));
+    // What the provider sends back when the person cancels (RFC 6749 §4.1.2.1).
+    await page.goto(`${api.base}${path}?error=access_denied&error_description=cancelled&state=${state}`);
+    await page.waitForSelector("[role=alert]");
+    assert.match(await page.textContent("[role=alert]"), sentence, path);
+    assert.equal(await page.locator("#sign-in").count(), 1);
+    assert.equal(new URL(page.url()).search, "", "the error leaves the address");
+    await page.context().close();
+  }
+});
+
+test("signing out ends the staff directory's session: the next sign-in asks for the password", async () => {
+  const page = await newPage("/agent/");
+  await page.click("#sign-in button[type=submit]");
+  await providerSignIn(page, "employe-bureau-partage", staff.issuer);
+  await page.waitForSelector("#queue-refresh");
+  await page.click("#sign-out");
+  // The directory's end_session_endpoint, then back to the page.
+  await page.waitForURL((url) => url.href.startsWith(`${staff.issuer}/session/end`));
+  const endSession = new URL(page.url());
+  assert.equal(endSession.searchParams.get("post_logout_redirect_uri"), `${api.base}/agent/`);
+  await page.click("button[name=logout][value=yes]");
+  await page.waitForURL((url) => url.href.startsWith(`${api.base}/agent/`));
+  await page.waitForSelector("#sign-in");
+  assert.equal(new URL(page.url()).search, "", "the sign-out's state leaves the address");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("agent.token")), null);
+  // The next person at the desk: the provider's login screen, not the previous employee.
+  await page.click("#sign-in button[type=submit]");
+  await page.waitForURL((url) => url.href.startsWith(staff.issuer));
+  await page.waitForSelector("input[name=login]");
+  await providerSignIn(page, "employe-suivant", staff.issuer);
+  await page.waitForSelector("#queue-refresh");
+  const token = await page.evaluate(() => sessionStorage.getItem("agent.token"));
+  assert.equal(JSON.parse(Buffer.from(token.split(".")[1], "base64url")).sub, "employe-suivant");
   await page.context().close();
 });
