@@ -679,6 +679,7 @@ impl FaultApp {
                     expires_on: today + time::Duration::days(365),
                     linked_account: None,
                     email_changed_at: None,
+                    protection: Default::default(),
                 };
                 store.upsert_certificate(&file, certificate_recovery::store::EmployeeEmail::Keep).await.unwrap();
                 let invoice = Invoice {
