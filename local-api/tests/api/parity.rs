@@ -77,6 +77,26 @@ fn every_function_has_a_crate_a_resource_and_only_the_email_permission_it_needs(
         assert_eq!(policies.contains("ses:SendEmail"), function.sends_email(), "{}", function.name());
         assert!(!policies.contains("dynamodb:*") && !policies.contains("\"*\""), "{}", function.name());
     }
+    // The function no route serves: SES's events, from SNS; it sends nothing.
+    let name = certificate_recovery::lambda::DELIVERY_EVENTS;
+    let crate_dir = format!("{}/../functions/{name}", env!("CARGO_MANIFEST_DIR"));
+    assert!(std::path::Path::new(&crate_dir).join("Cargo.toml").exists(), "{crate_dir}");
+    let resource = resources
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no resource builds {name}"));
+    assert_eq!(resource["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"));
+    let policies = format!("{:?}", resource["Properties"]["Policies"]);
+    assert!(!policies.contains("ses:") && !policies.contains("dynamodb:*") && !policies.contains("\"*\""), "{name}");
+    // Every crate under functions/ is one of these.
+    let mut on_disk: Vec<String> = std::fs::read_dir(format!("{}/../functions", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let mut known: Vec<String> = Function::ALL.iter().map(|f| f.name().to_owned()).chain([name.to_owned()]).collect();
+    on_disk.sort();
+    known.sort();
+    assert_eq!(on_disk, known, "functions/ vs Function::ALL and delivery-events");
 }
 
 #[test]

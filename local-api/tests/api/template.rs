@@ -2,7 +2,7 @@
 //! to work: facts CloudFormation and cfn-lint accept but SAM, API Gateway, SES or CloudWatch
 //! would trip on. Each test reads the files as they are committed.
 
-use certificate_recovery::lambda::Function;
+use certificate_recovery::lambda::{DELIVERY_EVENTS, Function};
 use std::collections::{BTreeMap, BTreeSet};
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -46,6 +46,30 @@ fn functions(template: &Yaml) -> Vec<(&str, &Yaml)> {
         .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
         .map(|(name, r)| (name.as_str().unwrap(), r))
         .collect()
+}
+
+/// The binary names of every Lambda function: the HTTP ones and `delivery-events`.
+fn binaries() -> Vec<&'static str> {
+    Function::ALL.iter().map(|f| f.name()).chain([DELIVERY_EVENTS]).collect()
+}
+
+/// The function resource built from `binary`.
+fn function<'a>(template: &'a Yaml, binary: &str) -> (&'a str, &'a Yaml) {
+    functions(template)
+        .into_iter()
+        .find(|(_, r)| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .unwrap_or_else(|| panic!("no function resource builds {binary}"))
+}
+
+/// A function's environment: the Globals', then its own.
+fn environment<'a>(template: &'a Yaml, function: &'a Yaml) -> BTreeMap<&'a str, &'a Yaml> {
+    let mut env = BTreeMap::new();
+    for variables in [&template["Globals"]["Function"]["Environment"]["Variables"], &function["Properties"]["Environment"]["Variables"]] {
+        for (k, v) in variables.as_hash().into_iter().flatten() {
+            env.insert(k.as_str().unwrap(), v);
+        }
+    }
+    env
 }
 
 fn strings(yaml: &Yaml) -> Vec<&str> {
@@ -126,7 +150,7 @@ fn a_build_at_the_workspace_root_turns_on_no_development_feature() {
         .map(|m| m.trim().trim_matches('"'))
         .filter(|m| !m.is_empty())
         .collect();
-    let mut expected: BTreeSet<String> = Function::ALL.iter().map(|f| format!("functions/{}", f.name())).collect();
+    let mut expected: BTreeSet<String> = binaries().iter().map(|f| format!("functions/{f}")).collect();
     expected.insert("shared".to_owned());
     assert_eq!(
         members,
@@ -161,7 +185,12 @@ fn what_a_failed_first_deploy_leaves_never_blocks_the_retry() {
             assert_eq!(resource["UpdateReplacePolicy"].as_str(), Some("Retain"), "{name}: logs kept on replacement");
         }
     }
-    assert_eq!(log_groups, Function::ALL.len() + 1, "a log group per function and the access logs");
+    assert_eq!(log_groups, binaries().len() + 1, "a log group per function and the access logs");
+    for binary in binaries() {
+        let (name, resource) = function(&template, binary);
+        let group = resource["Properties"]["LoggingConfig"]["LogGroup"].as_str().unwrap_or_else(|| panic!("{name}: no log group"));
+        assert_eq!(template["Resources"][group]["Type"].as_str(), Some("AWS::Logs::LogGroup"), "{name}: {group}");
+    }
     let table = &template["Resources"]["RecoveryTable"];
     assert_eq!(table["DeletionPolicy"].as_str(), Some("Retain"));
     assert_eq!(table["Properties"]["DeletionProtectionEnabled"].as_bool(), Some(true));
@@ -241,8 +270,19 @@ fn parameters_refuse_what_api_gateway_would_refuse() {
     ] {
         assert!(!accepts(origin, bad), "AllowedOrigin accepts {bad:?}");
     }
-    let set = parameter(&template, "SesConfigurationSet");
-    assert!(accepts(set, "") && accepts(set, "recovery-mail") && !accepts(set, "a b"));
+    // The holder's page: HTTPS, as the functions require in AWS; whatever the parameter
+    // accepts, the functions accept too (or they would not start).
+    let page = parameter(&template, "HolderPageUrl");
+    for good in ["https://recuperation.opc.gouv.qc.ca", "https://opc.example/titulaire", "https://a.b:8443/x/"] {
+        assert!(accepts(page, good), "HolderPageUrl refuses {good}");
+        let settings = certificate_recovery::settings::RuleSettings::from_lookup(|name| {
+            (name == "HOLDER_PAGE_URL").then(|| good.to_owned())
+        });
+        assert!(settings.is_ok(), "the functions refuse HolderPageUrl={good}");
+    }
+    for bad in ["", "http://recuperation.opc.gouv.qc.ca", "https://", "https://a.b/x?y=1", "https://a.b/#x", "https://a b"] {
+        assert!(!accepts(page, bad), "HolderPageUrl accepts {bad:?}");
+    }
     // IAM matches a secret's full ARN, random suffix included: without it (or with a
     // wildcard) every function would be refused the secret and fail to start.
     let secret = parameter(&template, "CodeHashSecretArn");
@@ -258,8 +298,9 @@ fn parameters_refuse_what_api_gateway_would_refuse() {
 }
 
 /// SES v2 authorizes `SendEmail` on the sender's domain identity, on its address identity when
-/// that is verified too, and on the configuration set the mail goes through; the grant holds
-/// only for the configured From address.
+/// that is verified too, and on the configuration set the mail goes through — the stack's,
+/// which every function that sends names (`SES_CONFIGURATION_SET`); the grant holds only for
+/// the configured From address.
 #[test]
 fn ses_permission_covers_what_ses_v2_checks_and_only_from_the_sender() {
     let template = template();
@@ -281,17 +322,22 @@ fn ses_permission_covers_what_ses_v2_checks_and_only_from_the_sender() {
         let statement = ses[0];
         assert_eq!(strings(&statement["Action"]), ["ses:SendEmail"], "{name}");
         let resources = format!("{:?}", statement["Resource"]);
-        for arn in [":identity/${Domain}", ":identity/${SenderAddress}", ":configuration-set/${SesConfigurationSet}"] {
+        for arn in [":identity/${Domain}", ":identity/${SenderAddress}", ":configuration-set/${MailConfigurationSet}"] {
             assert!(resources.contains(arn), "{name}: no {arn} in {resources}");
         }
-        assert!(resources.contains("HasSesConfigurationSet"), "{name}: the configuration set only when one is named");
+        let env = environment(&template, function);
+        assert_eq!(
+            env.get("SES_CONFIGURATION_SET").and_then(|v| v.as_str()),
+            Some("MailConfigurationSet"),
+            "{name}: its mail goes through the stack's configuration set"
+        );
         assert_eq!(
             statement["Condition"]["StringEquals"]["ses:FromAddress"].as_str(),
             Some("SenderAddress"),
             "{name}: scoped to the sender address"
         );
     }
-    assert!(read("template.yaml").contains("HasSesConfigurationSet: !Not [!Equals [!Ref SesConfigurationSet, \"\"]]"));
+    assert_eq!(template["Resources"]["MailConfigurationSet"]["Type"].as_str(), Some("AWS::SES::ConfigurationSet"));
 }
 
 /// CloudWatch cannot publish to a topic encrypted under the AWS-managed `alias/aws/sns`: the
@@ -385,4 +431,171 @@ fn every_aws_command_in_the_docs_names_its_region() {
         }
     }
     assert!(commands >= 3, "the deploy steps name their aws commands ({commands} found)");
+}
+
+/// The settings of issue 12 reach the functions that use them: the hold (a rule setting, read by
+/// every function) with the library's default, and the holder's page to the functions whose
+/// notices carry a "this wasn't me" link.
+#[test]
+fn the_hold_and_the_holders_page_reach_the_functions_that_use_them() {
+    let template = template();
+    let hold = parameter(&template, "EmailChangeHoldSeconds");
+    let default = certificate_recovery::settings::RuleSettings::default();
+    assert_eq!(hold["Default"].as_i64(), Some(default.email_change_hold.as_secs() as i64), "the library's default");
+    assert_eq!(hold["MinValue"].as_i64(), Some(0), "0 turns the hold off");
+    // The link notice (verify-code, check-invoice) and the email-change notices (agent-desk).
+    const NOTICES_WITH_A_LINK: [Function; 3] = [Function::VerifyCode, Function::CheckInvoice, Function::AgentDesk];
+    for binary in binaries() {
+        let (name, resource) = function(&template, binary);
+        let env = environment(&template, resource);
+        assert_eq!(
+            env.get("EMAIL_CHANGE_HOLD_SECONDS").and_then(|v| v.as_str()),
+            Some("EmailChangeHoldSeconds"),
+            "{name}"
+        );
+        let links = NOTICES_WITH_A_LINK.iter().any(|f| f.name() == binary);
+        assert_eq!(
+            env.get("HOLDER_PAGE_URL").and_then(|v| v.as_str()),
+            links.then_some("HolderPageUrl"),
+            "{name}: HOLDER_PAGE_URL where notices carry a link"
+        );
+        let sends = Function::ALL.iter().any(|f| f.name() == binary && f.sends_email());
+        assert_eq!(env.contains_key("SES_CONFIGURATION_SET"), sends, "{name}: SES_CONFIGURATION_SET where mail is sent");
+    }
+}
+
+/// "This wasn't me" needs no sign-in: its two routes, and only they, have no authorizer, and
+/// with nothing in front of them they get a throttle of their own, below the stage's.
+#[test]
+fn only_the_report_routes_go_without_an_authorizer_and_they_are_throttled_harder() {
+    let template = template();
+    let default = |name: &str| parameter(&template, name)["Default"].as_i64().unwrap();
+    let mut open_routes = BTreeSet::new();
+    for (name, resource) in functions(&template) {
+        for (_, event) in resource["Properties"]["Events"].as_hash().unwrap() {
+            if event["Type"].as_str() != Some("HttpApi") {
+                continue;
+            }
+            let p = &event["Properties"];
+            let route = format!("{} {}", p["Method"].as_str().unwrap(), p["Path"].as_str().unwrap());
+            if p["Auth"]["Authorizer"].as_str() != Some("NONE") {
+                assert!(p["RouteSettings"].is_badvalue(), "{name} {route}: the stage's throttle");
+                continue;
+            }
+            open_routes.insert(route.clone());
+            let settings = &p["RouteSettings"];
+            assert_eq!(settings["ThrottlingRateLimit"].as_str(), Some("ReportThrottlingRateLimit"), "{route}");
+            assert_eq!(settings["ThrottlingBurstLimit"].as_str(), Some("ReportThrottlingBurstLimit"), "{route}");
+        }
+    }
+    assert_eq!(open_routes, BTreeSet::from(["GET /report/{token}".to_owned(), "POST /report/{token}".to_owned()]));
+    assert!(default("ReportThrottlingRateLimit") < default("ThrottlingRateLimit"));
+    assert!(default("ReportThrottlingBurstLimit") < default("ThrottlingBurstLimit"));
+    let api = &template["Resources"]["RecoveryApi"]["Properties"];
+    assert_eq!(api["Auth"]["DefaultAuthorizer"].as_str(), Some("CitizenAuthorizer"), "every other route signs in");
+}
+
+/// SES's events reach the `delivery-events` function: the configuration set's event destination
+/// publishes deliveries, bounces and complaints to a topic of the stack that only SES may
+/// publish to, for this configuration set and account; the function is subscribed to it and
+/// sends nothing.
+#[test]
+fn ses_events_reach_the_delivery_function_through_a_topic_only_ses_may_publish_to() {
+    let template = template();
+    let resources = &template["Resources"];
+    let destinations: Vec<&Yaml> = resources
+        .as_hash()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::SES::ConfigurationSetEventDestination"))
+        .collect();
+    assert_eq!(destinations.len(), 1);
+    let destination = &destinations[0]["Properties"];
+    assert_eq!(destination["ConfigurationSetName"].as_str(), Some("MailConfigurationSet"));
+    let event_destination = &destination["EventDestination"];
+    assert_eq!(event_destination["Enabled"].as_bool(), Some(true));
+    let types: BTreeSet<String> =
+        strings(&event_destination["MatchingEventTypes"]).iter().map(|t| t.to_lowercase()).collect();
+    assert_eq!(types, BTreeSet::from(["bounce".to_owned(), "complaint".to_owned(), "delivery".to_owned()]));
+    let topic = event_destination["SnsDestination"]["TopicARN"].as_str().expect("an SNS destination");
+    assert_eq!(resources[topic]["Type"].as_str(), Some("AWS::SNS::Topic"));
+    assert!(resources[topic]["Properties"]["KmsMasterKeyId"].as_str().is_some_and(|k| !k.starts_with("alias/aws/")));
+
+    let policies: Vec<&Yaml> = resources
+        .as_hash()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::SNS::TopicPolicy") && strings(&r["Properties"]["Topics"]) == [topic])
+        .collect();
+    assert_eq!(policies.len(), 1, "one policy on {topic}");
+    let statements = policies[0]["Properties"]["PolicyDocument"]["Statement"].as_vec().unwrap();
+    for statement in statements {
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+        assert_eq!(format!("{:?}", statement["Principal"]), format!("{:?}", {
+            let mut h = yaml_rust2::yaml::Hash::new();
+            h.insert(Yaml::String("Service".into()), Yaml::String("ses.amazonaws.com".into()));
+            Yaml::Hash(h)
+        }), "only SES publishes");
+        assert_eq!(strings(&statement["Action"]), ["sns:Publish"]);
+        let condition = &statement["Condition"]["StringEquals"];
+        assert_eq!(condition["aws:SourceAccount"].as_str(), Some("AWS::AccountId"));
+        assert!(
+            format!("{:?}", condition["aws:SourceArn"]).contains(":configuration-set/${MailConfigurationSet}"),
+            "this configuration set's events only"
+        );
+    }
+    // SES can use the topic's key only for this configuration set, too.
+    let key = &resources[resources[topic]["Properties"]["KmsMasterKeyId"].as_str().unwrap()];
+    let ses_key_statements: Vec<&Yaml> = key["Properties"]["KeyPolicy"]["Statement"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter(|s| format!("{:?}", s["Principal"]).contains("ses.amazonaws.com"))
+        .collect();
+    assert_eq!(ses_key_statements.len(), 1);
+    assert!(format!("{:?}", ses_key_statements[0]["Condition"]).contains(":configuration-set/${MailConfigurationSet}"));
+
+    let (name, delivery) = function(&template, DELIVERY_EVENTS);
+    let events: Vec<&Yaml> = delivery["Properties"]["Events"].as_hash().unwrap().values().collect();
+    assert_eq!(events.len(), 1, "{name}: SNS only, no route");
+    assert_eq!(events[0]["Type"].as_str(), Some("SNS"));
+    assert_eq!(events[0]["Properties"]["Topic"].as_str(), Some(topic));
+    assert!(!format!("{:?}", delivery["Properties"]["Policies"]).contains("ses:"), "{name} sends nothing");
+}
+
+/// Every function is in the error and throttle alarms (a metric math alarm takes at most 10
+/// metrics), and SES's account reputation is watched at the rates where SES reviews an account.
+#[test]
+fn the_alarms_watch_every_function_and_the_senders_reputation() {
+    let template = template();
+    let resources = &template["Resources"];
+    for (alarm, metric) in [("FunctionErrorsAlarm", "Errors"), ("FunctionThrottlesAlarm", "Throttles")] {
+        let metrics = resources[alarm]["Properties"]["Metrics"].as_vec().unwrap();
+        let stats: Vec<&Yaml> = metrics.iter().filter(|m| !m["MetricStat"].is_badvalue()).collect();
+        assert!(stats.len() <= 10, "{alarm}: {} metrics, CloudWatch takes 10", stats.len());
+        let expression = metrics.iter().find_map(|m| m["Expression"].as_str()).unwrap();
+        for binary in binaries() {
+            let (name, _) = function(&template, binary);
+            let stat = stats
+                .iter()
+                .find(|m| format!("{:?}", m["MetricStat"]["Metric"]["Dimensions"]).contains(&format!("\"{name}\"")))
+                .unwrap_or_else(|| panic!("{alarm} does not watch {name}"));
+            assert_eq!(stat["MetricStat"]["Metric"]["MetricName"].as_str(), Some(metric));
+            let id = stat["Id"].as_str().unwrap();
+            assert!(expression.contains(&format!("FILL({id}, 0)")), "{alarm}: {id} ({name}) is not summed");
+        }
+    }
+    for (metric, threshold) in [("Reputation.BounceRate", 0.05), ("Reputation.ComplaintRate", 0.001)] {
+        let alarm = resources
+            .as_hash()
+            .unwrap()
+            .values()
+            .find(|r| r["Properties"]["MetricName"].as_str() == Some(metric))
+            .unwrap_or_else(|| panic!("no alarm on {metric}"));
+        let p = &alarm["Properties"];
+        assert_eq!(p["Namespace"].as_str(), Some("AWS/SES"));
+        assert_eq!(p["Threshold"].as_f64(), Some(threshold), "{metric}");
+        assert_eq!(p["ComparisonOperator"].as_str(), Some("GreaterThanThreshold"), "{metric}");
+        assert!(p["Dimensions"].is_badvalue(), "{metric}: the account's rate, which SES reviews");
+    }
 }
