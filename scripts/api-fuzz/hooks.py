@@ -2,6 +2,11 @@
 and holders in every state, so the fuzzer reaches past `no_recovery_session`.
 
 - Staff routes (`/agent/...`) get a staff token (roles ["agent"]).
+- The "this wasn't me" routes (`/report/{token}`) need no sign-in and get no token. Their
+  generated tokens are all unknown (410): some cases get a real one instead, from the link
+  notice of a file linked for it through the API (read back from `GET /dev/outbox`), so the
+  fuzzer meets the 200 answers too. Those files (`FR0001…`) serve only this: other cases never
+  link them first (an invoice never moves a link), and a confirmed report freezes its file.
 - Citizen routes get a token for a subject picked per test case: mostly a fresh one (so one
   subject's lookup lock does not close the run), some set up through the API first — a
   matching lookup on a seeded file, then a code sent or the file linked by its invoice — and
@@ -19,6 +24,7 @@ cursor is opaque: the stateful phase follows the real ones through the document'
 import datetime
 import os
 import random
+import re
 import shutil
 import sys
 import threading
@@ -28,6 +34,7 @@ import schemathesis
 
 API = os.environ.get("API_FUZZ_URL", "http://127.0.0.1:3000")
 FILES = 60
+REPORT_FILES = 20
 RNG = random.Random(int(os.environ.get("API_FUZZ_SEED", "0")) or None)
 LOCK = threading.Lock()
 
@@ -37,6 +44,12 @@ def fuzz_file(i):
     dob = datetime.date(1950, 1, 1) + datetime.timedelta(days=211 * i)
     email = None if i % 5 == 0 else f"titulaire{i:04d}@exemple.ca"
     return f"FZ{i:04d}", dob.isoformat(), email, f"F-FZ-{i:04d}"
+
+
+def report_file(i):
+    """The i-th file kept for "this wasn't me" tokens: (number, date of birth, email, invoice)."""
+    dob = datetime.date(1955, 3, 1) + datetime.timedelta(days=173 * i)
+    return f"FR{i:04d}", dob.isoformat(), f"signalement{i:04d}@exemple.ca", f"F-FR-{i:04d}"
 
 
 def write_seed(directory, today):
@@ -50,10 +63,16 @@ def write_seed(directory, today):
         for i in range(1, FILES + 1):
             number, dob, email, _ = fuzz_file(i)
             out.write(f"{number},Titulaire {i},{dob},{email or ''},514-555-{i:04d},{'fr' if i % 2 else 'en'},active,2029-12-31\n")
+        for i in range(1, REPORT_FILES + 1):
+            number, dob, email, _ = report_file(i)
+            out.write(f"{number},Signalement {i},{dob},{email},438-555-{i:04d},{'fr' if i % 2 else 'en'},active,2029-12-31\n")
     with open(os.path.join(directory, "invoices.csv"), "a", encoding="utf-8") as out:
         for i in range(1, FILES + 1):
             number, _, _, invoice = fuzz_file(i)
             out.write(f"{invoice},{number},{issued},245.00\n")
+        for i in range(1, REPORT_FILES + 1):
+            number, _, _, invoice = report_file(i)
+            out.write(f"{invoice},{number},{issued},180.00\n")
 
 
 def _post(path, body, token=None):
@@ -61,6 +80,12 @@ def _post(path, body, token=None):
 
     headers = {"authorization": f"Bearer {token}"} if token else {}
     return requests.post(API + path, json=body, headers=headers, timeout=10)
+
+
+def _get(path):
+    import requests
+
+    return requests.get(API + path, timeout=10)
 
 
 def token(sub, roles=None):
@@ -107,7 +132,62 @@ def citizen_token_for(path):
     return _setup(sub, depth, demo=path == "/recovery/invoice" and roll < 0.5)
 
 
-@schemathesis.auth(refresh_interval=None).skip_for(path_regex="^/agent/")
+REPORT_LINK = re.compile(r"/signalement/([A-Za-z0-9_-]{22})\b")
+# Tokens handed out (a describe may take any of them, used or not), those not confirmed yet,
+# and the next FR file to link.
+REPORT_TOKENS = []
+UNCONFIRMED = []
+NEXT_REPORT_FILE = [1]
+
+
+def new_report_token():
+    """A real "this wasn't me" token: the next FR file linked to a fresh subject by its invoice,
+    whose link notice carries one. None once every FR file has served (or one failed)."""
+    with LOCK:
+        i = NEXT_REPORT_FILE[0]
+        NEXT_REPORT_FILE[0] += 1
+        sub = f"fuzz-report-{uuid.UUID(int=RNG.getrandbits(128)).hex[:16]}"
+    if i > REPORT_FILES:
+        return None
+    number, dob, email, invoice = report_file(i)
+    tok = token(sub)
+    if _post("/recovery/lookup", {"certificateNumber": number, "dateOfBirth": dob}, tok).status_code != 200:
+        return None
+    if _post("/recovery/invoice", {"invoiceNumber": invoice}, tok).status_code != 200:
+        return None
+    for mail in reversed(_get("/dev/outbox").json()):
+        found = REPORT_LINK.search(mail.get("text", "")) if mail.get("to") == email else None
+        if found:
+            return found.group(1)
+    return None
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    """Gives some `/report/{token}` cases a real token (see the module's doc): a describe any
+    token handed out so far (or a new one), a confirm one not confirmed yet (or a new one)."""
+    if case.operation.path != "/report/{token}":
+        return
+    confirm = case.operation.method.upper() == "POST"
+    with LOCK:
+        if RNG.random() >= (0.1 if confirm else 0.3):
+            return
+        pool = UNCONFIRMED if confirm else REPORT_TOKENS
+        real = pool.pop(RNG.randrange(len(pool))) if confirm and pool else None
+        if not confirm and pool and RNG.random() < 0.8:
+            real = RNG.choice(pool)
+    if real is None:
+        real = new_report_token()
+        if real is None:
+            return
+        with LOCK:
+            REPORT_TOKENS.append(real)
+            if not confirm:
+                UNCONFIRMED.append(real)
+    case.path_parameters = {**(case.path_parameters or {}), "token": real}
+
+
+@schemathesis.auth(refresh_interval=None).skip_for(path_regex="^/(agent|report)/")
 class CitizenToken:
     def get(self, case, context):
         return citizen_token_for(case.operation.path)
