@@ -11,7 +11,7 @@ use certificate_recovery::app::StartupError;
 use certificate_recovery::code_hash_secret::{ARN_VARIABLE, SecretError};
 use certificate_recovery::domain::SecurityCode;
 use certificate_recovery::iam_recording;
-use certificate_recovery::lambda::Function;
+use certificate_recovery::lambda::{DELIVERY_EVENTS, Function};
 use certificate_recovery::local_aws;
 use certificate_recovery::security_code_hash::CodeHasher;
 use secrecy::SecretString;
@@ -116,6 +116,14 @@ async fn starts_with_the_secret(dynamodb: &str, moto: &str) {
         let from_environment = hasher(FROM_ENVIRONMENT).hash("s", &code);
         assert!(!app.hasher.verify("s", &code, &from_environment), "{}: the environment's secret", function.name());
     }
+    // The function no route serves starts the same way (`lambda::run_delivery_events`).
+    let delivery = iam_recording::starting_as(
+        DELIVERY_EVENTS,
+        App::from_lambda_settings(env(Some(&rotated)), local_aws::clients(&config, dynamodb, moto)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{DELIVERY_EVENTS}: {e}"));
+    assert_eq!(delivery.hasher.hash("s", &code), hasher(NEW).hash("s", &code), "{DELIVERY_EVENTS}: AWSCURRENT hashes");
 
     // Never rotated: no previous version, and codes hashed with another secret do not verify.
     let single = create(format!("code-hash-single-{tag}"), NEW).await;

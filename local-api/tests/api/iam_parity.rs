@@ -5,12 +5,13 @@
 //! The calls come from `IAM_RECORDING_DIR`, where every emulator test of the run recorded them
 //! (`certificate_recovery::iam_recording`): the local API's requests on DynamoDB Local and
 //! moto, each under the function that serves its route, and each function's start-up (the
-//! code-hashing secret, `shared/tests/code_hash_secret.rs`). `scripts/test-all.sh` runs
+//! code-hashing secret, `shared/tests/code_hash_secret.rs`); the `delivery-events` function, which
+//! no route serves, fed SES's events after a real send (`events.rs`). `scripts/test-all.sh` runs
 //! `policies_allow_exactly_the_recorded_calls` after every other test has recorded; the other
 //! tests here check the comparison itself and need no recording.
 
 use certificate_recovery::iam_recording::{self, Phase, Record};
-use certificate_recovery::lambda::Function;
+use certificate_recovery::lambda::{DELIVERY_EVENTS, Function};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -218,16 +219,21 @@ fn differences(template: &Value, records: &[Record], binary: &str) -> Result<Vec
     Ok(problems)
 }
 
+/// Every Lambda function's binary name: the HTTP ones, and the one no route serves.
+fn binaries() -> Vec<&'static str> {
+    Function::ALL.iter().map(|f| f.name()).chain([DELIVERY_EVENTS]).collect()
+}
+
 /// No function is given the secret itself: no variable holds it, none resolves it.
 fn secret_in_environment(template: &Value) -> Vec<String> {
     let mut problems = Vec::new();
-    for function in Function::ALL {
-        let Ok(resource) = function_resource(template, function.name()) else { continue };
+    for binary in binaries() {
+        let Ok(resource) = function_resource(template, binary) else { continue };
         for (name, value) in environment(template, resource) {
             if name.starts_with("CODE_HASH_SECRET") && name != SECRET_ARN_VARIABLE
                 || value.to_string().contains("resolve:secretsmanager")
             {
-                problems.push(format!("{}: the environment variable {name} holds a secret", function.name()));
+                problems.push(format!("{binary}: the environment variable {name} holds a secret"));
             }
         }
     }
@@ -239,7 +245,7 @@ fn secret_in_environment(template: &Value) -> Vec<String> {
 /// The operations each function was seen making, for the test's output.
 fn report(records: &[Record]) -> String {
     let mut out = String::from("AWS calls seen, per function (operation → IAM actions [store methods]):\n");
-    let mut who: Vec<Option<&str>> = Function::ALL.iter().map(|f| Some(f.name())).collect();
+    let mut who: Vec<Option<&str>> = binaries().into_iter().map(Some).collect();
     who.push(None);
     for function in who {
         let own: Vec<&Record> = records.iter().filter(|r| r.function.as_deref() == function).collect();
@@ -294,8 +300,7 @@ fn policies_allow_exactly_the_recorded_calls() {
     println!("{}", report(&records));
     let template = template();
     let mut problems = secret_in_environment(&template);
-    for function in Function::ALL {
-        let name = function.name();
+    for name in binaries() {
         for (phase, what) in [(Phase::Request, "serving a request"), (Phase::Init, "starting")] {
             if !records.iter().any(|r| r.function.as_deref() == Some(name) && r.phase == Some(phase)) {
                 problems.push(format!("{name}: no AWS call recorded while {what} (did the emulator tests run?)"));
@@ -462,13 +467,9 @@ fn no_function_is_given_the_code_hashing_secret_in_its_environment() {
     let problems = secret_in_environment(&template());
     assert!(problems.is_empty(), "{problems:#?}");
     let template = template();
-    for function in Function::ALL {
-        let resource = function_resource(&template, function.name()).unwrap();
+    for binary in binaries() {
+        let resource = function_resource(&template, binary).unwrap();
         let arn = environment(&template, resource).get(SECRET_ARN_VARIABLE).cloned();
-        assert!(
-            arn.as_ref().is_some_and(|a| a.get("!Ref").is_some()),
-            "{}: {SECRET_ARN_VARIABLE} = {arn:?}",
-            function.name()
-        );
+        assert!(arn.as_ref().is_some_and(|a| a.get("!Ref").is_some()), "{binary}: {SECRET_ARN_VARIABLE} = {arn:?}");
     }
 }

@@ -64,7 +64,10 @@ fn function<'a>(template: &'a Yaml, binary: &str) -> (&'a str, &'a Yaml) {
 /// A function's environment: the Globals', then its own.
 fn environment<'a>(template: &'a Yaml, function: &'a Yaml) -> BTreeMap<&'a str, &'a Yaml> {
     let mut env = BTreeMap::new();
-    for variables in [&template["Globals"]["Function"]["Environment"]["Variables"], &function["Properties"]["Environment"]["Variables"]] {
+    for variables in [
+        &template["Globals"]["Function"]["Environment"]["Variables"],
+        &function["Properties"]["Environment"]["Variables"],
+    ] {
         for (k, v) in variables.as_hash().into_iter().flatten() {
             env.insert(k.as_str().unwrap(), v);
         }
@@ -188,7 +191,9 @@ fn what_a_failed_first_deploy_leaves_never_blocks_the_retry() {
     assert_eq!(log_groups, binaries().len() + 1, "a log group per function and the access logs");
     for binary in binaries() {
         let (name, resource) = function(&template, binary);
-        let group = resource["Properties"]["LoggingConfig"]["LogGroup"].as_str().unwrap_or_else(|| panic!("{name}: no log group"));
+        let group = resource["Properties"]["LoggingConfig"]["LogGroup"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no log group"));
         assert_eq!(template["Resources"][group]["Type"].as_str(), Some("AWS::Logs::LogGroup"), "{name}: {group}");
     }
     let table = &template["Resources"]["RecoveryTable"];
@@ -280,7 +285,9 @@ fn parameters_refuse_what_api_gateway_would_refuse() {
         });
         assert!(settings.is_ok(), "the functions refuse HolderPageUrl={good}");
     }
-    for bad in ["", "http://recuperation.opc.gouv.qc.ca", "https://", "https://a.b/x?y=1", "https://a.b/#x", "https://a b"] {
+    for bad in
+        ["", "http://recuperation.opc.gouv.qc.ca", "https://", "https://a.b/x?y=1", "https://a.b/#x", "https://a b"]
+    {
         assert!(!accepts(page, bad), "HolderPageUrl accepts {bad:?}");
     }
     // IAM matches a secret's full ARN, random suffix included: without it (or with a
@@ -460,7 +467,11 @@ fn the_hold_and_the_holders_page_reach_the_functions_that_use_them() {
             "{name}: HOLDER_PAGE_URL where notices carry a link"
         );
         let sends = Function::ALL.iter().any(|f| f.name() == binary && f.sends_email());
-        assert_eq!(env.contains_key("SES_CONFIGURATION_SET"), sends, "{name}: SES_CONFIGURATION_SET where mail is sent");
+        assert_eq!(
+            env.contains_key("SES_CONFIGURATION_SET"),
+            sends,
+            "{name}: SES_CONFIGURATION_SET where mail is sent"
+        );
     }
 }
 
@@ -525,17 +536,23 @@ fn ses_events_reach_the_delivery_function_through_a_topic_only_ses_may_publish_t
         .as_hash()
         .unwrap()
         .values()
-        .filter(|r| r["Type"].as_str() == Some("AWS::SNS::TopicPolicy") && strings(&r["Properties"]["Topics"]) == [topic])
+        .filter(|r| {
+            r["Type"].as_str() == Some("AWS::SNS::TopicPolicy") && strings(&r["Properties"]["Topics"]) == [topic]
+        })
         .collect();
     assert_eq!(policies.len(), 1, "one policy on {topic}");
     let statements = policies[0]["Properties"]["PolicyDocument"]["Statement"].as_vec().unwrap();
     for statement in statements {
         assert_eq!(statement["Effect"].as_str(), Some("Allow"));
-        assert_eq!(format!("{:?}", statement["Principal"]), format!("{:?}", {
-            let mut h = yaml_rust2::yaml::Hash::new();
-            h.insert(Yaml::String("Service".into()), Yaml::String("ses.amazonaws.com".into()));
-            Yaml::Hash(h)
-        }), "only SES publishes");
+        assert_eq!(
+            format!("{:?}", statement["Principal"]),
+            format!("{:?}", {
+                let mut h = yaml_rust2::yaml::Hash::new();
+                h.insert(Yaml::String("Service".into()), Yaml::String("ses.amazonaws.com".into()));
+                Yaml::Hash(h)
+            }),
+            "only SES publishes"
+        );
         assert_eq!(strings(&statement["Action"]), ["sns:Publish"]);
         let condition = &statement["Condition"]["StringEquals"];
         assert_eq!(condition["aws:SourceAccount"].as_str(), Some("AWS::AccountId"));

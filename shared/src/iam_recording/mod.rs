@@ -8,7 +8,8 @@
 //! made for is a task-local set around the handler by the local API's dispatcher
 //! ([`serving`]) and around a function's start-up by the tests ([`starting`]); calls made
 //! outside both (table creation, seeding, a test's own checks, the store contract) are
-//! recorded without a function.
+//! recorded without a function. The function no route serves, `delivery-events`, is named by
+//! its binary name ([`serving_as`], [`starting_as`]).
 //!
 //! The store port's method a call is made in is recorded too, when the store is wrapped in a
 //! [`RecordingStore`]: the parity test then counts, for a function, every path of the methods
@@ -49,7 +50,8 @@ pub enum Phase {
 
 #[derive(Debug, Clone, Copy)]
 struct Scope {
-    function: Function,
+    /// The function's binary name (`lookup`, `delivery-events`).
+    function: &'static str,
     phase: Phase,
 }
 
@@ -61,12 +63,23 @@ tokio::task_local! {
 
 /// Runs `future` (a handler call) as `function` serving a request.
 pub async fn serving<F: Future>(function: Function, future: F) -> F::Output {
-    SCOPE.scope(Scope { function, phase: Phase::Request }, future).await
+    serving_as(function.name(), future).await
 }
 
 /// Runs `future` (a function's start-up) as `function` starting.
 pub async fn starting<F: Future>(function: Function, future: F) -> F::Output {
-    SCOPE.scope(Scope { function, phase: Phase::Init }, future).await
+    starting_as(function.name(), future).await
+}
+
+/// Runs `future` (an invocation) as the function whose binary is `binary` (the one no route
+/// serves: [`crate::lambda::DELIVERY_EVENTS`]).
+pub async fn serving_as<F: Future>(binary: &'static str, future: F) -> F::Output {
+    SCOPE.scope(Scope { function: binary, phase: Phase::Request }, future).await
+}
+
+/// Runs `future` (a start-up) as the function whose binary is `binary`.
+pub async fn starting_as<F: Future>(binary: &'static str, future: F) -> F::Output {
+    SCOPE.scope(Scope { function: binary, phase: Phase::Init }, future).await
 }
 
 /// One IAM action a call needs, on what, made by which function (if any).
@@ -219,7 +232,7 @@ impl Intercept for Recorder {
         let sink = Sink::get().ok_or("IAM_RECORDING_DIR is no longer set")?;
         for (action, resource) in actions_of(metadata.service(), metadata.name(), context.input())? {
             sink.write(Record {
-                function: scope.map(|s| s.function.name().to_owned()),
+                function: scope.map(|s| s.function.to_owned()),
                 phase: scope.map(|s| s.phase),
                 service: metadata.service().to_owned(),
                 operation: metadata.name().to_owned(),
