@@ -172,7 +172,7 @@ mod tests {
             let s = RuleSettings::from_lookup(|k| (k == *name).then(|| default.to_string())).unwrap();
             assert_eq!(s, RuleSettings::default(), "{name}");
         }
-        assert_eq!(SETTINGS.len(), 14);
+        assert_eq!(SETTINGS.len(), 15);
     }
 
     #[test]
@@ -180,5 +180,10 @@ mod tests {
         let err = RuleSettings::from_lookup(|k| (k == "CODE_MAX_ATTEMPTS").then(|| "five".into())).unwrap_err();
         assert_eq!(err.name, "CODE_MAX_ATTEMPTS");
         assert!(RuleSettings::from_lookup(|k| (k == "SESSION_TTL_SECONDS").then(|| "0".into())).is_err());
+        // Zero turns the hold off; garbage does not.
+        let off = RuleSettings::from_lookup(|k| (k == "EMAIL_CHANGE_HOLD_SECONDS").then(|| "0".into())).unwrap();
+        assert!(off.email_change_hold.is_zero());
+        assert!(RuleSettings::from_lookup(|k| (k == "EMAIL_CHANGE_HOLD_SECONDS").then(|| "-1".into())).is_err());
+        assert!(RuleSettings::from_lookup(|k| (k == "HOLDER_PAGE_URL").then(|| "http://evil.example".into())).is_err());
     }
 }
