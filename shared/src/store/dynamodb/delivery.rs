@@ -96,7 +96,12 @@ impl DynamoStore {
             .value(":delivery", s(delivery.as_str()));
         parts.push((
             Part::Message,
-            vec![update(table, key(message_pk(&message.message_id), MESSAGE_SK), "SET delivery = :delivery", moves_on)?],
+            vec![update(
+                table,
+                key(message_pk(&message.message_id), MESSAGE_SK),
+                "SET delivery = :delivery",
+                moves_on,
+            )?],
         ));
         if let MessagePurpose::SecurityCode { account, session_id, code_id } = &message.purpose {
             let that_code = Condition::new(format!(
@@ -129,4 +134,3 @@ impl DynamoStore {
         Ok(parts)
     }
 }
-

@@ -88,7 +88,13 @@ impl DeskStore for DynamoStore {
             let number = &close.certificate_number;
             let file = key(cert_pk(number), FILE_SK);
             items.push(check(table, file, Condition::new("attribute_exists(pk)"))?);
-            items.push(self.put_item(employee_email_item(number, email, close.now, &close.agent, close.hold.as_ref()))?);
+            items.push(self.put_item(employee_email_item(
+                number,
+                email,
+                close.now,
+                &close.agent,
+                close.hold.as_ref(),
+            ))?);
             // The new address has no failed delivery.
             items.push(delete(table, key(cert_pk(number), FILE_DELIVERY_SK), Condition::none())?);
             for report in &close.reports {

@@ -637,3 +637,33 @@ pub fn states_before(delivery: Delivery) -> Vec<Delivery> {
         .filter(|before| before.after(delivery) == delivery && *before != delivery)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_state_replaces_only_those_it_comes_after() {
+        use Delivery::*;
+        assert_eq!(states_before(Sent), []);
+        assert_eq!(states_before(Delivered), [Sent]);
+        assert_eq!(states_before(Bounced), [Sent, Delivered]);
+        assert_eq!(states_before(Complained), [Sent, Delivered]);
+    }
+
+    #[test]
+    fn reported_requests_sort_first_then_oldest() {
+        let (old, new) = (datetime!(2001-09-09 01:46:39 UTC), datetime!(2026-11-29 12:00:00 UTC));
+        let mut keys = [
+            queue_sort_key(false, old, "A"),
+            queue_sort_key(true, new, "B"),
+            queue_sort_key(false, new, "C"),
+            queue_sort_key(true, old, "D"),
+        ];
+        keys.sort();
+        let references: Vec<&str> = keys.iter().map(|k| k.rsplit('#').next().unwrap()).collect();
+        assert_eq!(references, ["D", "B", "A", "C"]);
+        assert_eq!(queue_sort_key(true, new, "B"), "0#1795953600000#B");
+    }
+}

@@ -42,10 +42,9 @@ impl ReportStore for DynamoStore {
         let reference = &filing.request.reference;
         let number = &report.certificate_number;
         let mut parts: Vec<(Part, _)> = Vec::new();
-        let usable = Condition::new(
-            "attribute_exists(pk) AND attribute_not_exists(used_ms) AND report_expires_ms > :now",
-        )
-        .values([(":now", ms(now)), (":used", ms(now)), (":reference", s(reference))]);
+        let usable =
+            Condition::new("attribute_exists(pk) AND attribute_not_exists(used_ms) AND report_expires_ms > :now")
+                .values([(":now", ms(now)), (":used", ms(now)), (":reference", s(reference))]);
         parts.push((
             Part::Report,
             update(
@@ -66,11 +65,10 @@ impl ReportStore for DynamoStore {
         if filing.restore_email {
             // That very change, during its hold: the address before it is back (the registry's
             // to replace again), the hold ends, and its time kills every code sent before.
-            let on_hold = Condition::new(
-                "changed_ms = :occurred AND hold_until_ms > :now AND attribute_exists(previous_email)",
-            )
-            .name("#restored", RESTORED_BY_REPORT)
-            .values([(":occurred", ms(report.occurred_at)), (":now", ms(now)), (":reference", s(reference))]);
+            let on_hold =
+                Condition::new("changed_ms = :occurred AND hold_until_ms > :now AND attribute_exists(previous_email)")
+                    .name("#restored", RESTORED_BY_REPORT)
+                    .values([(":occurred", ms(report.occurred_at)), (":now", ms(now)), (":reference", s(reference))]);
             parts.push((
                 Part::AsRead,
                 update(
@@ -84,7 +82,10 @@ impl ReportStore for DynamoStore {
             parts.push((Part::Write, delete(table, key(cert_pk(number), FILE_DELIVERY_SK), Condition::none())?));
         }
         let freeze = Condition::none().value(":reference", AttributeValue::Ss(vec![reference.clone()]));
-        parts.push((Part::Write, update(table, key(cert_pk(number), FROZEN_SK), "ADD open_reports :reference", freeze)?));
+        parts.push((
+            Part::Write,
+            update(table, key(cert_pk(number), FROZEN_SK), "ADD open_reports :reference", freeze)?,
+        ));
         // On the open queue (reported first); no account's marker: the account's own request stays.
         parts.push((
             Part::Request,
