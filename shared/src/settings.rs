@@ -140,7 +140,11 @@ impl RuleSettings {
                 None => d.holder_page_url,
                 Some(raw) => {
                     let url = raw.trim().trim_end_matches('/').to_owned();
-                    if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost")) || url.contains(char::is_whitespace) {
+                    if !(url.starts_with("https://")
+                        || url.starts_with("http://127.0.0.1")
+                        || url.starts_with("http://localhost"))
+                        || url.contains(char::is_whitespace)
+                    {
                         return Err(SettingError { name: "HOLDER_PAGE_URL" });
                     }
                     url
@@ -172,7 +176,7 @@ mod tests {
             let s = RuleSettings::from_lookup(|k| (k == *name).then(|| default.to_string())).unwrap();
             assert_eq!(s, RuleSettings::default(), "{name}");
         }
-        assert_eq!(SETTINGS.len(), 14);
+        assert_eq!(SETTINGS.len(), 15);
     }
 
     #[test]
@@ -180,5 +184,10 @@ mod tests {
         let err = RuleSettings::from_lookup(|k| (k == "CODE_MAX_ATTEMPTS").then(|| "five".into())).unwrap_err();
         assert_eq!(err.name, "CODE_MAX_ATTEMPTS");
         assert!(RuleSettings::from_lookup(|k| (k == "SESSION_TTL_SECONDS").then(|| "0".into())).is_err());
+        // Zero turns the hold off; garbage does not.
+        let off = RuleSettings::from_lookup(|k| (k == "EMAIL_CHANGE_HOLD_SECONDS").then(|| "0".into())).unwrap();
+        assert!(off.email_change_hold.is_zero());
+        assert!(RuleSettings::from_lookup(|k| (k == "EMAIL_CHANGE_HOLD_SECONDS").then(|| "-1".into())).is_err());
+        assert!(RuleSettings::from_lookup(|k| (k == "HOLDER_PAGE_URL").then(|| "http://evil.example".into())).is_err());
     }
 }
