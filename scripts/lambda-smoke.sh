@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# cargo-lambda's emulator, scripted: the `lookup` function runs under `cargo lambda watch`
-# against DynamoDB Local and moto with dev/lambda.env (its code-hashing secret read at start
-# from moto's Secrets Manager), `cargo lambda invoke` sends it
-# events/lookup.json (with a development token), and its answer must be the local API's.
+# cargo-lambda's emulator, scripted: the functions run under `cargo lambda watch` against
+# DynamoDB Local and moto with dev/lambda.env (each reads its code-hashing secret at start from
+# moto's Secrets Manager), and `cargo lambda invoke` sends them events/: `lookup` gets
+# events/lookup.json (with a development token) and must answer as the local API does;
+# `report` gets events/report-describe.json and events/report-confirm.json (no token: the
+# route needs no sign-in) and must answer 410 `report_expired` (the fixtures' token is no
+# notice's); `delivery-events` gets SES's three events/ses-*.json (SNS records) and must
+# answer without error (they name messages that are not this table's: nothing to do).
 # Needs DYNAMODB_ENDPOINT and SES_ENDPOINT (scripts/test-all.sh starts them) and cargo-lambda
 # in .venv.
 set -euo pipefail
@@ -52,22 +56,28 @@ token_for() {
 }
 sed "s/REPLACE-WITH-A-CITIZEN-ID-TOKEN/$(token_for smoke-lambda)/" events/lookup.json >"$work/lookup.json"
 
-# The function compiles on its first invocation: allow a few minutes on a cold machine.
-answer=""
-for _ in $(seq 1 60); do
-  # A function that cannot start (say, its secret unreadable) leaves the invoke waiting.
-  if answer=$(timeout 300 cargo lambda invoke lookup --invoke-address 127.0.0.1 --invoke-port "$watch_port" \
-      --data-file "$work/lookup.json" --output-format json 2>"$work/invoke.err"); then
-    break
-  fi
-  answer=""
-  if grep -q '"cannot start"' "$work/watch.log"; then
-    tail -5 "$work/watch.log"
-    die "the lookup function did not start"
-  fi
-  sleep 5
-done
-[ -n "$answer" ] || { cat "$work/invoke.err" "$work/watch.log" | tail -30; die "cargo lambda invoke lookup failed"; }
+# invoke FUNCTION FILE: the function's answer (JSON) to the event in FILE. The function
+# compiles on its first invocation: allow a few minutes on a cold machine.
+invoke() {
+  local function=$1 file=$2 answer=""
+  for _ in $(seq 1 60); do
+    # A function that cannot start (say, its secret unreadable) leaves the invoke waiting.
+    if answer=$(timeout 300 cargo lambda invoke "$function" --invoke-address 127.0.0.1 --invoke-port "$watch_port" \
+        --data-file "$file" --output-format json 2>"$work/invoke.err"); then
+      printf '%s' "$answer"
+      return 0
+    fi
+    if grep -q '"cannot start"' "$work/watch.log"; then
+      tail -5 "$work/watch.log" >&2
+      die "the $function function did not start"
+    fi
+    sleep 5
+  done
+  cat "$work/invoke.err" "$work/watch.log" | tail -30 >&2
+  die "cargo lambda invoke $function failed"
+}
+
+answer=$(invoke lookup "$work/lookup.json")
 
 local_answer=$(curl -s -X POST "http://127.0.0.1:$api_port/recovery/lookup" \
   -H "authorization: Bearer $(token_for smoke-local)" -H 'content-type: application/json' \
@@ -82,3 +92,30 @@ assert body == local_answer, (body, local_answer)
 assert body["state"] == "matched", body
 print("    cargo lambda invoke lookup answered as the local API does:", json.dumps(body, ensure_ascii=False))
 PY
+
+# "This wasn't me", as API Gateway hands it over with no sign-in: the fixtures' token is no
+# notice's, so both routes answer the one refusal.
+for event in report-describe report-confirm; do
+  answer=$(invoke report "events/$event.json")
+  python3 - "$event" "$answer" <<'PY'
+import json, sys
+name, answer = sys.argv[1], json.loads(sys.argv[2])
+assert answer["statusCode"] == 410, answer
+body = json.loads(answer["body"])
+assert body["code"] == "report_expired" and body["status"] == 410, body
+print(f"    cargo lambda invoke report ({name}): 410 report_expired")
+PY
+done
+
+# SES's events as SNS delivers them: each read and looked up (a GetItem on the table), none of
+# this table's messages, so nothing changes — and the invocation succeeds (a store failure
+# would fail it, for Lambda to retry).
+for event in ses-delivery ses-bounce ses-complaint; do
+  answer=$(invoke delivery-events "events/$event.json")
+  python3 - "$event" "$answer" <<'PY'
+import json, sys
+name, answer = sys.argv[1], json.loads(sys.argv[2])
+assert answer == 1, f"{name}: {answer!r} (the number of SES events read)"
+print(f"    cargo lambda invoke delivery-events ({name}): 1 event read, not one of this table's messages")
+PY
+done
