@@ -44,6 +44,6 @@ stage "cfn-lint template.yaml" "$VENV/bin/cfn-lint" --regions ca-central-1 -- te
 stage "sam validate --lint" "$SAM_VENV/bin/sam" validate --lint --region ca-central-1 --template template.yaml
 stage "openapi.yaml is valid OpenAPI 3.1" "$VENV/bin/openapi-spec-validator" openapi.yaml
 stage "API fuzzing: schemathesis vs openapi.yaml" scripts/api-fuzz.sh
-stage "cargo lambda watch + invoke (lookup)" scripts/lambda-smoke.sh
+stage "cargo lambda watch + invoke (lookup, report, delivery-events)" scripts/lambda-smoke.sh
 stage "the holder's page and the Office's page in Chromium (Playwright, axe)" scripts/web-tests.sh
 stage "cargo lambda build --release: every bootstrap" scripts/bootstrap-sizes.sh
