@@ -2,6 +2,7 @@
 // code — or an invoice, or an assistance request — until the account is linked. No framework
 // and no build step: one small module talking to the API of openapi.yaml.
 
+import { apiClient, escape, expired, oidcManager } from "./common.js";
 import { TEXT, fill, formatDate, formatDateTime, formatTime } from "./i18n.js";
 
 const state = {
@@ -16,47 +17,12 @@ const state = {
 
 const $ = (selector) => document.querySelector(selector);
 const t = (key, values) => fill(TEXT[state.lang][key] ?? key, values);
-const escape = (s) =>
-  String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
 // ---------------------------------------------------------------- API
 
-async function call(method, path, body) {
-  const headers = { accept: "application/json", "accept-language": state.lang };
-  if (state.token) headers.authorization = `Bearer ${state.token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(`${state.config.api}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    return { status: 0, body: { code: "network" } };
-  }
-  const json = await response.json().catch(() => ({}));
-  return { status: response.status, body: json, retryAfter: Number(response.headers.get("retry-after")) || json.retryAfter };
-}
+const call = apiClient(state, { readRetryAfter: true });
 
 // ---------------------------------------------------------------- sign-in
-
-async function oidcManager() {
-  if (!window.oidc) {
-    await new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = "vendor/oidc-client-ts.min.js";
-      script.onload = resolve;
-      script.onerror = reject;
-      document.head.append(script);
-    });
-  }
-  const o = state.config.oidc;
-  return new window.oidc.UserManager({
-    authority: o.authority,
-    client_id: o.client_id,
-    redirect_uri: o.redirect_uri,
-    response_type: "code", // Authorization Code; the library adds PKCE (S256) itself
-    scope: o.scope || "openid",
-    userStore: new window.oidc.WebStorageStateStore({ store: window.sessionStorage }),
-  });
-}
 
 async function signIn(subject) {
   if (state.config.mode === "local") {
@@ -65,7 +31,7 @@ async function signIn(subject) {
     setToken(json.token, { fresh: true });
     await resume();
   } else {
-    await (await oidcManager()).signinRedirect();
+    await (await oidcManager(state.config)).signinRedirect();
   }
 }
 
@@ -75,7 +41,7 @@ async function finishOidcSignIn() {
   // library's callback throws on it, and start() shows the sign-in sentence.
   if (state.config.mode !== "oidc" || !(params.has("code") || params.has("error")) || !params.has("state")) return;
   try {
-    const user = await (await oidcManager()).signinRedirectCallback();
+    const user = await (await oidcManager(state.config)).signinRedirectCallback();
     setToken(user.id_token, { fresh: true });
   } finally {
     history.replaceState(null, "", location.pathname);
@@ -90,16 +56,6 @@ function setToken(token, { fresh = false } = {}) {
   if (fresh) {
     state.signedInAt = Date.now();
     sessionStorage.setItem("recovery.signedInAt", String(state.signedInAt));
-  }
-}
-
-/** Whether the token's `exp` has passed (read, not verified: only to choose a sentence). */
-function expired(token) {
-  try {
-    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-    return typeof payload.exp === "number" && payload.exp * 1000 <= Date.now();
-  } catch {
-    return true;
   }
 }
 
@@ -436,7 +392,7 @@ function toggleLanguage() {
 async function start() {
   staticTexts();
   $("#language-toggle").addEventListener("click", toggleLanguage);
-  state.config = await (await fetch("config.json")).json();
+  state.config = await (await fetch("/config.json")).json();
   try {
     await finishOidcSignIn();
   } catch {

@@ -1,5 +1,5 @@
 //! The holder's page (`web/`), served at `/`, and the Office's page (`web/agent/`), served at
-//! `/agent/`, by the local API. In local mode each `config.json` points its page at this
+//! `/agent/`, by the local API. Both load `/common.js`. In local mode each `config.json` points its page at this
 //! server and its development sign-in. The Office's page's files sit beside the staff routes
 //! (`/agent/assistance-requests…`, `/agent/certificates/…`) under names no route uses: a test
 //! (`local-api/tests/api/web_pages.rs`) holds every path here apart from the router's.
@@ -17,6 +17,7 @@ const fn asset(content_type: &'static str, body: &'static [u8]) -> Asset {
 pub fn asset_at(path: &str) -> Option<Asset> {
     Some(match path {
         "/" | "/index.html" => asset("text/html; charset=utf-8", include_bytes!("../../web/index.html")),
+        "/common.js" => asset("text/javascript; charset=utf-8", include_bytes!("../../web/common.js")),
         "/app.js" => asset("text/javascript; charset=utf-8", include_bytes!("../../web/app.js")),
         "/i18n.js" => asset("text/javascript; charset=utf-8", include_bytes!("../../web/i18n.js")),
         "/style.css" => asset("text/css; charset=utf-8", include_bytes!("../../web/style.css")),
@@ -36,9 +37,10 @@ pub fn asset_at(path: &str) -> Option<Asset> {
 }
 
 /// Every path [`asset_at`] serves.
-pub const PATHS: [&str; 13] = [
+pub const PATHS: [&str; 14] = [
     "/",
     "/index.html",
+    "/common.js",
     "/app.js",
     "/i18n.js",
     "/style.css",

@@ -5,8 +5,9 @@
 // openapi.yaml. Views follow the address's hash (#/, #/request/REF, #/audit/NUMBER), so the
 // browser's Back button and bookmarks work.
 
+import { apiClient, escape, expired, oidcManager } from "/common.js";
 import { TEXT } from "./i18n.js";
-import { fill, formatDateTime, locale } from "../i18n.js";
+import { fill, formatDateTime, locale } from "/i18n.js";
 
 const state = {
   lang: sessionStorage.getItem("agent.lang") === "en" ? "en" : "fr",
@@ -23,27 +24,12 @@ const state = {
 
 const $ = (selector) => document.querySelector(selector);
 const t = (key, values) => fill(TEXT[state.lang][key] ?? TEXT.fr[key] ?? key, values);
-const escape = (s) =>
-  String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const colon = () => (state.lang === "fr" ? " : " : ": ");
 
 // ---------------------------------------------------------------- API
 
-async function call(method, path, body) {
-  const headers = { accept: "application/json", "accept-language": state.lang };
-  if (state.token) headers.authorization = `Bearer ${state.token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(`${state.config.api}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    return { status: 0, body: { code: "network" } };
-  }
-  const json = await response.json().catch(() => null);
-  // A success that is not JSON (an HTML page, where a path went somewhere else) is no answer.
-  if (json === null && response.ok) return { status: 502, body: { code: "not_json" } };
-  return { status: response.status, body: json ?? {} };
-}
+// A success that is not JSON (an HTML page, where a path went somewhere else) is no answer.
+const call = apiClient(state, { refuseNonJson: true });
 
 /** The sentence for a problem, as the key of TEXT (so it follows a change of language). */
 function problemKey(answer) {
@@ -53,27 +39,6 @@ function problemKey(answer) {
 }
 
 // ---------------------------------------------------------------- sign-in
-
-async function oidcManager() {
-  if (!window.oidc) {
-    await new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = "../vendor/oidc-client-ts.min.js";
-      script.onload = resolve;
-      script.onerror = reject;
-      document.head.append(script);
-    });
-  }
-  const o = state.config.oidc;
-  return new window.oidc.UserManager({
-    authority: o.authority,
-    client_id: o.client_id,
-    redirect_uri: o.redirect_uri,
-    response_type: "code", // Authorization Code; the library adds PKCE (S256) itself
-    scope: o.scope || "openid",
-    userStore: new window.oidc.WebStorageStateStore({ store: window.sessionStorage }),
-  });
-}
 
 async function signIn() {
   if (state.config.mode === "local") {
@@ -94,7 +59,7 @@ async function signIn() {
     // After a sign-out at a directory that cannot end its own session: ask for the password
     // again, or the next "Se connecter" on a shared desk comes back as the previous employee.
     const prompt = localStorage.getItem("agent.promptLogin") ? { prompt: "login" } : undefined;
-    await (await oidcManager()).signinRedirect(prompt);
+    await (await oidcManager(state.config)).signinRedirect(prompt);
   } catch {
     show("signIn", { error: "error_sign_in" }, { focus: "error" });
   }
@@ -107,27 +72,17 @@ async function finishOidcSignIn() {
   if (state.config.mode !== "oidc" || !params.has("state")) return;
   try {
     if (params.has("code") || params.has("error")) {
-      const user = await (await oidcManager()).signinRedirectCallback();
+      const user = await (await oidcManager(state.config)).signinRedirectCallback();
       setToken(user.id_token, { fresh: true });
       localStorage.removeItem("agent.promptLogin");
     } else {
       // Back from the directory's sign-out (end_session_endpoint).
-      await (await oidcManager()).signoutRedirectCallback().catch(() => {});
+      await (await oidcManager(state.config)).signoutRedirectCallback().catch(() => {});
     }
   } finally {
     for (const name of ["code", "state", "session_state", "iss", "error", "error_description", "error_uri"]) params.delete(name);
     const rest = params.toString();
     history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
-  }
-}
-
-/** Whether the token's `exp` has passed (read, not verified: only to choose a sentence). */
-function expired(token) {
-  try {
-    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-    return typeof payload.exp === "number" && payload.exp * 1000 <= Date.now();
-  } catch {
-    return true;
   }
 }
 
@@ -152,7 +107,7 @@ async function signOut() {
     // asks for the password again (prompt=login).
     localStorage.setItem("agent.promptLogin", "1");
     try {
-      const manager = await oidcManager();
+      const manager = await oidcManager(state.config);
       if (await manager.metadataService.getEndSessionEndpoint()) {
         const o = state.config.oidc;
         return await manager.signoutRedirect({ post_logout_redirect_uri: o.post_logout_redirect_uri || o.redirect_uri });

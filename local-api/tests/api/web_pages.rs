@@ -57,6 +57,9 @@ fn every_file_a_page_refers_to_is_served() {
 }
 
 fn resolve(base: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return target.to_owned();
+    }
     let mut parts: Vec<&str> = base.trim_end_matches('/').split('/').collect();
     for part in target.split('/') {
         match part {
