@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
             let chars: String = rest[8..13].iter().chain(&rest[8..11]).map(|b| pick(*b)).collect();
             let reference = format!("AR-{}-{}", &chars[..4], &chars[4..]);
             let created_at = time::OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000).unwrap();
-            let position = QueuePosition { created_at, reference };
+            let position = QueuePosition { reported: false, created_at, reference };
             assert_eq!(cursor::decode_queue(&cursor::encode_queue(&position)).as_ref(), Some(&position));
         }
         _ => {

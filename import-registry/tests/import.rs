@@ -109,6 +109,7 @@ async fn good_files_import_and_reimport_without_losing_links_or_audit() {
         proof: LinkProof::Invoice { max_attempts: 5 },
         file_linked_account: None,
         account_linked_certificate: None,
+        report: None,
         now,
         audit: vec![event("linked")],
     };
@@ -208,6 +209,7 @@ async fn a_reimport_keeps_an_employees_email_unless_told_otherwise() {
         message: None,
         created_at: now,
         status: AssistanceStatus::Open,
+        reported: None,
     };
     let opened =
         AuditEvent::new(&number("AG-700001"), now, Actor::account(&holder), AuditAction::AssistanceRequest, "opened");
@@ -219,6 +221,9 @@ async fn a_reimport_keeps_an_employees_email_unless_told_otherwise() {
         outcome: "email_updated".into(),
         agent: "agent-007".into(),
         new_email: Some(EmailAddress::parse("nouvelle@exemple.ca").unwrap()),
+        hold: None,
+        reports: Vec::new(),
+        reported: false,
         now,
         audit: vec![],
     };

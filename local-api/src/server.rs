@@ -153,6 +153,10 @@ async fn handle(
         ("POST", "/dev/token") => dev_answer(dev.token(request.body().as_ref())),
         ("GET", "/dev/outbox") => dev_answer(dev.outbox()),
         ("GET", "/dev/jwks.json") => dev_answer(Ok(dev.jwks())),
+        ("POST", "/dev/ses-event") => match dev.ses_event(app, request.body().as_ref()).await {
+            Ok(()) => lambda_http::Response::builder().status(204).body(lambda_http::Body::Empty).expect("valid response"),
+            Err(problem) => response::problem(&problem, language),
+        },
         _ => match Function::serving(&method, &path) {
             // As in AWS: the one function that serves the route; the IAM recording (tests)
             // knows which function made each AWS call.

@@ -83,7 +83,8 @@ impl App {
     }
 
     /// The Lambda configuration: rule settings, DynamoDB table `TABLE_NAME`, SES v2 from
-    /// `SENDER_ADDRESS`, the code-hashing secret read from Secrets Manager at
+    /// `SENDER_ADDRESS` with the configuration set `SES_CONFIGURATION_SET` (delivery events),
+    /// the code-hashing secret read from Secrets Manager at
     /// `CODE_HASH_SECRET_ARN` (the only network calls here, once per container), all from
     /// `env`; the issuers from the process environment (`CITIZEN_*` / `STAFF_*`).
     pub async fn from_lambda_settings(
@@ -100,7 +101,8 @@ impl App {
         let hasher = crate::code_hash_secret::load(&clients.secrets_manager, &secret_arn).await?;
         let store = crate::store::dynamodb::DynamoStore::new(clients.dynamodb, table)
             .with_audit_retention(settings.audit_retention);
-        let mailer = crate::mailer::ses::SesMailer::new(clients.sesv2, sender);
+        let mailer = crate::mailer::ses::SesMailer::new(clients.sesv2, sender)
+            .with_configuration_set(env("SES_CONFIGURATION_SET"));
         Ok(Self::new(settings, Arc::new(store), Arc::new(mailer), tokens, hasher))
     }
 }

@@ -10,6 +10,11 @@ use time::OffsetDateTime;
 pub enum Actor {
     Account(String),
     Agent(String),
+    /// Someone who followed a notice's "this wasn't me" link (no sign-in): the id is what the
+    /// notice told of (`link`, `email_change`).
+    Recipient(String),
+    /// The mail service reporting on a message (`ses`).
+    MailService(String),
 }
 
 impl Actor {
@@ -21,12 +26,14 @@ impl Actor {
         match self {
             Self::Account(_) => "account",
             Self::Agent(_) => "agent",
+            Self::Recipient(_) => "recipient",
+            Self::MailService(_) => "mailservice",
         }
     }
 
     pub fn id(&self) -> &str {
         match self {
-            Self::Account(id) | Self::Agent(id) => id,
+            Self::Account(id) | Self::Agent(id) | Self::Recipient(id) | Self::MailService(id) => id,
         }
     }
 
@@ -34,6 +41,8 @@ impl Actor {
         match kind {
             "account" => Some(Self::Account(id.to_owned())),
             "agent" => Some(Self::Agent(id.to_owned())),
+            "recipient" => Some(Self::Recipient(id.to_owned())),
+            "mailservice" => Some(Self::MailService(id.to_owned())),
             _ => None,
         }
     }
@@ -57,10 +66,14 @@ pub enum AuditAction {
     StaffViewRequest,
     /// An employee opened the file's audit trail.
     StaffViewAudit,
+    /// A "this wasn't me" link was confirmed.
+    Report,
+    /// The mail service reported that a message to the file's address bounced or drew a complaint.
+    EmailDelivery,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 14] = [
         Self::Lookup,
         Self::CodeSend,
         Self::CodeVerify,
@@ -73,6 +86,8 @@ impl AuditAction {
         Self::EmailChange,
         Self::StaffViewRequest,
         Self::StaffViewAudit,
+        Self::Report,
+        Self::EmailDelivery,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +104,8 @@ impl AuditAction {
             Self::EmailChange => "email_change",
             Self::StaffViewRequest => "staff_view_request",
             Self::StaffViewAudit => "staff_view_audit",
+            Self::Report => "report",
+            Self::EmailDelivery => "email_delivery",
         }
     }
 

@@ -26,11 +26,14 @@ pub enum ErrorCode {
     NotFound,
     NotLinked,
     PayloadTooLarge,
+    EmailChangePending,
+    RecoveryFrozen,
+    ReportExpired,
     ServiceUnavailable,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 23] = [
         Self::InvalidRequest,
         Self::Unauthorized,
         Self::Forbidden,
@@ -50,6 +53,9 @@ impl ErrorCode {
         Self::NotFound,
         Self::NotLinked,
         Self::PayloadTooLarge,
+        Self::EmailChangePending,
+        Self::RecoveryFrozen,
+        Self::ReportExpired,
         Self::ServiceUnavailable,
     ];
 
@@ -74,6 +80,9 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::NotLinked => "not_linked",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::EmailChangePending => "email_change_pending",
+            Self::RecoveryFrozen => "recovery_frozen",
+            Self::ReportExpired => "report_expired",
             Self::ServiceUnavailable => "service_unavailable",
         }
     }

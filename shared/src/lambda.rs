@@ -14,10 +14,11 @@ pub enum Function {
     Assistance,
     RecoveryState,
     AgentDesk,
+    Report,
 }
 
 impl Function {
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 8] = [
         Self::Lookup,
         Self::SendCode,
         Self::VerifyCode,
@@ -25,6 +26,7 @@ impl Function {
         Self::Assistance,
         Self::RecoveryState,
         Self::AgentDesk,
+        Self::Report,
     ];
 
     /// The crate and binary name, as in `http::ROUTES` and `template.yaml`.
@@ -37,6 +39,7 @@ impl Function {
             Self::Assistance => "assistance",
             Self::RecoveryState => "recovery-state",
             Self::AgentDesk => "agent-desk",
+            Self::Report => "report",
         }
     }
 
@@ -65,8 +68,30 @@ impl Function {
             Self::Assistance => http::request_assistance(app, request).await,
             Self::RecoveryState => http::router::recovery_state_routes(app, request).await,
             Self::AgentDesk => http::router::agent_desk_routes(app, request).await,
+            Self::Report => http::router::report_routes(app, request).await,
         }
     }
+}
+
+/// The `delivery-events` function, which no route serves: SES's delivery, bounce and
+/// complaint events, from the configuration set's SNS topic (`docs/rules.md#delivery`).
+pub const DELIVERY_EVENTS: &str = "delivery-events";
+
+/// Runs the `delivery-events` function: each SNS invocation's SES events put on what they
+/// concern (`crate::delivery::handle_sns_event`); a store failure fails the invocation, which
+/// Lambda retries.
+pub async fn run_delivery_events() -> Result<(), lambda_http::Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    crate::telemetry::init_json();
+    let app = App::from_lambda_env().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let app = &app;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        crate::delivery::handle_sns_event(app, &event.payload)
+            .await
+            .map(|recorded| recorded.len())
+            .map_err(|e| lambda_http::Error::from(e.to_string()))
+    }))
+    .await
 }
 
 /// Runs `function` in the Lambda runtime. Settings and clients are built here, once, before

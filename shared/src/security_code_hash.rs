@@ -3,7 +3,10 @@
 
 use crate::domain::SecurityCode;
 use aws_lc_rs::hmac;
-use base64::{Engine, engine::general_purpose::STANDARD_NO_PAD};
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD},
+};
 use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Clone)]
@@ -53,6 +56,18 @@ impl CodeHasher {
     /// The keyed hash to store, base64.
     pub fn hash(&self, session_id: &str, code: &SecurityCode) -> String {
         STANDARD_NO_PAD.encode(hmac::sign(&self.key, &Self::message(session_id, code)))
+    }
+
+    /// The keyed hashes a "this wasn't me" token may be stored under (`docs/rules.md#this-wasnt-me`):
+    /// with the current secret — the one to store under — then, during a rotation, with the
+    /// one being rotated out. The token itself is never stored.
+    pub fn report_token_hashes(&self, token: &crate::domain::ReportToken) -> Vec<String> {
+        let mut message = b"report\0".to_vec();
+        message.extend_from_slice(token.expose().as_bytes());
+        std::iter::once(&self.key)
+            .chain(self.previous.as_ref())
+            .map(|key| URL_SAFE_NO_PAD.encode(hmac::sign(key, &message)))
+            .collect()
     }
 
     /// Constant-time check of a typed code against a stored hash.

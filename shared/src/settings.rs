@@ -31,6 +31,12 @@ pub struct RuleSettings {
     /// The window of the per-account and per-certificate limits: 24 h, fixed from its first
     /// event (not sliding).
     pub limit_window: Duration,
+    /// How long an email an employee set waits before codes go to it, when the file had an
+    /// email before; zero turns the hold off (`docs/rules.md#email-change-hold`).
+    pub email_change_hold: Duration,
+    /// The holder's page, where the "this wasn't me" links of the notices lead
+    /// (`<page>/signalement/<token>`).
+    pub holder_page_url: String,
 }
 
 impl Default for RuleSettings {
@@ -51,6 +57,8 @@ impl Default for RuleSettings {
             invoice_max_wrong_per_account: 10,
             audit_retention: Duration::from_secs(730 * 24 * 3600),
             limit_window: Duration::from_secs(24 * 3600),
+            email_change_hold: Duration::from_secs(86_400),
+            holder_page_url: "http://127.0.0.1:3000".to_owned(),
         }
     }
 }
@@ -71,6 +79,7 @@ pub const SETTINGS: &[(&str, u64, &str)] = &[
     ("INVOICE_MAX_WRONG_PER_CERTIFICATE", 10, "refused invoices per certificate per 24 h"),
     ("INVOICE_MAX_WRONG_PER_ACCOUNT", 10, "refused invoices per account per 24 h"),
     ("AUDIT_RETENTION_DAYS", 730, "days an audit event is kept"),
+    ("EMAIL_CHANGE_HOLD_SECONDS", 86_400, "wait before codes go to an email an employee set (0: no hold)"),
 ];
 
 impl RuleSettings {
@@ -122,6 +131,21 @@ impl RuleSettings {
                 number("AUDIT_RETENTION_DAYS", d.audit_retention.as_secs() / 86_400)? * 86_400,
             ),
             limit_window: d.limit_window,
+            email_change_hold: Duration::from_secs(match get("EMAIL_CHANGE_HOLD_SECONDS") {
+                // Zero is allowed here: it turns the hold off.
+                Some(raw) if raw.trim() == "0" => 0,
+                _ => number("EMAIL_CHANGE_HOLD_SECONDS", d.email_change_hold.as_secs())?,
+            }),
+            holder_page_url: match get("HOLDER_PAGE_URL") {
+                None => d.holder_page_url,
+                Some(raw) => {
+                    let url = raw.trim().trim_end_matches('/').to_owned();
+                    if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost")) || url.contains(char::is_whitespace) {
+                        return Err(SettingError { name: "HOLDER_PAGE_URL" });
+                    }
+                    url
+                }
+            },
         })
     }
 }
@@ -148,7 +172,7 @@ mod tests {
             let s = RuleSettings::from_lookup(|k| (k == *name).then(|| default.to_string())).unwrap();
             assert_eq!(s, RuleSettings::default(), "{name}");
         }
-        assert_eq!(SETTINGS.len(), 14);
+        assert_eq!(SETTINGS.len(), 15);
     }
 
     #[test]
@@ -156,5 +180,10 @@ mod tests {
         let err = RuleSettings::from_lookup(|k| (k == "CODE_MAX_ATTEMPTS").then(|| "five".into())).unwrap_err();
         assert_eq!(err.name, "CODE_MAX_ATTEMPTS");
         assert!(RuleSettings::from_lookup(|k| (k == "SESSION_TTL_SECONDS").then(|| "0".into())).is_err());
+        // Zero turns the hold off; garbage does not.
+        let off = RuleSettings::from_lookup(|k| (k == "EMAIL_CHANGE_HOLD_SECONDS").then(|| "0".into())).unwrap();
+        assert!(off.email_change_hold.is_zero());
+        assert!(RuleSettings::from_lookup(|k| (k == "EMAIL_CHANGE_HOLD_SECONDS").then(|| "-1".into())).is_err());
+        assert!(RuleSettings::from_lookup(|k| (k == "HOLDER_PAGE_URL").then(|| "http://evil.example".into())).is_err());
     }
 }

@@ -58,6 +58,7 @@ async fn every_event_runs_through_its_function() {
         message: None,
         created_at: app.api.app.clock.now(),
         status: AssistanceStatus::Open,
+        reported: None,
     };
     let event = AuditEvent::new(
         &request.certificate_number,

@@ -85,11 +85,13 @@ async fn a_queue_cursor_is_a_request_reference_at_a_time_or_a_400(backend: Backe
         json!({"t": 1.5, "r": "AR-0000-0000"}),
         json!({"r": "AR-0000-0000"}),
         json!(["AR-0000-0000", 0]),
+        json!({"p": "yes", "t": 0, "r": "AR-0000-0000"}),
+        json!({"t": 0, "r": "AR-0000-0000"}),
     ] {
         let answer = list(cursor(refused.clone())).await;
         assert!(!page_or_refused(&answer, "next"), "{refused} was taken");
     }
-    let answer = list(cursor(json!({"t": 0, "r": "AR-0000-0000"}))).await;
+    let answer = list(cursor(json!({"p": false, "t": 0, "r": "AR-0000-0000"}))).await;
     assert!(page_or_refused(&answer, "next"));
     app.api.stop().await;
 }

@@ -124,8 +124,10 @@ async fn an_email_change_kills_the_code_sent_before(backend: Backend) {
     // The code sent to the old address is dead at once, before its 15 minutes.
     app.verify(&holder, &old_code).await.assert(410, "code_expired");
     app.state(&holder).await.assert(200, "matched");
-    // A new code goes to the new address and links.
-    app.advance(61);
+    // The new address waits out the hold; then a new code goes there and links.
+    app.send_code(&holder).await.assert(409, "email_change_pending");
+    app.advance(86_400);
+    app.lookup(&holder, "AG-100001", "1980-02-29").await.assert(200, "matched");
     app.send_code(&holder).await.assert(200, "code_sent");
     let new_code = app.emails_to(&new_email).await.last().expect("a code at the new address").code();
     app.verify(&holder, &new_code).await.assert(200, "linked");

@@ -21,6 +21,7 @@ mod parity;
 mod races;
 mod recovery_paths;
 mod rules_doc;
+mod takeover_defences;
 mod template;
 mod tokens;
 mod web_pages;

@@ -5,9 +5,10 @@
 use crate::app::App;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::domain::{
-    AssistanceRequest, AssistanceStatus, CertificateFile, CertificateNumber, EmailAddress, Language, PreferredTime,
+    AssistanceRequest, AssistanceStatus, CertificateFile, CertificateNumber, EmailAddress, EmailDeliveryProblem,
+    Language, MessagePurpose, PreferredTime, Report, ReportKind, ReportToken,
 };
-use crate::store::{AuditPosition, CloseOutcome, CloseRequest, QueuePosition, StoreError};
+use crate::store::{AuditPosition, CloseOutcome, CloseRequest, EmailHold, QueuePosition, StoreError};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -77,6 +78,15 @@ pub struct RequestView {
     pub closed_at: Option<OffsetDateTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub closed_by: Option<String>,
+    /// A "this wasn't me" report, of this kind (`docs/rules.md#this-wasnt-me`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported: Option<ReportKind>,
+    /// The file's address bounced or drew a complaint, and when (with the contact details).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_delivery: Option<EmailDeliveryProblem>,
+    /// While an email change is on hold: when codes can go to the new address.
+    #[serde(skip_serializing_if = "Option::is_none", with = "crate::time_format::instant::option")]
+    pub email_hold_until: Option<OffsetDateTime>,
 }
 
 impl RequestView {
@@ -102,6 +112,9 @@ impl RequestView {
             outcome,
             closed_at,
             closed_by,
+            reported: request.reported,
+            email_delivery: file.filter(|_| with_email).and_then(|f| f.protection.email_delivery),
+            email_hold_until: file.filter(|_| with_email).and_then(|f| f.protection.email_hold_until),
         }
     }
 }
@@ -182,6 +195,31 @@ pub async fn resolve(
         }
         _ => None,
     };
+    // A file that had an email: the new one waits out the hold before codes go to it, and
+    // both notices carry a "this wasn't me" link (`docs/rules.md#email-change-hold`).
+    let old_email = file.as_ref().and_then(|f| f.email.clone());
+    let hold = match (&new_email, &old_email) {
+        (Some(new), Some(old)) if new != old && !app.settings.email_change_hold.is_zero() => {
+            Some(EmailHold { until: now + app.settings.email_change_hold, previous_email: old.clone() })
+        }
+        _ => None,
+    };
+    let notices: Vec<(Notice, Report, ReportToken)> = match &new_email {
+        Some(new) => {
+            let mut to = vec![Notice::NewAddress];
+            if old_email.as_ref().is_some_and(|old| old != new) {
+                to.push(Notice::OldAddress);
+            }
+            to.into_iter()
+                .map(|notice| {
+                    let (report, token) =
+                        crate::report::new_report(app, ReportKind::EmailChange, number, &request.account, now);
+                    (notice, report, token)
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let close = CloseRequest {
         reference: reference.to_owned(),
         account: request.account.clone(),
@@ -189,6 +227,9 @@ pub async fn resolve(
         outcome: resolution.outcome().to_owned(),
         agent: agent.to_owned(),
         new_email: new_email.clone(),
+        hold: hold.clone(),
+        reports: notices.iter().map(|(_, report, _)| report.clone()).collect(),
+        reported: request.reported.is_some(),
         now,
         audit,
     };
@@ -214,7 +255,16 @@ pub async fn resolve(
     let mut file = file;
     if let (Some(file), Some(new_email)) = (file.as_mut(), new_email) {
         let old = file.email.replace(new_email.clone());
-        notify_email_change(app, file, old.as_ref(), &new_email, agent, now).await;
+        file.email_changed_at = Some(now);
+        if request.reported.is_some() {
+            file.protection.open_reports.retain(|r| r != reference);
+        }
+        file.protection.email_hold_until = hold.as_ref().map(|h| h.until);
+        file.protection.previous_email = hold.map(|h| h.previous_email);
+        file.protection.email_delivery = None;
+        notify_email_change(app, file, old.as_ref(), &new_email, &notices, agent, now).await;
+    } else if let Some(file) = file.as_mut() {
+        file.protection.open_reports.retain(|r| r != reference);
     }
     let closed = AssistanceRequest {
         status: AssistanceStatus::Closed { outcome: close.outcome, by: close.agent, at: now },
@@ -223,34 +273,43 @@ pub async fn resolve(
     Ok(RequestView::new(&closed, file.as_ref(), true))
 }
 
+/// Which address an email change's notice goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    NewAddress,
+    OldAddress,
+}
+
+/// The email change's notices, each with its own "this wasn't me" link: to the new address
+/// (the hold starts) and to the old one (told at once).
 async fn notify_email_change(
     app: &App,
     file: &CertificateFile,
     old: Option<&EmailAddress>,
     new: &EmailAddress,
+    notices: &[(Notice, Report, ReportToken)],
     agent: &str,
     now: OffsetDateTime,
 ) {
     use crate::mailer::templates::email_changed;
-    let mut notices = vec![("new_address", email_changed(new, file.language, &file.number, new, true))];
-    if let Some(old) = old.filter(|old| *old != new) {
-        notices.push(("old_address", email_changed(old, file.language, &file.number, new, false)));
-    }
-    for (which, notice) in notices {
-        let outcome = match app.mailer.send(&notice).await {
-            Ok(()) => format!("{which}_sent"),
-            Err(e) => {
-                tracing::error!(error = %e, which, "email change notice not sent");
-                format!("{which}_failed")
-            }
+    for (notice, _, token) in notices {
+        let url = crate::report::report_url(app, token);
+        let (which, to, purpose) = match (notice, old) {
+            (Notice::NewAddress, _) => ("new_address", new, MessagePurpose::NoticeToFileAddress),
+            (Notice::OldAddress, Some(old)) => ("old_address", old, MessagePurpose::NoticeToOldAddress),
+            (Notice::OldAddress, None) => continue,
         };
+        let email = email_changed(to, file.language, &file.number, new, *notice == Notice::NewAddress, &url);
+        let sent = app.mailer.send(&email).await;
+        if let Err(e) = &sent {
+            tracing::error!(error = %e, which, "email change notice not sent");
+        }
+        let outcome = format!("{which}_{}", if sent.is_ok() { "sent" } else { "failed" });
         // Stamped when sent, so the trail reads in the order things happened.
         let at = app.clock.now().max(now);
         let event =
             AuditEvent::new(&file.number, at, Actor::Agent(agent.to_owned()), AuditAction::EmailChange, &outcome);
-        if let Err(e) = app.store.append_audit(&event).await {
-            tracing::error!(error = %e, "audit event not written");
-        }
+        crate::delivery::record_sent(app, sent.ok(), &file.number, purpose, file.email_changed_at, at, &event).await;
     }
 }
 

@@ -48,6 +48,9 @@ pub struct AssistanceRequest {
     pub message: Option<String>,
     pub created_at: OffsetDateTime,
     pub status: AssistanceStatus,
+    /// Opened by a "this wasn't me" report, of this kind: first in the queue, and resolving it
+    /// lifts the freeze of the file's recovery (`docs/rules.md#this-wasnt-me`).
+    pub reported: Option<super::ReportKind>,
 }
 
 impl AssistanceRequest {

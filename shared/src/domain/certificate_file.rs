@@ -47,6 +47,35 @@ pub struct CertificateFile {
     pub linked_account: Option<AccountSubject>,
     /// When an employee last set the email: every code issued before is dead.
     pub email_changed_at: Option<time::OffsetDateTime>,
+    /// What guards the file after the fact: the email-change hold, the reports that froze its
+    /// recovery, its address's failed delivery.
+    pub protection: FileProtection,
+}
+
+/// What guards a file after the fact (`docs/rules.md#email-change-hold`, `#this-wasnt-me`,
+/// `#delivery`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileProtection {
+    /// Codes go to the email an employee set only from then on.
+    pub email_hold_until: Option<time::OffsetDateTime>,
+    /// The address before the employee's change, while the change is on hold (a report
+    /// during the hold puts it back).
+    pub previous_email: Option<EmailAddress>,
+    /// The open `reported` assistance requests: self-service recovery is frozen while any is.
+    pub open_reports: Vec<String>,
+    /// The file's current address bounced or drew a complaint, and when.
+    pub email_delivery: Option<super::EmailDeliveryProblem>,
+}
+
+impl FileProtection {
+    /// Until when codes cannot be sent to the email on file, if that is later than `now`.
+    pub fn email_on_hold(&self, now: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
+        self.email_hold_until.filter(|until| *until > now)
+    }
+
+    pub fn frozen(&self) -> bool {
+        !self.open_reports.is_empty()
+    }
 }
 
 /// What a holder sees of a file: never the date of birth.

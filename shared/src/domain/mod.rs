@@ -6,21 +6,25 @@ mod assistance_request;
 mod certificate_file;
 mod certificate_number;
 mod date_of_birth;
+mod delivery;
 mod email;
 mod invoice;
 mod language;
 mod recovery_session;
+mod report;
 mod security_code;
 
 pub use account::AccountSubject;
 pub use assistance_request::{AssistanceRequest, AssistanceStatus, PreferredTime};
-pub use certificate_file::{CertificateFile, CertificateStatus, CertificateSummary};
+pub use certificate_file::{CertificateFile, CertificateStatus, CertificateSummary, FileProtection};
+pub use delivery::{Delivery, EmailDeliveryProblem, MessagePurpose, SentMessage};
 pub use certificate_number::CertificateNumber;
 pub use date_of_birth::DateOfBirth;
 pub use email::EmailAddress;
 pub use invoice::{Invoice, InvoiceNumber};
 pub use language::Language;
 pub use recovery_session::{IssuedCode, RecoverySession};
+pub use report::{REPORT_TOKEN_LIFETIME, Report, ReportKind, ReportToken};
 pub use security_code::SecurityCode;
 
 /// Why a value was refused when parsed. The message is for developers; people read the

@@ -28,4 +28,6 @@ pub struct IssuedCode {
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub attempts: u32,
+    /// What SES reported about the email that carried it (`docs/rules.md#delivery`).
+    pub delivery: super::Delivery,
 }

@@ -31,19 +31,22 @@ pub fn is_assistance_reference(reference: &str) -> bool {
         && b[3..7].iter().chain(&b[8..]).all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
 }
 
-/// The queue's `next`: the last request's creation time (milliseconds) and reference.
+/// The queue's `next`: whether the last request was a report, its creation time
+/// (milliseconds) and reference.
 pub fn encode_queue(position: &QueuePosition) -> String {
-    let raw = json!({"t": position.created_at.unix_timestamp_nanos() / 1_000_000, "r": position.reference});
+    let raw = json!({"p": position.reported, "t": position.created_at.unix_timestamp_nanos() / 1_000_000, "r": position.reference});
     URL_SAFE_NO_PAD.encode(raw.to_string())
 }
 
-/// `None` unless `t` is a time from 1970 on (milliseconds) and `r` a request reference.
+/// `None` unless `p` is a boolean, `t` a time from 1970 on (milliseconds) and `r` a request
+/// reference.
 pub fn decode_queue(cursor: &str) -> Option<QueuePosition> {
     let raw = decode_object(cursor)?;
+    let reported = raw.get("p")?.as_bool()?;
     let millis = raw.get("t")?.as_i64().filter(|t| *t >= 0)?;
     let created_at = time::OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000).ok()?;
     let reference = raw.get("r")?.as_str().filter(|r| is_assistance_reference(r))?;
-    Some(QueuePosition { created_at, reference: reference.to_owned() })
+    Some(QueuePosition { reported, created_at, reference: reference.to_owned() })
 }
 
 /// The audit trail's `next`: the event's time (nanoseconds) and id.

@@ -24,7 +24,7 @@ fn invalid(field: &str, reason: FieldReason) -> Problem {
 
 /// A path parameter (`{reference}`, `{number}`): API Gateway's `pathParameters`, which the
 /// router also sets when it serves the route itself (the local API).
-fn path_parameter(request: &Request, name: &str) -> String {
+pub(super) fn path_parameter(request: &Request, name: &str) -> String {
     request.path_parameters_ref().and_then(|p| p.first(name)).unwrap_or_default().to_owned()
 }
 

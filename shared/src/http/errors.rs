@@ -22,6 +22,9 @@ impl From<&RecoveryError> for Problem {
             RecoveryError::InvoiceTooOld { attempts_left, max_age_years } => {
                 Problem { invoice_max_age_years: Some(*max_age_years), ..problem.with_attempts_left(*attempts_left) }
             }
+            RecoveryError::EmailChangePending { available_at } => {
+                Problem { available_at: Some(*available_at), ..problem }
+            }
             _ => problem,
         }
     }

@@ -66,7 +66,7 @@ pub async fn send_code(app: &App, request: Request) -> Response {
     answer(&request, async {
         size_checked(&request)?;
         let requester = requester(app, &request).await?;
-        let SendCodeRequest = body(app, &request)?;
+        let _: SendCodeRequest = body(app, &request)?;
         let state = recovery::send_code::send_code(app, &requester).await.map_err(failed)?;
         Ok(ok(200, &state))
     })

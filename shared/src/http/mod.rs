@@ -8,6 +8,7 @@ pub mod desk_handlers;
 pub mod errors;
 pub mod handlers;
 pub mod problem;
+pub mod report_handlers;
 pub mod requests;
 pub mod response;
 pub mod router;

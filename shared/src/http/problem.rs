@@ -15,10 +15,11 @@ pub fn status(code: ErrorCode) -> u16 {
         Unauthorized => 401,
         Forbidden => 403,
         NotFound | NotLinked => 404,
-        NoRecoverySession | NoEmailOnFile | AlreadyLinked | AlreadyClosed => 409,
-        CodeExpired => 410,
+        NoRecoverySession | NoEmailOnFile | AlreadyLinked | AlreadyClosed | EmailChangePending => 409,
+        CodeExpired | ReportExpired => 410,
         PayloadTooLarge => 413,
         NoMatch | WrongCode | InvoiceNotAccepted | InvoiceTooOld => 422,
+        RecoveryFrozen => 423,
         Locked | ResendTooSoon | TooManyCodes | TooManyAttempts => 429,
         ServiceUnavailable => 503,
     }
@@ -100,6 +101,24 @@ pub fn title(code: ErrorCode, language: Language, invoice_max_age_years: Option<
         (NotLinked, En) => "Your account is not linked to a certificate file.",
         (PayloadTooLarge, Fr) => "La demande est trop volumineuse.",
         (PayloadTooLarge, En) => "The request is too large.",
+        (EmailChangePending, Fr) => {
+            "Votre adresse courriel vient d’être modifiée par l’Office. Par sécurité, un code pourra y être envoyé seulement à compter de la date indiquée. Vous pouvez aussi utiliser une facture ou demander de l’aide."
+        }
+        (EmailChangePending, En) => {
+            "Your email address was just changed by the Office. For your security, a code can be sent to it only from the date shown. You can also use an invoice or ask for assistance."
+        }
+        (RecoveryFrozen, Fr) => {
+            "La récupération en ligne de ce dossier est suspendue à la suite d’un signalement. Un membre du personnel de l’Office vous appellera au numéro inscrit à votre dossier."
+        }
+        (RecoveryFrozen, En) => {
+            "Online recovery of this file is suspended after a report. An Office employee will call you at the phone number on file."
+        }
+        (ReportExpired, Fr) => {
+            "Ce lien n’est plus valide : il a déjà servi ou il date de plus de 10 jours. Communiquez avec l’Office si vous avez besoin d’aide."
+        }
+        (ReportExpired, En) => {
+            "This link is no longer valid: it was already used or is more than 10 days old. Contact the Office if you need help."
+        }
         (ServiceUnavailable, Fr) => "Le service est temporairement indisponible. Réessayez dans quelques minutes.",
         (ServiceUnavailable, En) => "The service is temporarily unavailable. Try again in a few minutes.",
     };
@@ -171,11 +190,20 @@ pub struct Problem {
     pub retry_after: Option<Duration>,
     /// The invoice rule's age limit, for a title that names it.
     pub invoice_max_age_years: Option<u32>,
+    /// When what was refused becomes possible (`email_change_pending`).
+    pub available_at: Option<time::OffsetDateTime>,
 }
 
 impl Problem {
     pub fn new(code: ErrorCode) -> Self {
-        Self { code, errors: Vec::new(), attempts_left: None, retry_after: None, invoice_max_age_years: None }
+        Self {
+            code,
+            errors: Vec::new(),
+            attempts_left: None,
+            retry_after: None,
+            invoice_max_age_years: None,
+            available_at: None,
+        }
     }
 
     pub fn invalid(errors: Vec<FieldError>) -> Self {
@@ -221,6 +249,9 @@ impl Problem {
         }
         if let Some(after) = self.retry_after {
             body["retryAfter"] = after.as_secs().into();
+        }
+        if let Some(at) = self.available_at {
+            body["availableAt"] = crate::time_format::instant::format(&at).into();
         }
         body
     }

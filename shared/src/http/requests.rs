@@ -53,11 +53,14 @@ impl TryFrom<RawBody<'_>> for LookupRequest {
     }
 }
 
-/// `POST /recovery/code`: `{}` (or no body).
+/// `{}` (or no body): `POST /recovery/code`, `POST /report/{token}`.
 #[derive(Debug)]
-pub struct SendCodeRequest;
+pub struct EmptyBody;
 
-impl TryFrom<RawBody<'_>> for SendCodeRequest {
+/// `POST /recovery/code`: `{}` (or no body).
+pub type SendCodeRequest = EmptyBody;
+
+impl TryFrom<RawBody<'_>> for EmptyBody {
     type Error = Problem;
 
     fn try_from(raw: RawBody<'_>) -> Result<Self, Problem> {

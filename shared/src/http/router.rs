@@ -17,6 +17,8 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/agent/assistance-requests/{reference}", "agent-desk"),
     ("POST", "/agent/assistance-requests/{reference}/resolve", "agent-desk"),
     ("GET", "/agent/certificates/{number}/audit", "agent-desk"),
+    ("GET", "/report/{token}", "report"),
+    ("POST", "/report/{token}", "report"),
 ];
 
 /// The request's path without an API Gateway stage.
@@ -66,6 +68,7 @@ pub async fn route(app: &App, request: Request) -> Response {
         ("GET", "/recovery") => handlers::recovery_state(app, request).await,
         ("GET", "/me/certificate") => handlers::my_certificate(app, request).await,
         _ if path.starts_with("/agent/") => agent_desk_routes(app, request).await,
+        _ if path.starts_with("/report/") => report_routes(app, request).await,
         _ => handlers::not_found(request).await,
     }
 }
@@ -100,6 +103,19 @@ fn with_path_parameter(request: Request, name: &str, value: &str) -> Request {
     }
     let parameters: std::collections::HashMap<String, String> = [(name.to_owned(), value.to_owned())].into();
     request.with_path_parameters(parameters)
+}
+
+/// The report function's routes ("this wasn't me"; no sign-in).
+pub async fn report_routes(app: &App, request: Request) -> Response {
+    use super::report_handlers::{confirm_report, describe_report};
+    let segments = segments(&request);
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = request.method().clone();
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["report", token]) => describe_report(app, with_path_parameter(request, "token", token)).await,
+        ("POST", ["report", token]) => confirm_report(app, with_path_parameter(request, "token", token)).await,
+        _ => handlers::not_found(request).await,
+    }
 }
 
 /// The state function's two routes.

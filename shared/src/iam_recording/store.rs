@@ -5,12 +5,14 @@ use super::STORE_METHOD;
 use crate::audit::AuditEvent;
 use crate::domain::{
     AccountSubject, AssistanceRequest, CertificateFile, CertificateNumber, Invoice, InvoiceNumber, RecoverySession,
+    Report, SentMessage,
 };
 use crate::store::{
     AccountView, AssistanceOpened, AuditPosition, AuditStore, CloseOutcome, CloseRequest, CodeSend, CodeSendRefused,
     CodeSendUndo, CodeTry, CodeTryCounted, CodeTryReservation, Counter, DeskStore, EmployeeEmail, InvoiceTry,
     InvoiceTryCounted, InvoiceTryReservation, LinkCommand, LinkOutcome, LookupLimits, LookupReservation, QueuePosition,
-    RecoveryStore, RegistryStore, SessionContext, Store, StoreResult, WindowCount,
+    RecoveryStore, RegistryStore, SessionContext, Store, StoreResult, WindowCount, ReportStore, FileReport, ReportFiled,
+    DeliveryStore, DeliveryUpdate,
 };
 use time::OffsetDateTime;
 
@@ -191,5 +193,28 @@ impl<S: AuditStore> AuditStore for RecordingStore<S> {
         now: OffsetDateTime,
     ) -> StoreResult<(Vec<AuditEvent>, Option<AuditPosition>)> {
         self.in_method("audit_trail", self.inner.audit_trail(certificate, limit, after, now)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: ReportStore> ReportStore for RecordingStore<S> {
+    async fn report(&self, token_hash: &str, now: OffsetDateTime) -> StoreResult<Option<Report>> {
+        self.in_method("report", self.inner.report(token_hash, now)).await
+    }
+    async fn file_report(&self, filing: &FileReport) -> StoreResult<ReportFiled> {
+        self.in_method("file_report", self.inner.file_report(filing)).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: DeliveryStore> DeliveryStore for RecordingStore<S> {
+    async fn record_message(&self, message: &SentMessage, audit: &AuditEvent) -> StoreResult<()> {
+        self.in_method("record_message", self.inner.record_message(message, audit)).await
+    }
+    async fn message(&self, message_id: &str, now: OffsetDateTime) -> StoreResult<Option<SentMessage>> {
+        self.in_method("message", self.inner.message(message_id, now)).await
+    }
+    async fn record_delivery(&self, update: &DeliveryUpdate) -> StoreResult<()> {
+        self.in_method("record_delivery", self.inner.record_delivery(update)).await
     }
 }

@@ -27,7 +27,11 @@ impl std::fmt::Debug for Email {
 #[error("the email could not be sent: {0}")]
 pub struct MailerError(pub String);
 
+/// The id the mail service gave a message it accepted: SES's delivery events name it.
+pub type MessageId = String;
+
 #[async_trait::async_trait]
 pub trait Mailer: Send + Sync {
-    async fn send(&self, email: &Email) -> Result<(), MailerError>;
+    /// Sends `email`; the answer is the message's id.
+    async fn send(&self, email: &Email) -> Result<MessageId, MailerError>;
 }

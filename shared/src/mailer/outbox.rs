@@ -1,4 +1,4 @@
-use super::{Email, Mailer, MailerError};
+use super::{Email, Mailer, MailerError, MessageId};
 use serde::Serialize;
 use std::sync::Mutex;
 use time::OffsetDateTime;
@@ -9,6 +9,9 @@ use time::OffsetDateTime;
 pub struct SentEmail {
     #[serde(flatten)]
     pub email: Email,
+    /// The id a mail service would have given it (SES's events name it; `/dev/ses-event`
+    /// takes it).
+    pub message_id: String,
     #[serde(with = "crate::time_format::instant")]
     pub sent_at: OffsetDateTime,
 }
@@ -42,7 +45,7 @@ impl Outbox {
 
 #[async_trait::async_trait]
 impl Mailer for Outbox {
-    async fn send(&self, email: &Email) -> Result<(), MailerError> {
+    async fn send(&self, email: &Email) -> Result<MessageId, MailerError> {
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(MailerError("the outbox was told to fail".into()));
         }
@@ -53,10 +56,13 @@ impl Mailer for Outbox {
                 email.to, email.subject, email.text
             );
         }
-        self.sent
-            .lock()
-            .expect("outbox lock")
-            .push(SentEmail { email: email.clone(), sent_at: OffsetDateTime::now_utc() });
-        Ok(())
+        // Shaped as SES's: 60 characters of hex and dashes, unique.
+        let message_id = format!("0100{}-{}-000000", crate::ids::random_hex(14), crate::ids::random_hex(16));
+        self.sent.lock().expect("outbox lock").push(SentEmail {
+            email: email.clone(),
+            message_id: message_id.clone(),
+            sent_at: OffsetDateTime::now_utc(),
+        });
+        Ok(message_id)
     }
 }

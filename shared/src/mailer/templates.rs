@@ -80,15 +80,62 @@ pub fn security_code(
     }
 }
 
+/// A notice: its paragraphs, then its "this wasn't me" link (the text shows the URL; the HTML
+/// a button-like link with the URL beside it, for clients that strip links).
+fn notice_with_report_link(
+    to: &EmailAddress,
+    language: Language,
+    subject: String,
+    lines: Vec<String>,
+    report_url: &str,
+) -> Email {
+    let label = match language {
+        Language::Fr => "Ce n’était pas moi",
+        Language::En => "This wasn’t me",
+    };
+    let sep = match language {
+        Language::Fr => " : ",
+        Language::En => ": ",
+    };
+    let validity = match language {
+        Language::Fr => "Ce lien est valide 10 jours et ne sert qu’une fois.",
+        Language::En => "This link is valid for 10 days and can be used once.",
+    };
+    let mut html_lines: Vec<String> = lines.iter().map(|l| escape(l)).collect();
+    html_lines.push(format!(
+        "<a href=\"{url}\" style=\"display:inline-block;padding:10px 16px;background:#095797;color:#ffffff;text-decoration:none;font-weight:bold\">{label}</a><br><span style=\"font-size:13px;color:#555\">{url}<br>{validity}</span>",
+        url = escape(report_url),
+        label = escape(label),
+        validity = escape(validity),
+    ));
+    Email {
+        to: to.as_str().to_owned(),
+        subject: subject.clone(),
+        text: format!(
+            "{}\n\n{label}{sep}{report_url}\n{validity}\n\n{}\n",
+            lines.join("\n\n"),
+            signature(language)
+        ),
+        html: html_page(language, &subject, &html_lines),
+    }
+}
+
 /// The notice sent to the email on file after every successful link.
-pub fn link_notice(to: &EmailAddress, language: Language, certificate: &CertificateNumber, when: &str) -> Email {
+/// Its last paragraph is the "this wasn't me" link (`docs/rules.md#this-wasnt-me`).
+pub fn link_notice(
+    to: &EmailAddress,
+    language: Language,
+    certificate: &CertificateNumber,
+    when: &str,
+    report_url: &str,
+) -> Email {
     let (subject, lines) = match language {
         Language::Fr => (
             "Votre dossier de certificat a été associé à un compte".to_owned(),
             vec![
                 format!("Le {when}, votre dossier de certificat {certificate} a été associé à un compte du service d’authentification gouvernemental."),
                 "Si c’est vous, vous n’avez rien à faire.".to_owned(),
-                "Si ce n’est pas vous, communiquez sans tarder avec l’Office de la protection du consommateur pour protéger votre dossier.".to_owned(),
+                "Si ce n’est pas vous, signalez-le sans tarder par ce lien : le compte perdra l’accès à votre dossier et l’Office vous rappellera.".to_owned(),
             ],
         ),
         Language::En => (
@@ -96,17 +143,11 @@ pub fn link_notice(to: &EmailAddress, language: Language, certificate: &Certific
             vec![
                 format!("On {when}, your certificate file {certificate} was linked to a government authentication service account."),
                 "If this was you, there is nothing to do.".to_owned(),
-                "If this was not you, contact the Office de la protection du consommateur right away to protect your file.".to_owned(),
+                "If this was not you, report it right away with this link: the account will lose access to your file and the Office will call you back.".to_owned(),
             ],
         ),
     };
-    let html_lines: Vec<String> = lines.iter().map(|l| escape(l)).collect();
-    Email {
-        to: to.as_str().to_owned(),
-        subject: subject.clone(),
-        text: format!("{}\n\n{}\n", lines.join("\n\n"), signature(language)),
-        html: html_page(language, &subject, &html_lines),
-    }
+    notice_with_report_link(to, language, subject, lines, report_url)
 }
 
 /// After an employee changed the email on file: to the old address (if any) and to the new one.
@@ -116,6 +157,7 @@ pub fn email_changed(
     certificate: &CertificateNumber,
     new_address: &EmailAddress,
     to_new_address: bool,
+    report_url: &str,
 ) -> Email {
     let masked = new_address.masked();
     let (subject, lines) = match (language, to_new_address) {
@@ -123,8 +165,8 @@ pub fn email_changed(
             "L’adresse courriel de votre dossier de certificat a été modifiée".to_owned(),
             vec![
                 format!("À la suite d’une vérification par téléphone, un membre du personnel de l’Office a remplacé l’adresse courriel de votre dossier de certificat {certificate} par {masked}."),
-                "Les prochains avis et codes de sécurité seront envoyés à la nouvelle adresse.".to_owned(),
-                "Si vous n’avez pas demandé ce changement, communiquez sans tarder avec l’Office de la protection du consommateur.".to_owned(),
+                "Par sécurité, aucun code de sécurité ne sera envoyé à la nouvelle adresse avant la fin d’un délai d’attente ; les prochains avis et codes y seront ensuite envoyés.".to_owned(),
+                "Si vous n’avez pas demandé ce changement, signalez-le sans tarder par ce lien : pendant le délai d’attente, votre ancienne adresse sera rétablie, et l’Office vous rappellera.".to_owned(),
             ],
         ),
         (Language::Fr, true) => (
@@ -132,15 +174,15 @@ pub fn email_changed(
             vec![
                 format!("À la suite de votre demande d’aide, cette adresse courriel est maintenant inscrite à votre dossier de certificat {certificate}."),
                 "Vous pouvez reprendre la récupération de votre dossier : entrez votre numéro de certificat et votre date de naissance, puis demandez un code de sécurité. Il vous sera envoyé à cette adresse.".to_owned(),
-                "Si vous n’avez pas fait cette demande, communiquez avec l’Office de la protection du consommateur.".to_owned(),
+                "Si vous n’avez pas fait cette demande, signalez-le par ce lien et l’Office vous rappellera.".to_owned(),
             ],
         ),
         (Language::En, false) => (
             "The email address of your certificate file was changed".to_owned(),
             vec![
                 format!("After a verification by phone, an employee of the Office replaced the email address of your certificate file {certificate} with {masked}."),
-                "Future notices and security codes will go to the new address.".to_owned(),
-                "If you did not ask for this change, contact the Office de la protection du consommateur right away.".to_owned(),
+                "For your security, no security code will be sent to the new address before a waiting period ends; future notices and codes will go there after that.".to_owned(),
+                "If you did not ask for this change, report it right away with this link: during the waiting period your former address will be restored, and the Office will call you back.".to_owned(),
             ],
         ),
         (Language::En, true) => (
@@ -148,17 +190,11 @@ pub fn email_changed(
             vec![
                 format!("Following your assistance request, this email address is now on file for your certificate file {certificate}."),
                 "You can resume the recovery of your file: enter your certificate number and date of birth, then ask for a security code. It will be sent to this address.".to_owned(),
-                "If you did not make this request, contact the Office de la protection du consommateur.".to_owned(),
+                "If you did not make this request, report it with this link and the Office will call you back.".to_owned(),
             ],
         ),
     };
-    let html_lines: Vec<String> = lines.iter().map(|l| escape(l)).collect();
-    Email {
-        to: to.as_str().to_owned(),
-        subject: subject.clone(),
-        text: format!("{}\n\n{}\n", lines.join("\n\n"), signature(language)),
-        html: html_page(language, &subject, &html_lines),
-    }
+    notice_with_report_link(to, language, subject, lines, report_url)
 }
 
 #[cfg(test)]

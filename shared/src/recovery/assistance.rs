@@ -32,6 +32,7 @@ pub async fn request_assistance(
         message: ask.message,
         created_at: now,
         status: AssistanceStatus::Open,
+        reported: None,
     };
     let event = audit(&request.certificate_number, now, requester, AuditAction::AssistanceRequest, "opened")
         .with_detail(request.reference.clone());

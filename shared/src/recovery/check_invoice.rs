@@ -27,6 +27,11 @@ pub async fn check_invoice(
     if file.linked_account.as_ref() == Some(account) {
         return Ok(RecoveryState::linked(&file));
     }
+    if file.protection.frozen() {
+        return Err(
+            audit_refusal(app, requester, &context, AuditAction::InvoiceTry, RecoveryError::RecoveryFrozen).await
+        );
+    }
     if file.linked_account.is_some() {
         return Err(
             audit_refusal(app, requester, &context, AuditAction::InvoiceTry, RecoveryError::AlreadyLinked).await

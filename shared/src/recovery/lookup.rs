@@ -67,6 +67,17 @@ pub async fn lookup(
         return Ok(RecoveryState::linked(&file));
     }
 
+    // Frozen after a "this wasn't me" report: told only after a match, so that a frozen file
+    // is no answer to a guess (`docs/rules.md#this-wasnt-me`). A match is no failure.
+    if file.protection.frozen() {
+        let event = audit(certificate, now, requester, AuditAction::Lookup, "recovery_frozen");
+        let (released, audited) = tokio::join!(app.store.release_lookup(&reservation), app.store.append_audit(&event));
+        audited?;
+        given_back(released);
+        tracing::info!(outcome = "recovery_frozen", "lookup refused");
+        return Err(RecoveryError::RecoveryFrozen);
+    }
+
     let session = RecoverySession {
         id: crate::ids::session_id(),
         account: account.clone(),
@@ -85,7 +96,7 @@ pub async fn lookup(
     opened?;
     given_back(released);
     tracing::info!(outcome = "matched", "lookup matched");
-    Ok(RecoveryState::matched(&file, account))
+    Ok(RecoveryState::matched(&file, account, now))
 }
 
 /// A try is given back best-effort (a match's, or one never compared): a count not given back

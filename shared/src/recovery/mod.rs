@@ -10,7 +10,9 @@ pub mod verify_code;
 
 use crate::app::App;
 use crate::audit::{Actor, AuditAction, AuditEvent};
-use crate::domain::{AccountSubject, CertificateFile, CertificateNumber, CertificateSummary};
+use crate::domain::{
+    AccountSubject, CertificateFile, CertificateNumber, CertificateSummary, Delivery, MessagePurpose, ReportKind, ReportToken,
+};
 use crate::error_code::ErrorCode;
 use crate::mailer::MailerError;
 use crate::store::{LinkCommand, LinkOutcome, LinkProof, SessionContext, StoreError};
@@ -65,6 +67,10 @@ pub enum RecoveryError {
     AlreadyLinked,
     #[error("the account is not linked")]
     NotLinked,
+    #[error("an employee's email change is on hold")]
+    EmailChangePending { available_at: OffsetDateTime },
+    #[error("self-service recovery of the file is frozen after a report")]
+    RecoveryFrozen,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -90,6 +96,8 @@ impl RecoveryError {
             Self::InvoiceTooOld { .. } => ErrorCode::InvoiceTooOld,
             Self::AlreadyLinked => ErrorCode::AlreadyLinked,
             Self::NotLinked => ErrorCode::NotLinked,
+            Self::EmailChangePending { .. } => ErrorCode::EmailChangePending,
+            Self::RecoveryFrozen => ErrorCode::RecoveryFrozen,
             Self::Store(_) | Self::Mail(_) | Self::Random => ErrorCode::ServiceUnavailable,
         }
     }
@@ -130,6 +138,9 @@ pub enum RecoveryState {
     Matched {
         masked_email: Option<String>,
         options: Vec<RecoveryOption>,
+        /// While an employee's email change is on hold: when a code can go to the new address.
+        #[serde(skip_serializing_if = "Option::is_none", with = "crate::time_format::instant::option")]
+        email_available_at: Option<OffsetDateTime>,
     },
     CodeSent {
         masked_email: Option<String>,
@@ -139,6 +150,8 @@ pub enum RecoveryState {
         resend_available_at: OffsetDateTime,
         sends_left: u32,
         attempts_left: u32,
+        /// What the mail service reported about the email (`docs/rules.md#delivery`).
+        delivery: Delivery,
         options: Vec<RecoveryOption>,
     },
     AssistanceRequested {
@@ -150,8 +163,12 @@ pub enum RecoveryState {
 }
 
 impl RecoveryState {
-    pub fn matched(file: &CertificateFile, account: &AccountSubject) -> Self {
-        Self::Matched { masked_email: file.email.as_ref().map(|e| e.masked()), options: options_for(file, account) }
+    pub fn matched(file: &CertificateFile, account: &AccountSubject, now: OffsetDateTime) -> Self {
+        Self::Matched {
+            masked_email: file.email.as_ref().map(|e| e.masked()),
+            options: options_for(file, account),
+            email_available_at: file.email.as_ref().and(file.protection.email_on_hold(now)),
+        }
     }
 
     pub fn linked(file: &CertificateFile) -> Self {
@@ -253,6 +270,8 @@ pub(crate) async fn link(
                 .from_ip(requester.source_ip),
         );
     }
+    // The notice's "this wasn't me" link, stored with the link it reports.
+    let notice_report = file.email.is_some().then(|| crate::report::new_report(app, ReportKind::Link, number, account, now));
     let command = LinkCommand {
         account: account.clone(),
         certificate_number: number.clone(),
@@ -260,6 +279,7 @@ pub(crate) async fn link(
         proof,
         file_linked_account: file.linked_account.clone(),
         account_linked_certificate: context.account_link.clone(),
+        report: notice_report.as_ref().map(|(report, _)| report.clone()),
         now,
         audit: events,
     };
@@ -281,31 +301,37 @@ pub(crate) async fn link(
     };
     if outcome == LinkOutcome::Linked {
         tracing::info!(certificate = %number, moved = file.linked_account.is_some(), "file linked");
-        send_link_notice(app, file, requester, now).await;
+        if let Some((_, token)) = &notice_report {
+            send_link_notice(app, file, requester, token, now).await;
+        }
     }
     Ok(outcome)
 }
 
-/// Every successful link sends a notice to the email on file. The link stands if the notice
-/// fails; the failure is logged and audited for follow-up.
-async fn send_link_notice(app: &App, file: &CertificateFile, requester: &Requester, now: OffsetDateTime) {
+/// Every successful link sends a notice to the email on file, with its "this wasn't me" link.
+/// The link stands if the notice fails; the failure is logged and audited for follow-up.
+async fn send_link_notice(
+    app: &App,
+    file: &CertificateFile,
+    requester: &Requester,
+    token: &ReportToken,
+    now: OffsetDateTime,
+) {
     let Some(email) = &file.email else {
         return;
     };
     let when = crate::time_format::local_datetime(now, file.language);
-    let notice = crate::mailer::templates::link_notice(email, file.language, &file.number, &when);
-    let outcome = match app.mailer.send(&notice).await {
-        Ok(()) => "sent",
-        Err(e) => {
-            tracing::error!(error = %e, certificate = %file.number, "link notice not sent");
-            "failed"
-        }
-    };
-    // Stamped when sent, so the trail reads in the order things happened.
-    let event = audit(&file.number, app.clock.now().max(now), requester, AuditAction::LinkNotice, outcome);
-    if let Err(e) = app.store.append_audit(&event).await {
-        tracing::error!(error = %e, "audit event not written");
+    let report_url = crate::report::report_url(app, token);
+    let notice = crate::mailer::templates::link_notice(email, file.language, &file.number, &when, &report_url);
+    let sent = app.mailer.send(&notice).await;
+    if let Err(e) = &sent {
+        tracing::error!(error = %e, certificate = %file.number, "link notice not sent");
     }
+    // Stamped when sent, so the trail reads in the order things happened.
+    let at = app.clock.now().max(now);
+    let outcome = if sent.is_ok() { "sent" } else { "failed" };
+    let event = audit(&file.number, at, requester, AuditAction::LinkNotice, outcome);
+    crate::delivery::record_sent(app, sent.ok(), &file.number, MessagePurpose::NoticeToFileAddress, file.email_changed_at, at, &event).await;
 }
 
 /// After a refused link write, what the caller should hear: linked if a concurrent request
@@ -341,6 +367,7 @@ mod tests {
             expires_on: date!(2027 - 06 - 30),
             linked_account: linked.map(|a| AccountSubject::parse(a).unwrap()),
             email_changed_at: None,
+            protection: Default::default(),
         }
     }
 
@@ -358,7 +385,7 @@ mod tests {
     #[test]
     fn states_serialize_as_the_spec_says() {
         let me = AccountSubject::parse("me").unwrap();
-        let matched = serde_json::to_value(RecoveryState::matched(&file(Some("jean@exemple.com"), None), &me)).unwrap();
+        let matched = serde_json::to_value(RecoveryState::matched(&file(Some("jean@exemple.com"), None), &me, datetime!(2026-11-29 12:00 UTC))).unwrap();
         assert_eq!(
             matched,
             serde_json::json!({"state": "matched", "maskedEmail": "j•••@e•••.com", "options": ["email_code", "invoice", "assistance"]})
@@ -374,6 +401,7 @@ mod tests {
             resend_available_at: datetime!(2026-11-29 12:01:00 UTC),
             sends_left: 4,
             attempts_left: 5,
+            delivery: Delivery::Sent,
             options: vec![],
         })
         .unwrap();

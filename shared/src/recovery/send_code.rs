@@ -1,7 +1,7 @@
 use super::{RecoveryError, RecoveryState, Requester, alternatives_to_the_code, audit, audit_refusal, require_session};
 use crate::app::App;
 use crate::audit::AuditAction;
-use crate::domain::{IssuedCode, SecurityCode};
+use crate::domain::{Delivery, IssuedCode, MessagePurpose, SecurityCode, SentMessage};
 use crate::store::{CodeSend, CodeSendRefused, CodeSendUndo, WindowCount};
 
 /// Sends a security code to the email on file, or a new one (the old one dies), under the
@@ -17,9 +17,18 @@ pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState
     let context = require_session(app, account).await?;
     let session = &context.session;
     let file = context.file.clone().ok_or(RecoveryError::NoRecoverySession)?;
+    if file.protection.frozen() {
+        return Err(audit_refusal(app, requester, &context, AuditAction::CodeSend, RecoveryError::RecoveryFrozen).await);
+    }
     let Some(email) = file.email.clone() else {
         return Err(audit_refusal(app, requester, &context, AuditAction::CodeSend, RecoveryError::NoEmailOnFile).await);
     };
+    // An employee's email change on hold: no code goes to the new address before its end
+    // (`docs/rules.md#email-change-hold`).
+    if let Some(available_at) = file.protection.email_on_hold(now) {
+        let refusal = RecoveryError::EmailChangePending { available_at };
+        return Err(audit_refusal(app, requester, &context, AuditAction::CodeSend, refusal).await);
+    }
     let certificate_sends = WindowCount::current(context.code_sends_of_certificate, now).map_or(0, |c| c.count);
     let refusal =
         if session.sends >= settings.code_max_sends || certificate_sends >= settings.code_max_sends_per_certificate {
@@ -45,6 +54,7 @@ pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState
         issued_at: now,
         expires_at: now + settings.code_ttl,
         attempts: 0,
+        delivery: Delivery::Sent,
     };
     let send = CodeSend {
         account: account.clone(),
@@ -98,17 +108,33 @@ pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState
     let lifetime_minutes = settings.code_ttl.as_secs().div_ceil(60);
     let email_message =
         crate::mailer::templates::security_code(&email, file.language, &code, &file.number, lifetime_minutes);
-    if let Err(mail_error) = app.mailer.send(&email_message).await {
-        tracing::error!(error = %mail_error, "security code email not sent; taking the send back");
-        app.store.undo_code_sent(&undo).await?;
-        app.store.append_audit(&audit(&file.number, now, requester, AuditAction::CodeSend, "mail_failed")).await?;
-        return Err(RecoveryError::Mail(mail_error));
-    }
+    let message_id = match app.mailer.send(&email_message).await {
+        Ok(message_id) => message_id,
+        Err(mail_error) => {
+            tracing::error!(error = %mail_error, "security code email not sent; taking the send back");
+            app.store.undo_code_sent(&undo).await?;
+            app.store.append_audit(&audit(&file.number, now, requester, AuditAction::CodeSend, "mail_failed")).await?;
+            return Err(RecoveryError::Mail(mail_error));
+        }
+    };
     // Recorded once the mail went out, never before: the trail does not claim a mail that
-    // failed. Best effort: the code is on its way, so the answer is the mail's.
+    // failed; with the message, so that SES's report of it reaches the code
+    // (`docs/rules.md#delivery`). Best effort: the code is on its way, so the answer is the mail's.
     let sent = audit(&file.number, now, requester, AuditAction::CodeSend, "sent");
-    if let Err(e) = app.store.append_audit(&sent).await {
-        tracing::error!(error = %e, "audit event not written");
+    let message = SentMessage {
+        message_id,
+        certificate_number: file.number.clone(),
+        purpose: MessagePurpose::SecurityCode {
+            account: account.clone(),
+            session_id: session.id.clone(),
+            code_id: issued.id.clone(),
+        },
+        file_email_changed_at: file.email_changed_at,
+        sent_at: now,
+        delivery: Delivery::Sent,
+    };
+    if let Err(e) = app.store.record_message(&message, &sent).await {
+        tracing::error!(error = %e, "sent message and its audit event not written");
     }
     tracing::info!(outcome = "sent", "security code sent");
     let sends_left = (settings.code_max_sends - session.sends - 1)
@@ -120,6 +146,7 @@ pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState
         resend_available_at: now + settings.code_resend_cooldown,
         sends_left,
         attempts_left: settings.code_max_attempts,
+        delivery: Delivery::Sent,
         options,
     })
 }

@@ -27,11 +27,12 @@ pub async fn current_state(app: &App, account: &AccountSubject) -> Result<Recove
                 resend_available_at: session.last_sent_at.unwrap_or(now) + settings.code_resend_cooldown,
                 sends_left: settings.code_max_sends.saturating_sub(session.sends),
                 attempts_left: settings.code_max_attempts.saturating_sub(code.attempts),
+                delivery: code.delivery,
                 options,
             });
         }
         if view.open_assistance.is_none() {
-            return Ok(RecoveryState::matched(&file, account));
+            return Ok(RecoveryState::matched(&file, account, now));
         }
     }
     if let Some(request) = view.open_assistance {

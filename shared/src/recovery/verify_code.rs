@@ -30,6 +30,7 @@ pub async fn verify_code(
     let session = &context.session;
     let file = context.file.clone().ok_or(RecoveryError::NoRecoverySession)?;
     let refusal = match &session.code {
+        _ if file.protection.frozen() => Some(RecoveryError::RecoveryFrozen),
         None => Some(RecoveryError::CodeExpired),
         Some(issued) if issued.expires_at <= now => Some(RecoveryError::CodeExpired),
         // An employee changed the email after this code was sent: it went to the old address.

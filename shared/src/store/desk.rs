@@ -7,10 +7,11 @@ use crate::domain::{AccountSubject, AssistanceRequest, CertificateNumber};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-/// Where a page of the open assistance requests ends: the last request's creation time and
-/// reference (requests are listed oldest first).
+/// Where a page of the open assistance requests ends: the last request's place — reported
+/// requests first, then oldest first — its creation time and reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuePosition {
+    pub reported: bool,
     pub created_at: OffsetDateTime,
     pub reference: String,
 }
@@ -26,8 +27,24 @@ pub struct CloseRequest {
     pub outcome: String,
     pub agent: String,
     pub new_email: Option<crate::domain::EmailAddress>,
+    /// With a new email on a file that had one: codes go to it only from then on, and the
+    /// address before is kept until then (`docs/rules.md#email-change-hold`).
+    pub hold: Option<EmailHold>,
+    /// The "this wasn't me" links of the email change's notices, stored with it.
+    pub reports: Vec<crate::domain::Report>,
+    /// The request is a "this wasn't me" report: closing it lifts the file's freeze (its
+    /// reference leaves the file's open reports), and the account it names is not the
+    /// caller's, so its lookup lock stays.
+    pub reported: bool,
     pub now: OffsetDateTime,
     pub audit: Vec<AuditEvent>,
+}
+
+/// The email-change hold: until when, and the address it replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailHold {
+    pub until: OffsetDateTime,
+    pub previous_email: crate::domain::EmailAddress,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +57,7 @@ pub enum CloseOutcome {
 /// The assistance desk's queue and its requests.
 #[async_trait::async_trait]
 pub trait DeskStore: Send + Sync {
-    /// Open assistance requests, oldest first, at most `limit`, after `after`; and where the
+    /// Open assistance requests, reported ones first, then oldest first, at most `limit`, after `after`; and where the
     /// page ends when more may follow.
     async fn open_assistance_requests(
         &self,

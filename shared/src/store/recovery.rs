@@ -222,6 +222,8 @@ pub struct LinkCommand {
     pub file_linked_account: Option<AccountSubject>,
     /// The certificate the caller's account was linked to as read.
     pub account_linked_certificate: Option<CertificateNumber>,
+    /// The "this wasn't me" link of the link notice, stored with the link.
+    pub report: Option<crate::domain::Report>,
     pub now: OffsetDateTime,
     pub audit: Vec<AuditEvent>,
 }
@@ -229,7 +231,8 @@ pub struct LinkCommand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkOutcome {
     Linked,
-    /// Something read before changed (a concurrent link, a replaced code, used-up tries):
+    /// Something read before changed (a concurrent link, a replaced code, used-up tries, a
+    /// report that froze the file):
     /// nothing was written.
     Conflict,
 }
@@ -302,7 +305,8 @@ pub trait RecoveryStore: Send + Sync {
     ) -> StoreResult<()>;
 
     /// Links the account to the file in one atomic write: the file, the account's link, the
-    /// session consumed, a previous owner's link removed, the audit events.
+    /// session consumed, a previous owner's link removed, the notice's report link, the audit
+    /// events. Never while the file's recovery is frozen (a conflict).
     async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome>;
 
     /// Opens an assistance request unless the account already has one open.

@@ -283,7 +283,7 @@ proptest! {
         id in "[A-Za-z0-9]{1,64}",
     ) {
         let created_at = time::OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000).unwrap();
-        let queue = QueuePosition { created_at, reference };
+        let queue = QueuePosition { reported: false, created_at, reference };
         prop_assert_eq!(cursor::decode_queue(&cursor::encode_queue(&queue)), Some(queue));
         let audit = AuditPosition::new(nanos, &id).unwrap();
         prop_assert_eq!(cursor::decode_audit(&cursor::encode_audit(&audit)), Some(audit));

@@ -82,6 +82,7 @@ fn file(n: &str, email: Option<&str>) -> CertificateFile {
         expires_on: date!(2027 - 06 - 30),
         linked_account: None,
         email_changed_at: None,
+        protection: Default::default(),
     }
 }
 
@@ -111,6 +112,7 @@ fn code(id: &str, hash: &str) -> IssuedCode {
         issued_at: NOW,
         expires_at: NOW + Duration::from_secs(900),
         attempts: 0,
+        delivery: Default::default(),
     }
 }
 
@@ -166,6 +168,7 @@ async fn a_reimport_keeps_the_link(store: &dyn Store) {
         proof: LinkProof::Invoice { max_attempts: 5 },
         file_linked_account: None,
         account_linked_certificate: None,
+        report: None,
         now: NOW,
         audit: vec![event("C1", NOW, "linked")],
     };
@@ -490,6 +493,7 @@ async fn an_employee_email_outlives_a_reimport_and_kills_older_codes(store: &dyn
         message: None,
         created_at: NOW,
         status: AssistanceStatus::Open,
+        reported: None,
     };
     store.open_assistance_request(&request, event("C1", NOW, "opened")).await.unwrap();
     let changed_at = NOW + Duration::from_secs(60);
@@ -500,6 +504,9 @@ async fn an_employee_email_outlives_a_reimport_and_kills_older_codes(store: &dyn
         outcome: "email_updated".into(),
         agent: "agent-1".into(),
         new_email: Some(EmailAddress::parse("nouveau@exemple.ca").unwrap()),
+        hold: None,
+        reports: Vec::new(),
+        reported: false,
         now: changed_at,
         audit: vec![],
     };
@@ -515,6 +522,7 @@ async fn an_employee_email_outlives_a_reimport_and_kills_older_codes(store: &dyn
         proof: LinkProof::SecurityCode { code_id: "k1".into(), max_attempts: 5, issued_at: NOW },
         file_linked_account: None,
         account_linked_certificate: None,
+        report: None,
         now: changed_at,
         audit: vec![],
     };
@@ -551,6 +559,7 @@ async fn links_are_atomic_and_move(store: &dyn Store) {
         proof: LinkProof::Invoice { max_attempts: 5 },
         file_linked_account: owner.map(account),
         account_linked_certificate: None,
+        report: None,
         now: NOW,
         audit: vec![event(s.certificate_number.as_str(), NOW, "linked")],
     };
@@ -597,6 +606,7 @@ async fn one_open_assistance_request_per_account(store: &dyn Store) {
         message: Some("Call me".into()),
         created_at: NOW,
         status: AssistanceStatus::Open,
+        reported: None,
     };
     assert_eq!(
         store.open_assistance_request(&request, event("C1", NOW, "opened")).await.unwrap(),
@@ -789,6 +799,7 @@ fn request(reference: &str, account_id: &str, n: &str, at: OffsetDateTime) -> As
         message: None,
         created_at: at,
         status: AssistanceStatus::Open,
+        reported: None,
     }
 }
 
@@ -824,6 +835,7 @@ async fn the_queue_pages_oldest_first(store: &dyn Store) {
         let Some(next) = next else { break };
         let millis = next.created_at.unix_timestamp_nanos() / 1_000_000 * 1_000_000;
         after = Some(QueuePosition {
+            reported: false,
             created_at: time::OffsetDateTime::from_unix_timestamp_nanos(millis).unwrap(),
             reference: next.reference,
         });
@@ -845,6 +857,9 @@ async fn closing_a_request_with_a_new_email_is_atomic(store: &dyn Store) {
         outcome: "email_updated".into(),
         agent: "agent-1".into(),
         new_email: Some(EmailAddress::parse("nouvelle@exemple.ca").unwrap()),
+        hold: None,
+        reports: Vec::new(),
+        reported: false,
         now: NOW,
         audit: vec![event("C1", NOW, "email_updated")],
     };

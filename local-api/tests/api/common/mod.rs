@@ -168,6 +168,8 @@ pub struct Received {
     pub subject: String,
     /// Text body from the outbox; HTML body from moto (it keeps only that).
     pub body: String,
+    /// The id the mail service gave it (SES's events name it).
+    pub message_id: String,
 }
 
 impl Received {
@@ -277,6 +279,7 @@ impl TestApp {
                         to: e["to"].as_str().unwrap().to_owned(),
                         subject: e["subject"].as_str().unwrap().to_owned(),
                         body: e["text"].as_str().unwrap().to_owned(),
+                        message_id: e["messageId"].as_str().unwrap().to_owned(),
                     })
                     .collect()
             }
@@ -293,6 +296,7 @@ impl TestApp {
                         to: m["destinations"]["ToAddresses"][0].as_str().unwrap_or_default().to_owned(),
                         subject: m["subject"].as_str().unwrap_or_default().to_owned(),
                         body: m["body"].as_str().unwrap_or_default().to_owned(),
+                        message_id: m["id"].as_str().unwrap_or_default().to_owned(),
                     })
                     .collect()
             }
@@ -312,6 +316,26 @@ impl TestApp {
     /// The code of the latest security code email to the certificate's address.
     pub async fn latest_code(&self, certificate: &str) -> String {
         self.emails_to(&self.email_of(certificate)).await.last().expect("an email").code()
+    }
+
+    /// Feeds SES's event about a message to the `delivery-events` function's code, as the
+    /// configuration set's SNS topic delivers it: the sample `events/ses-<kind>.json` (kind:
+    /// `delivery`, `bounce`, `complaint`) with that message's id.
+    pub async fn ses_event(&self, kind: &str, message_id: &str) {
+        let path = format!("{}/../events/ses-{kind}.json", env!("CARGO_MANIFEST_DIR"));
+        let mut sample: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("the SES sample")).unwrap();
+        let inner = sample["Records"][0]["Sns"]["Message"].as_str().unwrap();
+        let mut event: Value = serde_json::from_str(inner).unwrap();
+        event["mail"]["messageId"] = message_id.into();
+        sample["Records"][0]["Sns"]["Message"] = event.to_string().into();
+        let recorded = certificate_recovery::delivery::handle_sns_event(&self.api.app, &sample).await.unwrap();
+        assert_eq!(recorded.len(), 1, "{kind}: {recorded:?}");
+    }
+
+    /// The file as the store holds it now.
+    pub async fn file(&self, certificate: &str) -> certificate_recovery::domain::CertificateFile {
+        let number = certificate_recovery::domain::CertificateNumber::parse(certificate).unwrap();
+        self.api.app.store.certificate(&number).await.unwrap().expect("the file")
     }
 
     pub fn advance(&self, seconds: u64) {
@@ -348,6 +372,15 @@ impl TestApp {
     pub async fn stop(self) {
         self.api.stop().await;
     }
+}
+
+/// The "this wasn't me" token of a notice: what follows `/signalement/` in its body.
+#[track_caller]
+pub fn report_token(body: &str) -> String {
+    let (_, after) = body.split_once("/signalement/").unwrap_or_else(|| panic!("no report link in: {body}"));
+    let token: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    assert_eq!(token.len(), 22, "{body}");
+    token
 }
 
 /// Runs futures concurrently on the test runtime and collects their outputs in order.

@@ -168,18 +168,18 @@ struct FaultMailer {
 
 #[async_trait::async_trait]
 impl Mailer for FaultMailer {
-    async fn send(&self, email: &Email) -> Result<(), MailerError> {
+    async fn send(&self, email: &Email) -> Result<String, MailerError> {
         let (_, fault) = self.plan.enter("mailer.send".into());
         match fault {
             Some(Fault::Fail) => return Err(MailerError(INJECTED.into())),
             Some(Fault::StallBefore) => return Err(MailerError(stall().await.into())),
             _ => {}
         }
-        self.inner.send(email).await?;
+        let message_id = self.inner.send(email).await?;
         self.plan.delivered.lock().unwrap().push(email.clone());
         if fault == Some(Fault::StallAfter) {
             return Err(MailerError(stall().await.into()));
         }
-        Ok(())
+        Ok(message_id)
     }
 }

@@ -39,7 +39,7 @@ impl DeskStore for DynamoStore {
             out.items.unwrap_or_default().iter().map(assistance_from_item).collect::<StoreResult<_>>()?;
         let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
         let next = more
-            .then(|| page.last().map(|r| QueuePosition { created_at: r.created_at, reference: r.reference.clone() }))
+            .then(|| page.last().map(|r| QueuePosition { reported: r.reported.is_some(), created_at: r.created_at, reference: r.reference.clone() }))
             .flatten();
         Ok((page, next))
     }

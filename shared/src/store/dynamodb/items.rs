@@ -210,6 +210,7 @@ fn file_from_item(item: &Item) -> StoreResult<CertificateFile> {
         expires_on: date(item, "expires_on")?,
         linked_account: None,
         email_changed_at: None,
+        protection: Default::default(),
     })
 }
 
@@ -270,6 +271,7 @@ pub fn session_from_item(item: &Item) -> StoreResult<RecoverySession> {
             issued_at: get_ms(item, "code_issued_ms")?,
             expires_at: get_ms(item, "code_expires_ms")?,
             attempts: get_n(item, "code_attempts")? as u32,
+            delivery: Default::default(),
         }),
     };
     Ok(RecoverySession {
@@ -455,5 +457,6 @@ pub fn assistance_from_item(item: &Item) -> StoreResult<AssistanceRequest> {
         message: opt_s(item, "message"),
         created_at: get_ms(item, "created_ms")?,
         status,
+        reported: None,
     })
 }

@@ -30,12 +30,14 @@
 //! transaction's items in `transact.rs`.
 
 mod audit;
+mod delivery;
 mod desk;
 mod items;
 mod limits;
 mod link;
 mod recovery;
 mod registry;
+mod report;
 mod transact;
 
 use super::{StoreError, StoreResult};

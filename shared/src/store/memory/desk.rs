@@ -15,20 +15,31 @@ impl DeskStore for MemoryStore {
         // Ordered as DynamoDB's index orders them: by the millisecond, then the reference. A
         // position comes back from a cursor in milliseconds, so a finer time here would put a
         // request after its own position and show it twice.
-        let position =
-            |at: time::OffsetDateTime, reference: &str| (at.unix_timestamp_nanos() / 1_000_000, reference.to_owned());
+        // Reported requests come first.
+        let position = |reported: bool, at: time::OffsetDateTime, reference: &str| {
+            (!reported, at.unix_timestamp_nanos() / 1_000_000, reference.to_owned())
+        };
         let mut open: Vec<&AssistanceRequest> = state.assistance.values().filter(|r| r.is_open()).collect();
-        open.sort_by_key(|r| position(r.created_at, &r.reference));
+        open.sort_by_key(|r| position(r.reported.is_some(), r.created_at, &r.reference));
         let page: Vec<AssistanceRequest> = open
             .into_iter()
             .filter(|r| {
-                after.is_none_or(|p| position(r.created_at, &r.reference) > position(p.created_at, &p.reference))
+                after.is_none_or(|p| {
+                    position(r.reported.is_some(), r.created_at, &r.reference)
+                        > position(p.reported, p.created_at, &p.reference)
+                })
             })
             .take(limit)
             .cloned()
             .collect();
         let next = (page.len() == limit)
-            .then(|| page.last().map(|r| QueuePosition { created_at: r.created_at, reference: r.reference.clone() }))
+            .then(|| {
+                page.last().map(|r| QueuePosition {
+                    reported: r.reported.is_some(),
+                    created_at: r.created_at,
+                    reference: r.reference.clone(),
+                })
+            })
             .flatten();
         Ok((page, next))
     }
@@ -54,15 +65,28 @@ impl DeskStore for MemoryStore {
         if state.open_assistance.get(&close.account) == Some(&close.reference) {
             state.open_assistance.remove(&close.account);
         }
+        if close.reported
+            && let Some(file) = state.files.get_mut(&close.certificate_number)
+        {
+            file.protection.open_reports.retain(|r| r != &close.reference);
+        }
         if let Some(email) = &close.new_email {
             let file = state.files.get_mut(&close.certificate_number).expect("checked above");
             file.email = Some(email.clone());
             file.email_changed_at = Some(close.now);
+            file.protection.email_hold_until = close.hold.as_ref().map(|h| h.until);
+            file.protection.previous_email = close.hold.as_ref().map(|h| h.previous_email.clone());
+            file.protection.email_delivery = None;
             state.employee_emails.insert(close.certificate_number.clone());
             state
                 .counters
                 .remove(&(Counter::LookupFailuresOfCertificate, close.certificate_number.as_str().to_owned()));
-            state.counters.remove(&(Counter::LookupFailuresOfAccount, close.account.as_str().to_owned()));
+            if !close.reported {
+                state.counters.remove(&(Counter::LookupFailuresOfAccount, close.account.as_str().to_owned()));
+            }
+            for report in &close.reports {
+                state.reports.insert(report.token_hash.clone(), report.clone());
+            }
         }
         for event in &close.audit {
             state.audit(event.clone());

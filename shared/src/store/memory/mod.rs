@@ -1,11 +1,14 @@
 //! The in-process store: every operation runs under one lock, so each is atomic exactly as
 //! its DynamoDB counterpart is; expired items read as absent. The port's traits are
-//! implemented one per file: `registry.rs`, `recovery.rs`, `desk.rs`, `audit.rs`.
+//! implemented one per file: `registry.rs`, `recovery.rs`, `desk.rs`, `audit.rs`, `report.rs`,
+//! `delivery.rs`.
 
 mod audit;
+mod delivery;
 mod desk;
 mod recovery;
 mod registry;
+mod report;
 
 use super::{Counter, WindowCount};
 use crate::audit::AuditEvent;
@@ -33,6 +36,10 @@ struct State {
     employee_emails: std::collections::HashSet<CertificateNumber>,
     /// Refusals recorded once per window: (file, actor, action and outcome) → until.
     refusals: HashMap<(CertificateNumber, String, String), OffsetDateTime>,
+    /// "This wasn't me" links, by their token's keyed hash.
+    reports: HashMap<String, crate::domain::Report>,
+    /// Messages sent, by message id.
+    messages: HashMap<String, crate::domain::SentMessage>,
 }
 
 impl State {

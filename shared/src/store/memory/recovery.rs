@@ -299,6 +299,7 @@ impl RecoveryStore for MemoryStore {
         };
         let file_ok = file.linked_account == command.file_linked_account
             && code_issued_after_email_change
+            && !file.protection.frozen()
             && (matches!(command.proof, LinkProof::SecurityCode { .. }) || file.linked_account.is_none());
         let account_ok = state.links.get(&command.account) == command.account_linked_certificate.as_ref();
         if !(session_ok && file_ok && account_ok) {
@@ -319,6 +320,9 @@ impl RecoveryStore for MemoryStore {
             Some(command.account.clone());
         state.links.insert(command.account.clone(), command.certificate_number.clone());
         state.sessions.remove(&command.account);
+        if let Some(report) = &command.report {
+            state.reports.insert(report.token_hash.clone(), report.clone());
+        }
         for event in &command.audit {
             state.audit(event.clone());
         }

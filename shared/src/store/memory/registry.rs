@@ -25,7 +25,9 @@ impl RegistryStore for MemoryStore {
         let linked_account = existing.as_ref().and_then(|f| f.linked_account.clone());
         // When an employee changed the email stays whatever: codes sent before stay dead.
         let email_changed_at = existing.as_ref().and_then(|f| f.email_changed_at);
-        let mut updated = CertificateFile { linked_account, email_changed_at, ..file.clone() };
+        // What guards the file (reports, hold, a bounce) is not the registry's: it stays.
+        let protection = existing.as_ref().map(|f| f.protection.clone()).unwrap_or_default();
+        let mut updated = CertificateFile { linked_account, email_changed_at, protection, ..file.clone() };
         let mut kept = false;
         if state.employee_emails.contains(&file.number) {
             match employee_email {
@@ -35,6 +37,9 @@ impl RegistryStore for MemoryStore {
                     updated.email = employee;
                 }
                 EmployeeEmail::Replace => {
+                    // The employee's email is gone, and its hold with it.
+                    updated.protection.email_hold_until = None;
+                    updated.protection.previous_email = None;
                     state.employee_emails.remove(&file.number);
                 }
             }
