@@ -162,7 +162,10 @@ function eventText(e, requester) {
   const outcomeText = outcome ? t(outcome) : t("outcome_other", { outcome: String(e.outcome).replace(/_/g, " ") });
   // In "what the holder tried", another account's attempts on the file are told apart from the
   // requester's own (an impostor's lookups must not read as the holder's).
+  const recipient = `actor_recipient_${e.actor?.id}`;
   const kind = e.actor?.type === "agent" ? "actor_agent"
+    : e.actor?.type === "recipient" ? (recipient in TEXT[state.lang] ? recipient : "action_report")
+    : e.actor?.type === "mailservice" ? "actor_mail_service"
     : !requester ? "actor_account"
     : e.actor?.id === requester ? "actor_requester" : "actor_other_account";
   const who = t(kind, { id: e.actor?.id ?? "?" });
@@ -210,7 +213,7 @@ const VIEWS = {
       ? `<ol class="queue" aria-labelledby="view-title">${items.map(queueItem).join("")}</ol>`
       : `<p class="empty">${t("queueEmpty")}</p>`;
     return `<h2 tabindex="-1" id="view-title">${t("queueTitle")}</h2>
-      ${state.flash ? `<div class="success" id="flash"><p>${escape(t(state.flash.key, state.flash.values))}</p></div>` : ""}
+      ${state.flash ? `<div class="success" id="flash"><p>${escape(flashText())}</p></div>` : ""}
       ${alertBox(error)}
       <p>${t("queueIntro")}</p>
       ${data ? `<p class="page-number" id="queue-page">${t("queuePage", { n: page })}</p>${list}` : ""}
@@ -235,6 +238,11 @@ const VIEWS = {
     return `<p class="back"><a href="#/">${t("backToQueue")}</a></p>
       <h2 tabindex="-1" id="view-title">${t("requestTitle", { reference: escape(r.reference) })}</h2>
       ${alertBox(error)}
+      ${r.reported ? `<section class="report-notice" id="report-notice" aria-labelledby="report-title">
+        <h3 id="report-title">${t("reportTitle")}</h3>
+        <p>${words("reported_", r.reported)}</p>
+        ${open ? `<p>${t("reportedFrozen")}</p>` : ""}
+      </section>` : ""}
       <div class="columns">
         <div>
           <section aria-labelledby="contact-title">
@@ -247,9 +255,14 @@ const VIEWS = {
               ${row(t("certificate"), escape(r.certificateNumber))}
               ${row(t("fileLanguage"), words("lang_", r.language))}
               ${row(t("email"), r.maskedEmail ? escape(r.maskedEmail) : t("noEmail"))}
+              ${r.emailHoldUntil ? row(t("emailHoldUntil"), when(r.emailHoldUntil)) : ""}
               ${row(t("createdAt"), `${when(r.createdAt)} (${escape(ago(r.createdAt))})`)}
               ${row(t("status"), words("status_", r.status))}
             </dl>
+            ${r.emailDelivery ? `<div class="delivery-problem" id="email-delivery">
+              <p>${t(`delivery_${r.emailDelivery.state === "complained" ? "complained" : "bounced"}`, { date: when(r.emailDelivery.at) })}</p>
+              ${open ? `<p>${t("deliveryHint")}</p>` : ""}
+            </div>` : ""}
           </section>
           <section aria-labelledby="message-title">
             <h3 id="message-title">${t("messageTitle")}</h3>
@@ -304,9 +317,19 @@ const VIEWS = {
   },
 };
 
+/** The badge of a request a "this wasn't me" report opened: in its heading, so that moving
+ * from heading to heading tells it too. */
+const reportedBadge = (r) => (r.reported ? `<span class="badge reported">${t("reportedBadge")}</span>` : "");
+
+/** The status message of the queue, its time (`until`) in the page's language. */
+function flashText() {
+  const { key, values } = state.flash;
+  return t(key, { ...values, until: values.until ? formatDateTime(new Date(values.until), state.lang) : "" });
+}
+
 function queueItem(r) {
-  return `<li class="request-card">
-    <h3><a href="#/request/${encodeURIComponent(r.reference)}">${t("open", { reference: escape(r.reference) })}</a></h3>
+  return `<li class="request-card${r.reported ? " reported" : ""}">
+    <h3>${reportedBadge(r)}<a href="#/request/${encodeURIComponent(r.reference)}">${t("open", { reference: escape(r.reference) })}</a></h3>
     <p class="age">${escape(t("openedAgo", { ago: ago(r.createdAt) }))} — ${when(r.createdAt)}</p>
     <dl class="summary">
       ${row(t("holder"), text(r.holderName))}
@@ -440,7 +463,7 @@ async function loadQueue({ focus = "heading" } = {}) {
   if (refused(answer)) return;
   if (answer.status !== 200) return show("queue", { error: problemKey(answer) }, { focus: "error" });
   show("queue", { data: answer.body }, { focus });
-  if (state.flash) announce(t(state.flash.key, state.flash.values));
+  if (state.flash) announce(flashText());
 }
 
 async function loadRequest(reference, { focus = "heading", error } = {}) {
@@ -460,7 +483,10 @@ async function loadRequest(reference, { focus = "heading", error } = {}) {
   if (page.status === 200) {
     tried = page.body.items.filter((e) => e.actor?.type === "account");
     // The account that filed this request: the actor of its `assistance_request` event.
-    requester = page.body.items.find((e) => e.action === "assistance_request" && e.detail === request.reference)?.actor?.id;
+    // (A request a report opened has none: its account is the one reported, not a requester.)
+    if (!request.reported) {
+      requester = page.body.items.find((e) => e.action === "assistance_request" && e.detail === request.reference)?.actor?.id;
+    }
     triedMore = Boolean(page.body.next);
   } else {
     triedError = problemKey(page);
@@ -509,7 +535,11 @@ async function resolveOnce(body) {
   const answer = await call("POST", `/agent/assistance-requests/${encodeURIComponent(reference)}/resolve`, body);
   if (refused(answer)) return;
   if (answer.status === 200) {
-    state.flash = { key: `resolved_${body.outcome}`, values: { reference, number: answer.body.certificateNumber } };
+    const hold = body.outcome === "email_updated" && answer.body.emailHoldUntil;
+    state.flash = {
+      key: hold ? "resolved_email_updated_hold" : `resolved_${body.outcome}`,
+      values: { reference, number: answer.body.certificateNumber, until: hold || "" },
+    };
     state.values = {};
     state.queue.cursors = [null];
     if (location.hash === "#/") return loadQueue();
