@@ -54,7 +54,11 @@ impl Dev {
     pub async fn ses_event(&self, app: &certificate_recovery::App, body: &[u8]) -> Result<(), Problem> {
         let mut parsed = JsonBody::parse(body, &["messageId", "eventType"])?;
         let id = parsed.required("messageId", |raw: &str| {
-            if raw.is_empty() || raw.len() > 200 { Err(certificate_recovery::domain::ParseError::InvalidFormat) } else { Ok(raw.to_owned()) }
+            if raw.is_empty() || raw.len() > 200 {
+                Err(certificate_recovery::domain::ParseError::InvalidFormat)
+            } else {
+                Ok(raw.to_owned())
+            }
         });
         let kind = parsed.required("eventType", |raw: &str| match raw {
             "Delivery" | "Bounce" | "Complaint" => Ok(raw.to_owned()),

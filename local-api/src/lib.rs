@@ -188,9 +188,12 @@ impl LocalApi {
         if let Some(wrap) = &options.wrap_mailer {
             mailer = wrap(mailer);
         }
-        let app = Arc::new(
-            App::new(options.settings.clone(), store, mailer, tokens, hasher()?).with_clock(options.clock.clone()),
-        );
+        // The notices' "this wasn't me" links lead to this server's page unless told otherwise.
+        let mut settings = options.settings.clone();
+        if settings.holder_page_url == RuleSettings::default().holder_page_url {
+            settings.holder_page_url = format!("http://{address}");
+        }
+        let app = Arc::new(App::new(settings, store, mailer, tokens, hasher()?).with_clock(options.clock.clone()));
         let dev = Arc::new(dev_routes::Dev {
             issuer: issuer.clone(),
             citizen_issuer: citizen_issuer.clone(),

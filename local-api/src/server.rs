@@ -154,7 +154,9 @@ async fn handle(
         ("GET", "/dev/outbox") => dev_answer(dev.outbox()),
         ("GET", "/dev/jwks.json") => dev_answer(Ok(dev.jwks())),
         ("POST", "/dev/ses-event") => match dev.ses_event(app, request.body().as_ref()).await {
-            Ok(()) => lambda_http::Response::builder().status(204).body(lambda_http::Body::Empty).expect("valid response"),
+            Ok(()) => {
+                lambda_http::Response::builder().status(204).body(lambda_http::Body::Empty).expect("valid response")
+            }
             Err(problem) => response::problem(&problem, language),
         },
         _ => match Function::serving(&method, &path) {

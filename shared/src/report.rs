@@ -112,11 +112,7 @@ const FILE_CHANGED_TRIES: usize = 3;
 
 /// `POST /report/{token}`: the report, confirmed.
 #[tracing::instrument(skip_all)]
-pub async fn confirm(
-    app: &App,
-    raw_token: &str,
-    source_ip: Option<std::net::IpAddr>,
-) -> Result<Reported, ReportError> {
+pub async fn confirm(app: &App, raw_token: &str, source_ip: Option<std::net::IpAddr>) -> Result<Reported, ReportError> {
     let now = app.clock.now();
     let report = usable_report(app, raw_token, now).await?;
     let number = &report.certificate_number;

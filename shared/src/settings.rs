@@ -140,7 +140,11 @@ impl RuleSettings {
                 None => d.holder_page_url,
                 Some(raw) => {
                     let url = raw.trim().trim_end_matches('/').to_owned();
-                    if !(url.starts_with("https://") || url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost")) || url.contains(char::is_whitespace) {
+                    if !(url.starts_with("https://")
+                        || url.starts_with("http://127.0.0.1")
+                        || url.starts_with("http://localhost"))
+                        || url.contains(char::is_whitespace)
+                    {
                         return Err(SettingError { name: "HOLDER_PAGE_URL" });
                     }
                     url

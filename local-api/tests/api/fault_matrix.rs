@@ -843,7 +843,8 @@ impl FaultApp {
                 Setup::LinkByInvoice => {
                     let answer = self.send(cell, Request::Invoice { right: true }).await;
                     assert_eq!(answer.state_or_code(), "linked", "setup link: {}", answer.body);
-                    let notice = self.plan.delivered().into_iter().rev().find(|m| m.to == cell.email).expect("the notice");
+                    let notice =
+                        self.plan.delivered().into_iter().rev().find(|m| m.to == cell.email).expect("the notice");
                     cell.report_token = Some(common::report_token(&notice.text));
                 }
             }

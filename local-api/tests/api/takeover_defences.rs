@@ -14,8 +14,7 @@ async fn with_clock(backend: Backend) -> Option<TestApp> {
 }
 
 fn instant(raw: &serde_json::Value) -> time::OffsetDateTime {
-    time::OffsetDateTime::parse(raw.as_str().expect("a time"), &time::format_description::well_known::Rfc3339)
-        .unwrap()
+    time::OffsetDateTime::parse(raw.as_str().expect("a time"), &time::format_description::well_known::Rfc3339).unwrap()
 }
 
 /// The request an employee resolves: `email_updated` with `new_email`, or another outcome.

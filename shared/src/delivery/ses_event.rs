@@ -68,9 +68,8 @@ pub fn parse(document: &str) -> Result<SesEvent, SesEventError> {
         .as_ref()
         .and_then(|d| d.timestamp.as_deref())
         .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok());
-    let bounce_type = detail
-        .and_then(|d| d.bounce_type)
-        .filter(|t| matches!(t.as_str(), "Permanent" | "Transient" | "Undetermined"));
+    let bounce_type =
+        detail.and_then(|d| d.bounce_type).filter(|t| matches!(t.as_str(), "Permanent" | "Transient" | "Undetermined"));
     Ok(SesEvent { message_id, delivery, at, bounce_type })
 }
 

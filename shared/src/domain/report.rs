@@ -107,7 +107,14 @@ mod tests {
         assert_eq!(a.expose().len(), 22);
         assert_eq!(ReportToken::parse(a.expose()), Some(a.clone()));
         assert!(!format!("{a:?}").contains(a.expose()));
-        for bad in ["", "short", "AAAAAAAAAAAAAAAAAAAAA=", "AAAAAAAAAAAAAAAAAAAAA/", "AAAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAB"] {
+        for bad in [
+            "",
+            "short",
+            "AAAAAAAAAAAAAAAAAAAAA=",
+            "AAAAAAAAAAAAAAAAAAAAA/",
+            "AAAAAAAAAAAAAAAAAAAAAAA",
+            "AAAAAAAAAAAAAAAAAAAAAB",
+        ] {
             assert_eq!(ReportToken::parse(bad), None, "{bad}");
         }
     }

@@ -9,10 +9,10 @@ use crate::domain::{
 };
 use crate::store::{
     AccountView, AssistanceOpened, AuditPosition, AuditStore, CloseOutcome, CloseRequest, CodeSend, CodeSendRefused,
-    CodeSendUndo, CodeTry, CodeTryCounted, CodeTryReservation, Counter, DeskStore, EmployeeEmail, InvoiceTry,
-    InvoiceTryCounted, InvoiceTryReservation, LinkCommand, LinkOutcome, LookupLimits, LookupReservation, QueuePosition,
-    RecoveryStore, RegistryStore, SessionContext, Store, StoreResult, WindowCount, ReportStore, FileReport, ReportFiled,
-    DeliveryStore, DeliveryUpdate,
+    CodeSendUndo, CodeTry, CodeTryCounted, CodeTryReservation, Counter, DeliveryStore, DeliveryUpdate, DeskStore,
+    EmployeeEmail, FileReport, InvoiceTry, InvoiceTryCounted, InvoiceTryReservation, LinkCommand, LinkOutcome,
+    LookupLimits, LookupReservation, QueuePosition, RecoveryStore, RegistryStore, ReportFiled, ReportStore,
+    SessionContext, Store, StoreResult, WindowCount,
 };
 use time::OffsetDateTime;
 

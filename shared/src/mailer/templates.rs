@@ -111,11 +111,7 @@ fn notice_with_report_link(
     Email {
         to: to.as_str().to_owned(),
         subject: subject.clone(),
-        text: format!(
-            "{}\n\n{label}{sep}{report_url}\n{validity}\n\n{}\n",
-            lines.join("\n\n"),
-            signature(language)
-        ),
+        text: format!("{}\n\n{label}{sep}{report_url}\n{validity}\n\n{}\n", lines.join("\n\n"), signature(language)),
         html: html_page(language, &subject, &html_lines),
     }
 }

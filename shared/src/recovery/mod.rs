@@ -11,7 +11,8 @@ pub mod verify_code;
 use crate::app::App;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::domain::{
-    AccountSubject, CertificateFile, CertificateNumber, CertificateSummary, Delivery, MessagePurpose, ReportKind, ReportToken,
+    AccountSubject, CertificateFile, CertificateNumber, CertificateSummary, Delivery, MessagePurpose, ReportKind,
+    ReportToken,
 };
 use crate::error_code::ErrorCode;
 use crate::mailer::MailerError;
@@ -271,7 +272,8 @@ pub(crate) async fn link(
         );
     }
     // The notice's "this wasn't me" link, stored with the link it reports.
-    let notice_report = file.email.is_some().then(|| crate::report::new_report(app, ReportKind::Link, number, account, now));
+    let notice_report =
+        file.email.is_some().then(|| crate::report::new_report(app, ReportKind::Link, number, account, now));
     let command = LinkCommand {
         account: account.clone(),
         certificate_number: number.clone(),
@@ -331,7 +333,16 @@ async fn send_link_notice(
     let at = app.clock.now().max(now);
     let outcome = if sent.is_ok() { "sent" } else { "failed" };
     let event = audit(&file.number, at, requester, AuditAction::LinkNotice, outcome);
-    crate::delivery::record_sent(app, sent.ok(), &file.number, MessagePurpose::NoticeToFileAddress, file.email_changed_at, at, &event).await;
+    crate::delivery::record_sent(
+        app,
+        sent.ok(),
+        &file.number,
+        MessagePurpose::NoticeToFileAddress,
+        file.email_changed_at,
+        at,
+        &event,
+    )
+    .await;
 }
 
 /// After a refused link write, what the caller should hear: linked if a concurrent request
@@ -385,7 +396,12 @@ mod tests {
     #[test]
     fn states_serialize_as_the_spec_says() {
         let me = AccountSubject::parse("me").unwrap();
-        let matched = serde_json::to_value(RecoveryState::matched(&file(Some("jean@exemple.com"), None), &me, datetime!(2026-11-29 12:00 UTC))).unwrap();
+        let matched = serde_json::to_value(RecoveryState::matched(
+            &file(Some("jean@exemple.com"), None),
+            &me,
+            datetime!(2026-11-29 12:00 UTC),
+        ))
+        .unwrap();
         assert_eq!(
             matched,
             serde_json::json!({"state": "matched", "maskedEmail": "j•••@e•••.com", "options": ["email_code", "invoice", "assistance"]})

@@ -3,8 +3,8 @@
 use super::MemoryStore;
 use crate::audit::AuditEvent;
 use crate::domain::{EmailDeliveryProblem, MessagePurpose, SentMessage};
-use time::OffsetDateTime;
 use crate::store::{DeliveryStore, DeliveryUpdate, MESSAGE_RETENTION, StoreResult};
+use time::OffsetDateTime;
 
 #[async_trait::async_trait]
 impl DeliveryStore for MemoryStore {
