@@ -36,7 +36,7 @@ report_port=$(free_port)
 start_local_api "$main_port"
 start_local_api "$short_port" CODE_TTL_SECONDS=2
 start_local_api "$agent_port"
-start_local_api "$report_port" HOLDER_PAGE_URL="http://127.0.0.1:$report_port" EMAIL_CHANGE_HOLD_SECONDS=86400
+start_local_api "$report_port" EMAIL_CHANGE_HOLD_SECONDS=86400
 
 rm -rf target/screenshots web/tests/screenshots
 (cd web/tests && BASE_URL="http://127.0.0.1:$main_port" SHORT_CODES_URL="http://127.0.0.1:$short_port" \
