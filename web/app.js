@@ -135,7 +135,7 @@ const STEPS = {
   undelivered: ({ data }) => {
     const paths = alternatives(data.options, true, { primary: true, title: t("otherWayTitle") });
     return `<h2 tabindex="-1" id="step-title">${t("undeliveredTitle")}</h2>
-      <div class="alert" id="undelivered"><p>${t("undelivered", { email: escape(data.maskedEmail) })}</p></div>
+      <div class="alert" id="undelivered"><p>${t(`undelivered_${data.delivery === "complained" ? "complained" : "bounced"}`, { email: escape(data.maskedEmail) })}</p></div>
       ${paths || `<p>${t("undeliveredNoOption")}</p>`}`;
   },
 
@@ -469,7 +469,7 @@ async function assistance() {
 
 /** The token of a /signalement/<token> address, or null on any other page. */
 function reportToken() {
-  const match = location.pathname.match(/^\/signalement\/([^/]+)\/?$/);
+  const match = location.pathname.match(/^\/signalement\/([^/]+)$/);
   return match ? match[1] : null;
 }
 

@@ -365,3 +365,32 @@ test("a code's email bounces: the waiting page offers the invoice and assistance
   await holder.context().close();
   await staff.context().close();
 });
+
+test("a complaint about the code's email is told like a bounce, and a malformed link like an expired one", async () => {
+  const holder = await newPage(`${BASE}/`);
+  await holderSignIn(holder);
+  await lookup(holder, "AG-100008", "1988-03-22");
+  await holder.waitForSelector("#verify");
+  const email = (await emailsTo("chloe.fortin@exemple.ca")).at(-1);
+  const event = await fetch(`${BASE}/dev/ses-event`, { method: "POST", body: JSON.stringify({ messageId: email.messageId, eventType: "Complaint" }) });
+  assert.equal(event.status, 204);
+  await holder.waitForSelector("#undelivered", { timeout: 15000 });
+  assert.match(await holder.textContent("#undelivered"), /n’a pas pu être livré à l’adresse c•••@e•••\.ca : il a été signalé comme indésirable/);
+  // Back on the page later: GET /recovery says the same at once.
+  await holder.reload();
+  await holder.waitForSelector("#undelivered");
+  assert.equal(await holder.locator("[data-go=assistance]").count(), 1);
+  await holder.context().close();
+
+  // Not a token's shape: no call to the API, the same sentence as a used link.
+  const page = await newPage(`${BASE}/signalement/pas-un-jeton`);
+  const reports = [];
+  page.on("request", (r) => { if (new URL(r.url()).pathname.startsWith("/report/")) reports.push(r.url()); });
+  await page.waitForSelector("#report-expired");
+  assert.equal(reports.length, 0);
+  // A token's shape that the API does not know: its 410, the same sentence.
+  await page.goto(`${BASE}/signalement/AAAAAAAAAAAAAAAAAAAAAA`);
+  await page.waitForSelector("#report-expired");
+  assert.equal(await heading(page), "Lien expiré");
+  await page.context().close();
+});
