@@ -60,6 +60,14 @@ contract!(
     the_queue_pages_oldest_first,
     closing_a_request_with_a_new_email_is_atomic,
     files_are_read_in_batches,
+    reports_are_stored_with_the_link_and_the_email_change,
+    a_link_report_unlinks_only_while_that_link_stands_and_freezes_the_file,
+    an_email_change_report_restores_the_email_only_during_that_changes_hold,
+    closing_a_reported_request_lifts_the_freeze_and_keeps_the_accounts_lock,
+    the_email_change_hold_is_set_and_cleared,
+    reported_requests_come_first_in_the_queue,
+    what_ses_reports_of_a_code_reaches_its_session_while_it_holds_that_code,
+    a_failed_delivery_lands_on_the_file_only_while_its_email_is_unchanged,
 );
 
 fn number(n: &str) -> CertificateNumber {
@@ -935,4 +943,575 @@ async fn when_both_limits_are_used_up_the_later_end_is_told(store: &dyn Store) {
         store.reserve_invoice_try(&try_of(&x1, at(200))).await.unwrap(),
         InvoiceTryCounted::Locked { until: at(100) + DAY }
     );
+}
+
+// "This wasn't me" (`docs/rules.md#this-wasnt-me`), the email-change hold and delivery.
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// The items of one partition, raw.
+async fn raw_partition(
+    store: &DynamoStore,
+    pk: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    store
+        .client()
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap()
+}
+
+/// The report and message items expire by DynamoDB's TTL (240 h after the event; 30 days after
+/// the send), and the audit events written with them carry theirs.
+#[tokio::test]
+async fn report_and_message_items_carry_their_ttl_dynamodb_local() {
+    let Some(store) = dynamodb().await else { return };
+    setup(&store, "C1").await;
+    let link = link_with_report(&store, "holder", "C1", "hash-ttl", NOW).await;
+    let message = SentMessage {
+        message_id: "m-ttl".into(),
+        certificate_number: number("C1"),
+        purpose: MessagePurpose::NoticeToFileAddress,
+        file_email_changed_at: None,
+        sent_at: NOW,
+        delivery: Delivery::Sent,
+    };
+    store.record_message(&message, &event("C1", NOW, "sent")).await.unwrap();
+    let bounced = DeliveryUpdate {
+        message,
+        delivery: Delivery::Bounced,
+        at: NOW + HOUR,
+        audit: Some(event("C1", NOW + HOUR, "bounced")),
+    };
+    store.record_delivery(&bounced).await.unwrap();
+    assert_eq!(store.file_report(&filing(&link, "AR-TTL", true, false, NOW + HOUR)).await.unwrap(), ReportFiled::Filed);
+    let store = store.inner();
+    let ttl = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+        item.get(TTL_ATTRIBUTE).map(|v| v.as_n().unwrap().parse::<i64>().unwrap())
+    };
+    let report = raw_partition(store, "REPORT#hash-ttl").await;
+    assert_eq!(report.iter().map(ttl).collect::<Vec<_>>(), [Some((NOW + REPORT_TOKEN_LIFETIME).unix_timestamp())]);
+    let message = raw_partition(store, "MESSAGE#m-ttl").await;
+    assert_eq!(message.iter().map(ttl).collect::<Vec<_>>(), [Some((NOW + MESSAGE_RETENTION).unix_timestamp())]);
+    let file = raw_partition(store, "CERT#C1").await;
+    let audit: Vec<_> = file.iter().filter(|i| i["sk"].as_s().unwrap().starts_with("AUDIT#")).collect();
+    assert_eq!(audit.len(), 5, "matched, linked, sent, bounced, filed");
+    assert!(audit.iter().all(|i| ttl(i).is_some()), "every audit event expires");
+    let others: Vec<_> = file.iter().filter(|i| !i["sk"].as_s().unwrap().starts_with("AUDIT#")).collect();
+    assert!(others.iter().all(|i| ttl(i).is_none()), "the file's own items never expire");
+}
+
+fn report(hash: &str, kind: ReportKind, n: &str, a: &str, at: OffsetDateTime) -> Report {
+    Report {
+        token_hash: hash.into(),
+        kind,
+        certificate_number: number(n),
+        account: account(a),
+        occurred_at: at,
+        expires_at: at + REPORT_TOKEN_LIFETIME,
+        used: None,
+    }
+}
+
+/// Links `a` to `n` by invoice at `at`, with the link notice's report `hash`.
+async fn link_with_report(store: &dyn Store, a: &str, n: &str, hash: &str, at: OffsetDateTime) -> Report {
+    let s = RecoverySession { opened_at: at, expires_at: at + HOUR, ..session(a, n) };
+    store.open_session(&s, event(n, at, "matched")).await.unwrap();
+    let r = report(hash, ReportKind::Link, n, a, at);
+    let command = LinkCommand {
+        account: account(a),
+        certificate_number: number(n),
+        session_id: s.id.clone(),
+        proof: LinkProof::Invoice { max_attempts: 5 },
+        file_linked_account: None,
+        account_linked_certificate: None,
+        report: Some(r.clone()),
+        now: at,
+        audit: vec![event(n, at, "linked")],
+    };
+    assert_eq!(store.link(&command).await.unwrap(), LinkOutcome::Linked);
+    r
+}
+
+/// Links `a` to `n` by invoice at `at`, without a report: `Linked` or `Conflict`.
+async fn try_to_link(store: &dyn Store, a: &str, n: &str, at: OffsetDateTime) -> LinkOutcome {
+    let s = RecoverySession { opened_at: at, expires_at: at + HOUR, ..session(a, n) };
+    store.open_session(&s, event(n, at, "matched")).await.unwrap();
+    let linked = store.certificate(&number(n)).await.unwrap().unwrap().linked_account;
+    let account_link = store.account_view(&account(a), at).await.unwrap().link;
+    let command = LinkCommand {
+        account: account(a),
+        certificate_number: number(n),
+        session_id: s.id.clone(),
+        proof: LinkProof::Invoice { max_attempts: 5 },
+        file_linked_account: linked,
+        account_linked_certificate: account_link,
+        report: None,
+        now: at,
+        audit: vec![],
+    };
+    store.link(&command).await.unwrap()
+}
+
+/// Confirming `report` at `now`, opening the reported request `reference`.
+fn filing(report: &Report, reference: &str, unlink: bool, restore_email: bool, now: OffsetDateTime) -> FileReport {
+    let n = report.certificate_number.as_str();
+    FileReport {
+        report: report.clone(),
+        unlink,
+        restore_email,
+        request: AssistanceRequest {
+            reported: Some(report.kind),
+            ..request(reference, report.account.as_str(), n, now)
+        },
+        now,
+        audit: vec![event(n, now, "filed")],
+    }
+}
+
+/// An employee closes `r` at `now`, with a new email (and its hold and reports) or without.
+fn close_of(r: &AssistanceRequest, now: OffsetDateTime, new_email: Option<&str>) -> CloseRequest {
+    CloseRequest {
+        reference: r.reference.clone(),
+        account: r.account.clone(),
+        certificate_number: r.certificate_number.clone(),
+        outcome: if new_email.is_some() { "email_updated" } else { "unreachable" }.into(),
+        agent: "agent-1".into(),
+        new_email: new_email.map(|e| EmailAddress::parse(e).unwrap()),
+        hold: None,
+        reports: Vec::new(),
+        reported: r.reported.is_some(),
+        now,
+        audit: vec![event(r.certificate_number.as_str(), now, "closed")],
+    }
+}
+
+fn email(e: &str) -> EmailAddress {
+    EmailAddress::parse(e).unwrap()
+}
+
+async fn file_of(store: &dyn Store, n: &str) -> CertificateFile {
+    store.certificate(&number(n)).await.unwrap().unwrap()
+}
+
+async fn open_reports(store: &dyn Store, n: &str) -> Vec<String> {
+    let mut references = file_of(store, n).await.protection.open_reports;
+    references.sort();
+    references
+}
+
+async fn reports_are_stored_with_the_link_and_the_email_change(store: &dyn Store) {
+    setup(store, "C1").await;
+    let link = link_with_report(store, "holder", "C1", "hash-link", NOW).await;
+    assert_eq!(store.report("hash-link", NOW).await.unwrap(), Some(link.clone()));
+    assert_eq!(store.report("hash-none", NOW).await.unwrap(), None);
+    let r = request("AR-0000-0001", "holder", "C1", NOW);
+    store.open_assistance_request(&r, event("C1", NOW, "opened")).await.unwrap();
+    let changed = NOW + HOUR;
+    let reports = vec![
+        report("hash-new", ReportKind::EmailChange, "C1", "holder", changed),
+        report("hash-old", ReportKind::EmailChange, "C1", "holder", changed),
+    ];
+    let close = CloseRequest { reports: reports.clone(), ..close_of(&r, changed, Some("nouvelle@exemple.ca")) };
+    assert_eq!(store.close_assistance_request(&close).await.unwrap(), CloseOutcome::Closed);
+    for stored in &reports {
+        assert_eq!(store.report(&stored.token_hash, changed).await.unwrap().as_ref(), Some(stored));
+    }
+    // Valid 240 h: then it reads as absent (before any TTL sweep), and cannot be filed.
+    let last = link.expires_at - Duration::from_millis(1);
+    assert_eq!(store.report("hash-link", last).await.unwrap(), Some(link.clone()));
+    assert_eq!(store.report("hash-link", link.expires_at).await.unwrap(), None);
+    let too_late = filing(&link, "AR-0000-0002", true, false, link.expires_at);
+    assert_eq!(store.file_report(&too_late).await.unwrap(), ReportFiled::Unusable);
+    assert_eq!(file_of(store, "C1").await.linked_account, Some(account("holder")));
+    assert!(store.open_assistance_requests(10, None).await.unwrap().0.is_empty());
+}
+
+async fn a_link_report_unlinks_only_while_that_link_stands_and_freezes_the_file(store: &dyn Store) {
+    setup(store, "C1").await;
+    let first = link_with_report(store, "first", "C1", "hash-first", NOW).await;
+    // The second account moves the link with a code: its own report.
+    let s = session("second", "C1");
+    store.open_session(&s, event("C1", NOW, "matched")).await.unwrap();
+    store.record_code_sent(&send(&s, code("k1", "h1"), 0, NOW)).await.unwrap().unwrap();
+    let moved_at = NOW + Duration::from_secs(60);
+    let second = report("hash-second", ReportKind::Link, "C1", "second", moved_at);
+    let by_code = LinkCommand {
+        account: account("second"),
+        certificate_number: number("C1"),
+        session_id: s.id.clone(),
+        proof: LinkProof::SecurityCode { code_id: "k1".into(), max_attempts: 5, issued_at: NOW },
+        file_linked_account: Some(account("first")),
+        account_linked_certificate: None,
+        report: Some(second.clone()),
+        now: moved_at,
+        audit: vec![],
+    };
+    assert_eq!(store.link(&by_code).await.unwrap(), LinkOutcome::Linked);
+
+    // The first link no longer stands: as read before the move, nothing happens.
+    let at = NOW + HOUR;
+    let stale = filing(&first, "AR-0000-0001", true, false, at);
+    assert_eq!(store.file_report(&stale).await.unwrap(), ReportFiled::FileChanged);
+    assert_eq!(store.report("hash-first", at).await.unwrap(), Some(first.clone()), "still usable");
+    assert_eq!(file_of(store, "C1").await.linked_account, Some(account("second")));
+    assert_eq!(store.account_view(&account("second"), at).await.unwrap().link, Some(number("C1")));
+    assert!(open_reports(store, "C1").await.is_empty());
+    assert!(store.open_assistance_requests(10, None).await.unwrap().0.is_empty());
+    assert_eq!(store.assistance_request("AR-0000-0001").await.unwrap(), None);
+
+    // The standing link: undone, the file frozen, a reported request opened — no account's own.
+    let trail_before = trail(store, "C1").await.len();
+    let filed = filing(&second, "AR-0000-0002", true, false, at);
+    assert_eq!(store.file_report(&filed).await.unwrap(), ReportFiled::Filed);
+    let file = file_of(store, "C1").await;
+    assert_eq!(file.linked_account, None);
+    assert_eq!(file.protection.open_reports, ["AR-0000-0002"]);
+    assert!(file.protection.frozen());
+    let view = store.account_view(&account("second"), at).await.unwrap();
+    assert_eq!((view.link, view.open_assistance), (None, None));
+    assert_eq!(store.report("hash-second", at).await.unwrap().unwrap().used, Some((at, "AR-0000-0002".to_owned())));
+    let (queue, _) = store.open_assistance_requests(10, None).await.unwrap();
+    assert_eq!(queue, std::slice::from_ref(&filed.request));
+    assert_eq!(queue[0].reported, Some(ReportKind::Link));
+    assert_eq!(store.assistance_request("AR-0000-0002").await.unwrap(), Some(filed.request.clone()));
+    assert_eq!(trail(store, "C1").await.len(), trail_before + 1);
+    // Single use (used tells first, though its link is gone too).
+    let again = filing(&second, "AR-0000-0003", true, false, at);
+    assert_eq!(store.file_report(&again).await.unwrap(), ReportFiled::Unusable);
+    // The first report, read again (its link is gone): filed without undoing anything.
+    let first_filed = filing(&first, "AR-0000-0004", false, false, at);
+    assert_eq!(store.file_report(&first_filed).await.unwrap(), ReportFiled::Filed);
+    assert_eq!(open_reports(store, "C1").await, ["AR-0000-0002", "AR-0000-0004"]);
+
+    // Frozen: no self-service link, until every report is resolved.
+    assert_eq!(try_to_link(store, "third", "C1", at).await, LinkOutcome::Conflict);
+    let close = close_of(&filed.request, at, None);
+    assert_eq!(store.close_assistance_request(&close).await.unwrap(), CloseOutcome::Closed);
+    assert_eq!(open_reports(store, "C1").await, ["AR-0000-0004"]);
+    assert_eq!(try_to_link(store, "third", "C1", at).await, LinkOutcome::Conflict);
+    let close = close_of(&first_filed.request, at, None);
+    assert_eq!(store.close_assistance_request(&close).await.unwrap(), CloseOutcome::Closed);
+    assert!(!file_of(store, "C1").await.protection.frozen());
+    assert_eq!(try_to_link(store, "third", "C1", at).await, LinkOutcome::Linked);
+}
+
+async fn an_email_change_report_restores_the_email_only_during_that_changes_hold(store: &dyn Store) {
+    setup(store, "C1").await;
+    let r = request("AR-0000-0001", "holder", "C1", NOW);
+    store.open_assistance_request(&r, event("C1", NOW, "opened")).await.unwrap();
+    let changed = NOW + Duration::from_secs(60);
+    let of_change = |hash: &str, at| report(hash, ReportKind::EmailChange, "C1", "holder", at);
+    let (to_new, to_old, of_another_change) =
+        (of_change("hash-new", changed), of_change("hash-old", changed), of_change("hash-other", NOW));
+    let close = CloseRequest {
+        hold: Some(EmailHold { until: changed + DAY, previous_email: email("jeanne@exemple.ca") }),
+        reports: vec![to_new.clone(), to_old.clone(), of_another_change.clone()],
+        ..close_of(&r, changed, Some("nouvelle@exemple.ca"))
+    };
+    assert_eq!(store.close_assistance_request(&close).await.unwrap(), CloseOutcome::Closed);
+    // The new address bounces: on the file.
+    let notice = SentMessage {
+        message_id: "m-notice".into(),
+        certificate_number: number("C1"),
+        purpose: MessagePurpose::NoticeToFileAddress,
+        file_email_changed_at: Some(changed),
+        sent_at: changed,
+        delivery: Delivery::Sent,
+    };
+    store.record_message(&notice, &event("C1", changed, "new_address_sent")).await.unwrap();
+    let bounced = DeliveryUpdate { message: notice, delivery: Delivery::Bounced, at: changed + HOUR, audit: None };
+    store.record_delivery(&bounced).await.unwrap();
+    let file = file_of(store, "C1").await;
+    assert_eq!(file.email, Some(email("nouvelle@exemple.ca")));
+    assert_eq!(file.protection.email_hold_until, Some(changed + DAY));
+    assert_eq!(file.protection.previous_email, Some(email("jeanne@exemple.ca")));
+    assert!(file.protection.email_delivery.is_some());
+
+    // Not that change (a report of another), or after the hold: nothing happens.
+    let during = changed + 2 * HOUR;
+    let other = filing(&of_another_change, "AR-0000-0002", false, true, during);
+    assert_eq!(store.file_report(&other).await.unwrap(), ReportFiled::FileChanged);
+    let after_hold = filing(&to_old, "AR-0000-0002", false, true, changed + DAY);
+    assert_eq!(store.file_report(&after_hold).await.unwrap(), ReportFiled::FileChanged);
+    assert_eq!(file_of(store, "C1").await, file, "nothing changed");
+    assert_eq!(store.report("hash-old", during).await.unwrap(), Some(to_old.clone()));
+
+    // During the hold: the address before is back, the hold ends, the file is frozen.
+    let restored = filing(&to_old, "AR-0000-0003", false, true, during);
+    assert_eq!(store.file_report(&restored).await.unwrap(), ReportFiled::Filed);
+    let file = file_of(store, "C1").await;
+    assert_eq!(file.email, Some(email("jeanne@exemple.ca")));
+    assert_eq!(file.email_changed_at, Some(during), "every code sent before dies");
+    assert_eq!(file.protection.email_hold_until, None);
+    assert_eq!(file.protection.previous_email, None);
+    assert_eq!(file.protection.email_delivery, None, "the bounce was the other address's");
+    assert_eq!(file.protection.open_reports, ["AR-0000-0003"]);
+    // The other notice's report of the same change: nothing left to restore.
+    let late = filing(&to_new, "AR-0000-0004", false, true, during);
+    assert_eq!(store.file_report(&late).await.unwrap(), ReportFiled::FileChanged);
+    let late = filing(&to_new, "AR-0000-0004", false, false, during);
+    assert_eq!(store.file_report(&late).await.unwrap(), ReportFiled::Filed);
+    assert_eq!(open_reports(store, "C1").await, ["AR-0000-0003", "AR-0000-0004"]);
+    assert_eq!(file_of(store, "C1").await.email, Some(email("jeanne@exemple.ca")));
+    // The address a report put back is no employee's: a registry import replaces it.
+    let registry = self::file("C1", Some("registre@exemple.ca"));
+    assert!(!store.upsert_certificate(&registry, EmployeeEmail::Keep).await.unwrap());
+    let file = file_of(store, "C1").await;
+    assert_eq!(file.email, Some(email("registre@exemple.ca")));
+    assert_eq!(file.email_changed_at, Some(during));
+    assert_eq!(open_reports(store, "C1").await, ["AR-0000-0003", "AR-0000-0004"], "an import keeps the freeze");
+}
+
+async fn closing_a_reported_request_lifts_the_freeze_and_keeps_the_accounts_lock(store: &dyn Store) {
+    setup(store, "C1").await;
+    // The holder asked for help, then someone else's lookups locked the holder's account.
+    let own = request("AR-0000-0001", "holder", "C1", NOW);
+    store.open_assistance_request(&own, event("C1", NOW, "opened")).await.unwrap();
+    let link = link_with_report(store, "holder", "C1", "hash-link", NOW).await;
+    let limits = LookupLimits { per_account: 1, per_certificate: 5, window: DAY };
+    store.reserve_lookup(&account("holder"), &number("C1"), limits, NOW).await.unwrap().unwrap();
+    let at = NOW + HOUR;
+    let filed = filing(&link, "AR-0000-0002", true, false, at);
+    assert_eq!(store.file_report(&filed).await.unwrap(), ReportFiled::Filed);
+    assert_eq!(store.account_view(&account("holder"), at).await.unwrap().open_assistance, Some(own.clone()));
+    let (queue, _) = store.open_assistance_requests(10, None).await.unwrap();
+    let refs: Vec<&str> = queue.iter().map(|r| r.reference.as_str()).collect();
+    assert_eq!(refs, ["AR-0000-0002", "AR-0000-0001"], "the report first");
+
+    let close = close_of(&filed.request, at, Some("nouvelle@exemple.ca"));
+    assert!(close.reported);
+    assert_eq!(store.close_assistance_request(&close).await.unwrap(), CloseOutcome::Closed);
+    let file = file_of(store, "C1").await;
+    assert_eq!(file.email, Some(email("nouvelle@exemple.ca")));
+    assert!(!file.protection.frozen());
+    // The certificate's lock is cleared; the account the report names is not the caller's: its stays.
+    assert_eq!(store.counter(Counter::LookupFailuresOfCertificate, "C1", at).await.unwrap(), None);
+    assert_eq!(store.counter(Counter::LookupFailuresOfAccount, "holder", at).await.unwrap().unwrap().count, 1);
+    // The holder's own request is untouched.
+    assert_eq!(store.account_view(&account("holder"), at).await.unwrap().open_assistance, Some(own.clone()));
+    assert_eq!(store.open_assistance_requests(10, None).await.unwrap().0, [own]);
+    assert_eq!(try_to_link(store, "holder", "C1", at).await, LinkOutcome::Linked);
+}
+
+async fn the_email_change_hold_is_set_and_cleared(store: &dyn Store) {
+    setup(store, "C1").await;
+    let mut at = NOW;
+    let mut next_request = 0;
+    let mut change = |new_email: &str, hold: Option<EmailHold>| {
+        next_request += 1;
+        at += HOUR;
+        let r = request(&format!("AR-0000-000{next_request}"), "holder", "C1", at);
+        (r.clone(), CloseRequest { hold, ..close_of(&r, at, Some(new_email)) })
+    };
+    let held = |until, previous: &str| Some(EmailHold { until, previous_email: email(previous) });
+    let (r, close) = change("a@exemple.ca", held(NOW + DAY, "jeanne@exemple.ca"));
+    store.open_assistance_request(&r, event("C1", NOW, "opened")).await.unwrap();
+    store.close_assistance_request(&close).await.unwrap();
+    let file = file_of(store, "C1").await;
+    assert_eq!(file.protection.email_hold_until, Some(NOW + DAY));
+    assert_eq!(file.protection.previous_email, Some(email("jeanne@exemple.ca")));
+    assert_eq!(store.certificates(&[number("C1")]).await.unwrap(), std::slice::from_ref(&file), "a batch read too");
+    // A registry import keeps the employee's email, and its hold with it.
+    assert!(store.upsert_certificate(&self::file("C1", Some("jeanne@exemple.ca")), EmployeeEmail::Keep).await.unwrap());
+    assert_eq!(file_of(store, "C1").await, file);
+    // A change without a hold has none.
+    let (r, close) = change("b@exemple.ca", None);
+    store.open_assistance_request(&r, event("C1", NOW, "opened")).await.unwrap();
+    store.close_assistance_request(&close).await.unwrap();
+    let file = file_of(store, "C1").await;
+    assert_eq!(file.email, Some(email("b@exemple.ca")));
+    assert_eq!((file.protection.email_hold_until, file.protection.previous_email), (None, None));
+    // Told otherwise, an import drops the employee's email and its hold.
+    let (r, close) = change("c@exemple.ca", held(NOW + 2 * DAY, "b@exemple.ca"));
+    store.open_assistance_request(&r, event("C1", NOW, "opened")).await.unwrap();
+    store.close_assistance_request(&close).await.unwrap();
+    assert_eq!(file_of(store, "C1").await.protection.email_hold_until, Some(NOW + 2 * DAY));
+    assert!(
+        !store.upsert_certificate(&self::file("C1", Some("jeanne@exemple.ca")), EmployeeEmail::Replace).await.unwrap()
+    );
+    let file = file_of(store, "C1").await;
+    assert_eq!(file.email, Some(email("jeanne@exemple.ca")));
+    assert_eq!((file.protection.email_hold_until, &file.protection.previous_email), (None, &None));
+    assert_eq!(store.certificates(&[number("C1")]).await.unwrap(), [file]);
+}
+
+async fn reported_requests_come_first_in_the_queue(store: &dyn Store) {
+    // Three requests of holders, then two reports, newer.
+    for i in 0..3u64 {
+        let r = request(&format!("AR-0000-000{i}"), &format!("acct-{i}"), "C1", NOW + Duration::from_secs(i));
+        store.open_assistance_request(&r, event("C1", NOW, "opened")).await.unwrap();
+    }
+    for (i, n) in ["C7", "C8"].into_iter().enumerate() {
+        setup(store, n).await;
+        let at = NOW + HOUR + Duration::from_secs(i as u64);
+        let link = link_with_report(store, &format!("linked-{i}"), n, &format!("hash-{i}"), at).await;
+        let filed = filing(&link, &format!("AR-0000-100{i}"), true, false, at);
+        assert_eq!(store.file_report(&filed).await.unwrap(), ReportFiled::Filed);
+    }
+    let expected = ["AR-0000-1000", "AR-0000-1001", "AR-0000-0000", "AR-0000-0001", "AR-0000-0002"];
+    let refs = |page: &[AssistanceRequest]| page.iter().map(|r| r.reference.clone()).collect::<Vec<_>>();
+    let (all, next) = store.open_assistance_requests(100, None).await.unwrap();
+    assert_eq!((refs(&all), next), (expected.map(String::from).to_vec(), None));
+    assert_eq!(all[0].reported, Some(ReportKind::Link));
+    assert_eq!(all[2].reported, None);
+    // Every page size walks across the boundary once, with positions through the cursor's
+    // milliseconds.
+    for limit in 1..=5 {
+        let mut seen = Vec::new();
+        let mut after: Option<QueuePosition> = None;
+        for _ in 0..10 {
+            let (page, next) = store.open_assistance_requests(limit, after.as_ref()).await.unwrap();
+            assert!(page.len() <= limit);
+            seen.extend(refs(&page));
+            let Some(next) = next else { break };
+            let millis = next.created_at.unix_timestamp_nanos() / 1_000_000 * 1_000_000;
+            after =
+                Some(QueuePosition { created_at: OffsetDateTime::from_unix_timestamp_nanos(millis).unwrap(), ..next });
+        }
+        assert_eq!(seen, expected, "pages of {limit}");
+    }
+    // A position at the last report reads on with the oldest request of a holder.
+    let last_report =
+        QueuePosition { reported: true, created_at: all[1].created_at, reference: all[1].reference.clone() };
+    let (page, _) = store.open_assistance_requests(2, Some(&last_report)).await.unwrap();
+    assert_eq!(refs(&page), ["AR-0000-0000", "AR-0000-0001"]);
+}
+
+async fn what_ses_reports_of_a_code_reaches_its_session_while_it_holds_that_code(store: &dyn Store) {
+    setup(store, "C1").await;
+    let s = session("acct", "C1");
+    store.open_session(&s, event("C1", NOW, "matched")).await.unwrap();
+    store.record_code_sent(&send(&s, code("k1", "h1"), 0, NOW)).await.unwrap().unwrap();
+    let of_code = |id: &str, code_id: &str| SentMessage {
+        message_id: id.into(),
+        certificate_number: number("C1"),
+        purpose: MessagePurpose::SecurityCode {
+            account: account("acct"),
+            session_id: s.id.clone(),
+            code_id: code_id.into(),
+        },
+        file_email_changed_at: None,
+        sent_at: NOW,
+        delivery: Delivery::Sent,
+    };
+    let message = of_code("m-1", "k1");
+    store.record_message(&message, &event("C1", NOW, "sent")).await.unwrap();
+    assert_eq!(store.message("m-1", NOW).await.unwrap(), Some(message.clone()));
+    assert_eq!(
+        store.message("m-1", NOW + MESSAGE_RETENTION - Duration::from_millis(1)).await.unwrap(),
+        Some(message.clone())
+    );
+    assert_eq!(store.message("m-1", NOW + MESSAGE_RETENTION).await.unwrap(), None, "kept 30 days");
+    assert_eq!(store.message("m-2", NOW).await.unwrap(), None);
+    assert_eq!(trail(store, "C1").await.len(), 2, "the send's event is written with the message");
+    let code_delivery = || async move {
+        let context = store.session_context(&account("acct"), NOW).await.unwrap().unwrap();
+        let code = context.session.code.unwrap();
+        (code.id, code.delivery)
+    };
+    assert_eq!(code_delivery().await, ("k1".to_owned(), Delivery::Sent));
+
+    let update = |message: &SentMessage, delivery: Delivery, at: OffsetDateTime| DeliveryUpdate {
+        message: message.clone(),
+        delivery,
+        at,
+        audit: delivery.failed().then(|| event("C1", at, delivery.as_str())),
+    };
+    store.record_delivery(&update(&message, Delivery::Delivered, NOW + Duration::from_secs(5))).await.unwrap();
+    let read = store.message("m-1", NOW).await.unwrap().unwrap();
+    assert_eq!(read.delivery, Delivery::Delivered);
+    assert_eq!(code_delivery().await, ("k1".to_owned(), Delivery::Delivered));
+    // A bounce after it: on the message, the code and the file (whose email is unchanged).
+    let bounced_at = NOW + Duration::from_secs(10);
+    store.record_delivery(&update(&read, Delivery::Bounced, bounced_at)).await.unwrap();
+    assert_eq!(store.message("m-1", NOW).await.unwrap().unwrap().delivery, Delivery::Bounced);
+    assert_eq!(code_delivery().await, ("k1".to_owned(), Delivery::Bounced));
+    let problem = EmailDeliveryProblem { state: Delivery::Bounced, at: bounced_at };
+    assert_eq!(file_of(store, "C1").await.protection.email_delivery, Some(problem));
+    assert_eq!(trail(store, "C1").await.len(), 3);
+    // A late delivery (as read before the bounce) never takes it back.
+    store.record_delivery(&update(&message, Delivery::Delivered, NOW + Duration::from_secs(20))).await.unwrap();
+    assert_eq!(store.message("m-1", NOW).await.unwrap().unwrap().delivery, Delivery::Bounced);
+    assert_eq!(code_delivery().await, ("k1".to_owned(), Delivery::Bounced));
+    let on_file = file_of(store, "C1").await.protection.email_delivery;
+    assert_eq!(on_file.map(|p| p.state), Some(Delivery::Bounced));
+
+    // A new code starts as sent; a report of the old code's email is no longer the session's.
+    let later = NOW + Duration::from_secs(61);
+    let mut second = send(&s, code("k2", "h2"), 1, later);
+    second.replaced_hash = Some("h1".into());
+    store.record_code_sent(&second).await.unwrap().unwrap();
+    assert_eq!(code_delivery().await, ("k2".to_owned(), Delivery::Sent));
+    let old_code = of_code("m-2", "k1");
+    store.record_message(&old_code, &event("C1", NOW, "sent")).await.unwrap();
+    store.record_delivery(&update(&old_code, Delivery::Delivered, later)).await.unwrap();
+    assert_eq!(store.message("m-2", later).await.unwrap().unwrap().delivery, Delivery::Delivered);
+    assert_eq!(code_delivery().await, ("k2".to_owned(), Delivery::Sent));
+    let new_code = of_code("m-3", "k2");
+    store.record_message(&new_code, &event("C1", later, "sent")).await.unwrap();
+    store.record_delivery(&update(&new_code, Delivery::Delivered, later)).await.unwrap();
+    assert_eq!(code_delivery().await, ("k2".to_owned(), Delivery::Delivered));
+    // A message never recorded (or gone) changes nothing.
+    store.record_delivery(&update(&of_code("m-unknown", "k2"), Delivery::Complained, later)).await.unwrap();
+    assert_eq!(store.message("m-unknown", later).await.unwrap(), None);
+    assert_eq!(code_delivery().await, ("k2".to_owned(), Delivery::Delivered));
+    assert_eq!(file_of(store, "C1").await.protection.email_delivery, on_file);
+}
+
+async fn a_failed_delivery_lands_on_the_file_only_while_its_email_is_unchanged(store: &dyn Store) {
+    setup(store, "C1").await;
+    let sent = |id: &str, purpose: MessagePurpose, changed: Option<OffsetDateTime>, at: OffsetDateTime| SentMessage {
+        message_id: id.into(),
+        certificate_number: number("C1"),
+        purpose,
+        file_email_changed_at: changed,
+        sent_at: at,
+        delivery: Delivery::Sent,
+    };
+    let failed = |message: &SentMessage, delivery: Delivery, at: OffsetDateTime| DeliveryUpdate {
+        message: message.clone(),
+        delivery,
+        at,
+        audit: Some(event("C1", at, delivery.as_str())),
+    };
+    let notice = sent("n-1", MessagePurpose::NoticeToFileAddress, None, NOW);
+    store.record_message(&notice, &event("C1", NOW, "sent")).await.unwrap();
+    // An employee changes the email: the old address is told.
+    let r = request("AR-0000-0001", "holder", "C1", NOW);
+    store.open_assistance_request(&r, event("C1", NOW, "opened")).await.unwrap();
+    let changed = NOW + HOUR;
+    store.close_assistance_request(&close_of(&r, changed, Some("nouvelle@exemple.ca"))).await.unwrap();
+    let to_old = sent("o-1", MessagePurpose::NoticeToOldAddress, Some(changed), changed);
+    store.record_message(&to_old, &event("C1", changed, "old_address_sent")).await.unwrap();
+    let events = trail(store, "C1").await.len();
+    // The old address's bounces never reach the file: neither the notice to it, nor the
+    // notice sent to it before the change.
+    store.record_delivery(&failed(&to_old, Delivery::Bounced, changed + HOUR)).await.unwrap();
+    store.record_delivery(&failed(&notice, Delivery::Bounced, changed + HOUR)).await.unwrap();
+    assert_eq!(store.message("o-1", changed).await.unwrap().unwrap().delivery, Delivery::Bounced);
+    assert_eq!(store.message("n-1", changed).await.unwrap().unwrap().delivery, Delivery::Bounced);
+    assert_eq!(file_of(store, "C1").await.protection.email_delivery, None);
+    assert_eq!(trail(store, "C1").await.len(), events, "nothing on the file's trail");
+    // The new address's: on the file, with its event.
+    let to_new = sent("n-2", MessagePurpose::NoticeToFileAddress, Some(changed), changed);
+    store.record_message(&to_new, &event("C1", changed, "new_address_sent")).await.unwrap();
+    let complained_at = changed + 2 * HOUR;
+    store.record_delivery(&failed(&to_new, Delivery::Complained, complained_at)).await.unwrap();
+    assert_eq!(
+        file_of(store, "C1").await.protection.email_delivery,
+        Some(EmailDeliveryProblem { state: Delivery::Complained, at: complained_at })
+    );
+    assert_eq!(trail(store, "C1").await.len(), events + 2);
+    // Another change: the new address starts clean.
+    let r = request("AR-0000-0002", "holder", "C1", changed);
+    store.open_assistance_request(&r, event("C1", changed, "opened")).await.unwrap();
+    store.close_assistance_request(&close_of(&r, changed + DAY, Some("autre@exemple.ca"))).await.unwrap();
+    assert_eq!(file_of(store, "C1").await.protection.email_delivery, None);
 }

@@ -1,10 +1,11 @@
 //! The assistance desk's queue and its requests ([`DeskStore`]).
 
 use super::items::*;
-use super::transact::{Condition, check, delete, key, update};
+use super::transact::{Condition, check, delete, key, put, update};
 use super::{DynamoStore, unavailable};
 use crate::domain::AssistanceRequest;
 use crate::store::{CloseOutcome, CloseRequest, DeskStore, QueuePosition, StoreError, StoreResult};
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
 #[async_trait::async_trait]
@@ -17,7 +18,7 @@ impl DeskStore for DynamoStore {
         let start = after.map(|p| {
             HashMap::from([
                 ("gsi1pk".to_owned(), s(OPEN_ASSISTANCE_PK)),
-                ("gsi1sk".to_owned(), s(queue_sort_key(p.created_at, &p.reference))),
+                ("gsi1sk".to_owned(), s(queue_sort_key(p.reported, p.created_at, &p.reference))),
                 ("pk".to_owned(), s(assistance_pk(&p.reference))),
                 ("sk".to_owned(), s(REQUEST_SK)),
             ])
@@ -39,7 +40,13 @@ impl DeskStore for DynamoStore {
             out.items.unwrap_or_default().iter().map(assistance_from_item).collect::<StoreResult<_>>()?;
         let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
         let next = more
-            .then(|| page.last().map(|r| QueuePosition { reported: r.reported.is_some(), created_at: r.created_at, reference: r.reference.clone() }))
+            .then(|| {
+                page.last().map(|r| QueuePosition {
+                    reported: r.reported.is_some(),
+                    created_at: r.created_at,
+                    reference: r.reference.clone(),
+                })
+            })
             .flatten();
         Ok((page, next))
     }
@@ -57,33 +64,48 @@ impl DeskStore for DynamoStore {
             (":agent", s(&close.agent)),
             (":now", ms(close.now)),
         ]);
-        let marker_of_this_request = Condition::new("attribute_not_exists(pk) OR #reference = :reference")
-            .name("#reference", "reference")
-            .value(":reference", s(&close.reference));
-        let mut items = vec![
-            update(
-                table,
-                key(assistance_pk(&close.reference), REQUEST_SK),
-                "SET #status = :closed, outcome = :outcome, closed_by = :agent, closed_ms = :now REMOVE gsi1pk, gsi1sk",
-                still_open,
-            )?,
-            delete(table, key(account_pk(&close.account), ASSISTANCE_SK), marker_of_this_request)?,
-        ];
+        let mut items = vec![update(
+            table,
+            key(assistance_pk(&close.reference), REQUEST_SK),
+            "SET #status = :closed, outcome = :outcome, closed_by = :agent, closed_ms = :now REMOVE gsi1pk, gsi1sk",
+            still_open,
+        )?];
+        if close.reported {
+            // A report's request is no account's own (it has no marker): its reference leaves
+            // the file's open reports, and the freeze lifts with the last one.
+            let reference = Condition::none().value(":reference", AttributeValue::Ss(vec![close.reference.clone()]));
+            let frozen = key(cert_pk(&close.certificate_number), FROZEN_SK);
+            items.push(update(table, frozen, "DELETE open_reports :reference", reference)?);
+        } else {
+            let marker_of_this_request = Condition::new("attribute_not_exists(pk) OR #reference = :reference")
+                .name("#reference", "reference")
+                .value(":reference", s(&close.reference));
+            items.push(delete(table, key(account_pk(&close.account), ASSISTANCE_SK), marker_of_this_request)?);
+        }
         if let Some(email) = &close.new_email {
-            // The employee's email is an item of its own (a registry import keeps it); its
-            // time kills every code sent before (see `link`).
-            let file = key(cert_pk(&close.certificate_number), FILE_SK);
+            // The employee's email is an item of its own (a registry import keeps it), with its
+            // hold when there is one; its time kills every code sent before (see `link`).
+            let number = &close.certificate_number;
+            let file = key(cert_pk(number), FILE_SK);
             items.push(check(table, file, Condition::new("attribute_exists(pk)"))?);
             items.push(self.put_item(employee_email_item(
-                &close.certificate_number,
+                number,
                 email,
                 close.now,
                 &close.agent,
+                close.hold.as_ref(),
             ))?);
-            // Both lookup locks go: the certificate's failures and the requesting account's,
-            // under the one sort key they share.
-            for pk in [cert_pk(&close.certificate_number), account_pk(&close.account)] {
-                items.push(delete(table, key(pk, LOOKUP_FAILURES_SK), Condition::none())?);
+            // The new address has no failed delivery.
+            items.push(delete(table, key(cert_pk(number), FILE_DELIVERY_SK), Condition::none())?);
+            for report in &close.reports {
+                items.push(put(table, report_item(report), Condition::none())?);
+            }
+            // The lookup locks go: the certificate's failures and, unless the request is a
+            // report (whose account is not the caller's), the requesting account's — under
+            // the one sort key they share.
+            items.push(delete(table, key(cert_pk(number), LOOKUP_FAILURES_SK), Condition::none())?);
+            if !close.reported {
+                items.push(delete(table, key(account_pk(&close.account), LOOKUP_FAILURES_SK), Condition::none())?);
             }
         }
         for event in &close.audit {

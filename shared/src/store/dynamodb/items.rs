@@ -4,9 +4,10 @@ use super::Item;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::domain::{
     AccountSubject, AssistanceRequest, AssistanceStatus, CertificateFile, CertificateNumber, CertificateStatus,
-    DateOfBirth, EmailAddress, Invoice, InvoiceNumber, IssuedCode, Language, PreferredTime, RecoverySession,
+    DateOfBirth, Delivery, EmailAddress, EmailDeliveryProblem, Invoice, InvoiceNumber, IssuedCode, Language,
+    MessagePurpose, PreferredTime, RecoverySession, Report, ReportKind, SentMessage,
 };
-use crate::store::{Counter, StoreError, StoreResult, WindowCount};
+use crate::store::{Counter, EmailHold, MESSAGE_RETENTION, StoreError, StoreResult, WindowCount};
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
@@ -19,10 +20,17 @@ pub const COUNTER_PREFIX: &str = "COUNTER#";
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 pub const FILE_SK: &str = "FILE";
 /// The email an employee set after a phone call: its own item, so a registry import (a plain
-/// put of `FILE`) never undoes it. Sorts right after `FILE`.
+/// put of `FILE`) never undoes it; with the change's hold while it runs. Sorts right after
+/// `FILE` (and `FILE#DELIVERY`).
 pub const EMPLOYEE_EMAIL_SK: &str = "FILE#EMAIL";
-/// Sorts after `FILE` and `FILE#EMAIL`: a query from `FILE` reads a file, its employee email
-/// and its owner.
+/// A failed delivery (bounce, complaint) to the file's current address: its own item, so a
+/// registry import never drops it; a new email deletes it.
+pub const FILE_DELIVERY_SK: &str = "FILE#DELIVERY";
+/// The file's self-service recovery frozen by "this wasn't me" reports: the string set
+/// `open_reports` of their requests' references, while any is open.
+pub const FROZEN_SK: &str = "FILE#FROZEN";
+/// Sorts after `FILE` and every `FILE#…` item: a query from `FILE` reads a file, its employee
+/// email, its delivery problem, its freeze and its owner.
 pub const OWNER_SK: &str = "OWNER";
 /// The partition of the markers that let a repeated refusal reach the audit trail once per
 /// window (`REFUSAL#<number>#<actor>`, sort key `<action>#<outcome>`).
@@ -32,6 +40,8 @@ pub const SESSION_SK: &str = "SESSION";
 pub const LINK_SK: &str = "LINK";
 pub const ASSISTANCE_SK: &str = "ASSISTANCE";
 pub const REQUEST_SK: &str = "REQUEST";
+pub const REPORT_SK: &str = "REPORT";
+pub const MESSAGE_SK: &str = "MESSAGE";
 
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -68,6 +78,16 @@ pub fn account_pk(account: &AccountSubject) -> String {
 
 pub fn assistance_pk(reference: &str) -> String {
     format!("ASSISTANCE#{reference}")
+}
+
+/// A "this wasn't me" link's record, under its token's keyed hash.
+pub fn report_pk(token_hash: &str) -> String {
+    format!("REPORT#{token_hash}")
+}
+
+/// A message sent, under its SES message id.
+pub fn message_pk(message_id: &str) -> String {
+    format!("MESSAGE#{message_id}")
 }
 
 /// The sort key of both lookup failure counters: the account's, in `ACCOUNT#<sub>`, and the
@@ -165,19 +185,45 @@ pub fn refusal_pk(number: &CertificateNumber, actor: &Actor) -> String {
     format!("{REFUSAL_PREFIX}{}#{}#{}", number.as_str(), actor.kind(), actor.id())
 }
 
-/// The email an employee set on a file, and when.
-pub fn employee_email_item(number: &CertificateNumber, email: &EmailAddress, at: OffsetDateTime, agent: &str) -> Item {
-    Item::from([
+/// The email an employee set on a file, and when; with its hold, until when codes wait and
+/// the address it replaced (absent without one).
+pub fn employee_email_item(
+    number: &CertificateNumber,
+    email: &EmailAddress,
+    at: OffsetDateTime,
+    agent: &str,
+    hold: Option<&EmailHold>,
+) -> Item {
+    let mut item = Item::from([
         ("pk".into(), s(cert_pk(number))),
         ("sk".into(), s(EMPLOYEE_EMAIL_SK)),
         ("email".into(), s(email.as_str())),
         ("changed_ms".into(), ms(at)),
         ("changed_by".into(), s(agent)),
+    ]);
+    if let Some(hold) = hold {
+        item.insert("hold_until_ms".into(), ms(hold.until));
+        item.insert("previous_email".into(), s(hold.previous_email.as_str()));
+    }
+    item
+}
+
+/// On `FILE#EMAIL`: the email is the one a report put back (the reference of its request), not
+/// an employee's: a registry import replaces it as it would the registry's own.
+pub const RESTORED_BY_REPORT: &str = "restored_by_report";
+
+/// A failed delivery to the file's address.
+pub fn file_delivery_item(number: &CertificateNumber, state: Delivery, at: OffsetDateTime) -> Item {
+    Item::from([
+        ("pk".into(), s(cert_pk(number))),
+        ("sk".into(), s(FILE_DELIVERY_SK)),
+        ("state".into(), s(state.as_str())),
+        ("at_ms".into(), ms(at)),
     ])
 }
 
-/// A file from its registry item and, when present, its employee email and owner items (all
-/// of one partition, in `items`).
+/// A file from its registry item and, when present, its employee email, delivery problem,
+/// freeze and owner items (all of one partition, in `items`).
 pub fn file_from_items(items: &[Item]) -> StoreResult<Option<CertificateFile>> {
     let Some(file) = items.iter().find(|i| sk_of(i) == FILE_SK) else {
         return Ok(None);
@@ -189,6 +235,26 @@ pub fn file_from_items(items: &[Item]) -> StoreResult<Option<CertificateFile>> {
             file.email = Some(parsed(employee, "email", EmailAddress::parse)?);
         }
         file.email_changed_at = Some(get_ms(employee, "changed_ms")?);
+        file.protection.email_hold_until = opt_ms(employee, "hold_until_ms")?;
+        file.protection.previous_email = opt_s(employee, "previous_email")
+            .map(|e| EmailAddress::parse(&e).map_err(|_| corrupt("previous_email")))
+            .transpose()?;
+    }
+    if let Some(frozen) = items.iter().find(|i| sk_of(i) == FROZEN_SK) {
+        file.protection.open_reports = match frozen.get("open_reports") {
+            None => Vec::new(),
+            Some(set) => {
+                let mut references = set.as_ss().map_err(|_| corrupt("open_reports"))?.clone();
+                references.sort();
+                references
+            }
+        };
+    }
+    if let Some(problem) = items.iter().find(|i| sk_of(i) == FILE_DELIVERY_SK) {
+        file.protection.email_delivery = Some(EmailDeliveryProblem {
+            state: parsed(problem, "state", |d| Delivery::parse(d).ok_or(()))?,
+            at: get_ms(problem, "at_ms")?,
+        });
     }
     file.linked_account = items
         .iter()
@@ -258,6 +324,7 @@ pub fn session_item(session: &RecoverySession) -> Item {
         item.insert("code_issued_ms".into(), ms(code.issued_at));
         item.insert("code_expires_ms".into(), ms(code.expires_at));
         item.insert("code_attempts".into(), n(code.attempts as i64));
+        item.insert("code_delivery".into(), s(code.delivery.as_str()));
     }
     item
 }
@@ -271,7 +338,11 @@ pub fn session_from_item(item: &Item) -> StoreResult<RecoverySession> {
             issued_at: get_ms(item, "code_issued_ms")?,
             expires_at: get_ms(item, "code_expires_ms")?,
             attempts: get_n(item, "code_attempts")? as u32,
-            delivery: Default::default(),
+            // Absent on a code sent before deliveries were recorded: sent.
+            delivery: match opt_s(item, "code_delivery") {
+                None => Delivery::Sent,
+                Some(d) => Delivery::parse(&d).ok_or_else(|| corrupt("code_delivery"))?,
+            },
         }),
     };
     Ok(RecoverySession {
@@ -399,6 +470,9 @@ fn assistance_attributes(request: &AssistanceRequest) -> Item {
     if let Some(message) = &request.message {
         item.insert("message".into(), s(message));
     }
+    if let Some(kind) = request.reported {
+        item.insert("reported".into(), s(kind.as_str()));
+    }
     match &request.status {
         AssistanceStatus::Open => {
             item.insert("status".into(), s("open"));
@@ -413,9 +487,10 @@ fn assistance_attributes(request: &AssistanceRequest) -> Item {
     item
 }
 
-/// The open-requests index sorts by creation time, then reference.
-pub fn queue_sort_key(created_at: OffsetDateTime, reference: &str) -> String {
-    format!("{:020}#{reference}", millis(created_at))
+/// The open-requests index sorts reported requests first (`0#…`, the others `1#…`), then by
+/// creation time (13-digit milliseconds), then reference.
+pub fn queue_sort_key(reported: bool, created_at: OffsetDateTime, reference: &str) -> String {
+    format!("{}#{:013}#{reference}", if reported { 0 } else { 1 }, millis(created_at))
 }
 
 /// The request itself, on the open-requests index while open.
@@ -425,7 +500,10 @@ pub fn assistance_item(request: &AssistanceRequest) -> Item {
     item.insert("sk".into(), s(REQUEST_SK));
     if request.is_open() {
         item.insert("gsi1pk".into(), s(OPEN_ASSISTANCE_PK));
-        item.insert("gsi1sk".into(), s(queue_sort_key(request.created_at, &request.reference)));
+        item.insert(
+            "gsi1sk".into(),
+            s(queue_sort_key(request.reported.is_some(), request.created_at, &request.reference)),
+        );
     }
     item
 }
@@ -457,6 +535,135 @@ pub fn assistance_from_item(item: &Item) -> StoreResult<AssistanceRequest> {
         message: opt_s(item, "message"),
         created_at: get_ms(item, "created_ms")?,
         status,
-        reported: None,
+        reported: opt_s(item, "reported")
+            .map(|kind| ReportKind::parse(&kind).ok_or_else(|| corrupt("reported")))
+            .transpose()?,
     })
+}
+
+/// A "this wasn't me" link's record; its TTL is its expiry.
+pub fn report_item(report: &Report) -> Item {
+    let mut item = Item::from([
+        ("pk".into(), s(report_pk(&report.token_hash))),
+        ("sk".into(), s(REPORT_SK)),
+        ("kind".into(), s(report.kind.as_str())),
+        ("certificate_number".into(), s(report.certificate_number.as_str())),
+        ("account".into(), s(report.account.as_str())),
+        ("occurred_ms".into(), ms(report.occurred_at)),
+        ("report_expires_ms".into(), ms(report.expires_at)),
+        (TTL_ATTRIBUTE.into(), ttl(report.expires_at)),
+    ]);
+    if let Some((at, reference)) = &report.used {
+        item.insert("used_ms".into(), ms(*at));
+        item.insert("used_reference".into(), s(reference));
+    }
+    item
+}
+
+pub fn report_from_item(item: &Item) -> StoreResult<Report> {
+    let used = match opt_s(item, "used_reference") {
+        None => None,
+        Some(reference) => Some((get_ms(item, "used_ms")?, reference)),
+    };
+    Ok(Report {
+        token_hash: parsed(item, "pk", |pk| pk.strip_prefix("REPORT#").map(str::to_owned).ok_or(()))?,
+        kind: parsed(item, "kind", |k| ReportKind::parse(k).ok_or(()))?,
+        certificate_number: parsed(item, "certificate_number", CertificateNumber::parse)?,
+        account: parsed(item, "account", AccountSubject::parse)?,
+        occurred_at: get_ms(item, "occurred_ms")?,
+        expires_at: get_ms(item, "report_expires_ms")?,
+        used,
+    })
+}
+
+const PURPOSE_CODE: &str = "security_code";
+const PURPOSE_FILE_ADDRESS: &str = "notice_to_file_address";
+const PURPOSE_OLD_ADDRESS: &str = "notice_to_old_address";
+
+/// A message sent (no address, no content), kept [`MESSAGE_RETENTION`] to match SES's events.
+pub fn message_item(message: &SentMessage) -> Item {
+    let mut item = Item::from([
+        ("pk".into(), s(message_pk(&message.message_id))),
+        ("sk".into(), s(MESSAGE_SK)),
+        ("message_id".into(), s(&message.message_id)),
+        ("certificate_number".into(), s(message.certificate_number.as_str())),
+        ("sent_ms".into(), ms(message.sent_at)),
+        ("delivery".into(), s(message.delivery.as_str())),
+        (TTL_ATTRIBUTE.into(), ttl(message.sent_at + MESSAGE_RETENTION)),
+    ]);
+    let purpose = match &message.purpose {
+        MessagePurpose::SecurityCode { account, session_id, code_id } => {
+            item.insert("account".into(), s(account.as_str()));
+            item.insert("session_id".into(), s(session_id));
+            item.insert("code_id".into(), s(code_id));
+            PURPOSE_CODE
+        }
+        MessagePurpose::NoticeToFileAddress => PURPOSE_FILE_ADDRESS,
+        MessagePurpose::NoticeToOldAddress => PURPOSE_OLD_ADDRESS,
+    };
+    item.insert("purpose".into(), s(purpose));
+    if let Some(at) = message.file_email_changed_at {
+        item.insert("file_email_changed_ms".into(), ms(at));
+    }
+    item
+}
+
+pub fn message_from_item(item: &Item) -> StoreResult<SentMessage> {
+    let purpose = match get_s(item, "purpose")? {
+        PURPOSE_CODE => MessagePurpose::SecurityCode {
+            account: parsed(item, "account", AccountSubject::parse)?,
+            session_id: get_s(item, "session_id")?.to_owned(),
+            code_id: get_s(item, "code_id")?.to_owned(),
+        },
+        PURPOSE_FILE_ADDRESS => MessagePurpose::NoticeToFileAddress,
+        PURPOSE_OLD_ADDRESS => MessagePurpose::NoticeToOldAddress,
+        _ => return Err(corrupt("purpose")),
+    };
+    Ok(SentMessage {
+        message_id: get_s(item, "message_id")?.to_owned(),
+        certificate_number: parsed(item, "certificate_number", CertificateNumber::parse)?,
+        purpose,
+        file_email_changed_at: opt_ms(item, "file_email_changed_ms")?,
+        sent_at: get_ms(item, "sent_ms")?,
+        delivery: parsed(item, "delivery", |d| Delivery::parse(d).ok_or(()))?,
+    })
+}
+
+/// The states a message (or a code) may be in for `delivery` to replace it: those it comes
+/// after ([`Delivery::after`] never takes a state back). Empty for `Sent`.
+pub fn states_before(delivery: Delivery) -> Vec<Delivery> {
+    [Delivery::Sent, Delivery::Delivered, Delivery::Bounced, Delivery::Complained]
+        .into_iter()
+        .filter(|before| before.after(delivery) == delivery && *before != delivery)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_state_replaces_only_those_it_comes_after() {
+        use Delivery::*;
+        assert_eq!(states_before(Sent), []);
+        assert_eq!(states_before(Delivered), [Sent]);
+        assert_eq!(states_before(Bounced), [Sent, Delivered]);
+        assert_eq!(states_before(Complained), [Sent, Delivered]);
+    }
+
+    #[test]
+    fn reported_requests_sort_first_then_oldest() {
+        let (old, new) = (datetime!(2001-09-09 01:46:39 UTC), datetime!(2026-11-29 12:00:00 UTC));
+        let mut keys = [
+            queue_sort_key(false, old, "A"),
+            queue_sort_key(true, new, "B"),
+            queue_sort_key(false, new, "C"),
+            queue_sort_key(true, old, "D"),
+        ];
+        keys.sort();
+        let references: Vec<&str> = keys.iter().map(|k| k.rsplit('#').next().unwrap()).collect();
+        assert_eq!(references, ["D", "B", "A", "C"]);
+        assert_eq!(queue_sort_key(true, new, "B"), "0#1795953600000#B");
+    }
 }

@@ -1,5 +1,6 @@
 //! The link of an account to its file: one `TransactWriteItems` over the session, the file, its
-//! owner, the account's link, a previous owner's link and the audit events.
+//! owner, the account's link, a previous owner's link, the file's freeze (none), the link
+//! notice's report and the audit events.
 
 use super::DynamoStore;
 use super::items::*;
@@ -32,6 +33,8 @@ impl DynamoStore {
         let mut items = vec![
             delete(table, key(account_pk(account), SESSION_SK), session)?,
             check(table, key(cert_pk(number), FILE_SK), Condition::new("attribute_exists(pk)"))?,
+            // Never while a "this wasn't me" report froze the file's recovery.
+            check(table, key(cert_pk(number), FROZEN_SK), Condition::new("attribute_not_exists(open_reports)"))?,
         ];
         // A code sent before an employee changed the file's email is dead.
         if let LinkProof::SecurityCode { issued_at, .. } = &command.proof {
@@ -59,6 +62,9 @@ impl DynamoStore {
         if let Some(old) = command.account_linked_certificate.as_ref().filter(|old| *old != number) {
             let still_this_account = Condition::new("linked_account = :account").value(":account", s(account.as_str()));
             items.push(delete(table, key(cert_pk(old), OWNER_SK), still_this_account)?);
+        }
+        if let Some(report) = &command.report {
+            items.push(put(table, report_item(report), Condition::none())?);
         }
         for event in &command.audit {
             items.push(self.put_item(audit_item(event))?);

@@ -8,7 +8,9 @@
 //! | item | pk | sk | TTL |
 //! |---|---|---|---|
 //! | certificate file (registry fields) | `CERT#<number>` | `FILE` | |
-//! | the email an employee set on a file, and when | `CERT#<number>` | `FILE#EMAIL` | |
+//! | a failed delivery (bounce, complaint) to the file's current address: state, when | `CERT#<number>` | `FILE#DELIVERY` (`FILE_DELIVERY_SK`) | |
+//! | the email an employee set on a file, and when; during its hold, until when and the address before (`restored_by_report` when a report put that address back: no employee's) | `CERT#<number>` | `FILE#EMAIL` | |
+//! | the file's recovery frozen: `open_reports`, the string set of its open reported requests' references | `CERT#<number>` | `FILE#FROZEN` (`FROZEN_SK`) | |
 //! | the account a file is linked to | `CERT#<number>` | `OWNER` | |
 //! | lookup failures of a certificate in 24 h | `CERT#<number>` | `COUNTER#lookup_failures` (`LOOKUP_FAILURES_SK`) | window end |
 //! | code sends of a certificate in 24 h, and its last send | `CERT#<number>` | `COUNTER#code_sends` | window end, or the last send's cooldown if later |
@@ -17,17 +19,19 @@
 //! | audit event | `CERT#<number>` | `AUDIT#<20-digit ns>#<id>` | its time + the store's audit retention |
 //! | marker of a refusal already in the trail (once per window) | `REFUSAL#<number>#<actor type>#<actor id>` | `<action>#<outcome>` | end of the window |
 //! | invoice | `INVOICE#<number>` | `INVOICE` | |
-//! | recovery session, with its security code | `ACCOUNT#<sub>` | `SESSION` | session end |
+//! | recovery session, with its security code and what SES reported of the code's email (`code_delivery`) | `ACCOUNT#<sub>` | `SESSION` | session end |
 //! | link | `ACCOUNT#<sub>` | `LINK` | |
 //! | open assistance request of an account (a copy of the request) | `ACCOUNT#<sub>` | `ASSISTANCE` | |
 //! | lookup failures of an account in 24 h | `ACCOUNT#<sub>` | `COUNTER#lookup_failures` (`LOOKUP_FAILURES_SK`) | window end |
 //! | refused invoices of an account in 24 h | `ACCOUNT#<sub>` | `COUNTER#refused_invoices` (`REFUSED_INVOICES_SK`) | window end |
-//! | assistance request | `ASSISTANCE#<reference>` | `REQUEST` (GSI `gsi1`: `ASSISTANCE#open`, `<created ms>#<reference>` while open) | |
+//! | assistance request (a reported one with its `reported` kind) | `ASSISTANCE#<reference>` | `REQUEST` (GSI `gsi1`: `ASSISTANCE#open`, `<0 reported, 1 not>#<13-digit created ms>#<reference>` while open) | |
+//! | "this wasn't me" link: kind, file, account, when the event happened, and once used when and the request it opened | `REPORT#<token hash>` | `REPORT` | its expiry (240 h after the event) |
+//! | message sent (no address, no content): purpose (a code: account, session, code id), file, the file's email-changed time at the send, delivery state | `MESSAGE#<SES message id>` | `MESSAGE` | sent + 30 days (`MESSAGE_RETENTION`) |
 //!
 //! The port's traits are implemented one per file: `registry.rs`, `recovery.rs` (with
 //! `limits.rs`, the 24 h counters and the tries, and `link.rs`, the link transaction),
-//! `desk.rs`, `audit.rs`. Items to and from domain types are in `items.rs`, the builders of a
-//! transaction's items in `transact.rs`.
+//! `desk.rs`, `audit.rs`, `report.rs`, `delivery.rs`. Items to and from domain types are in
+//! `items.rs`, the builders of a transaction's items in `transact.rs`.
 
 mod audit;
 mod delivery;

@@ -151,7 +151,9 @@ impl RecoveryStore for DynamoStore {
                 (":max", n(send.max_sends as i64)),
                 (":edge", ms(edge)),
             ];
-            let mut session_update = "SET code_id = :cid, code_hash = :hash, code_issued_ms = :now, code_expires_ms = :cexp, code_attempts = :zero, sends = sends + :one, last_sent_ms = :now".to_owned();
+            // A new code starts as sent: what SES reported of the old one is not its.
+            session_values.push((":sent", s(crate::domain::Delivery::Sent.as_str())));
+            let mut session_update = "SET code_id = :cid, code_hash = :hash, code_issued_ms = :now, code_expires_ms = :cexp, code_attempts = :zero, code_delivery = :sent, sends = sends + :one, last_sent_ms = :now".to_owned();
             if let Some(replaced) = &send.replaced_hash {
                 session_update
                     .push_str(", replaced_hashes = list_append(if_not_exists(replaced_hashes, :empty), :replaced)");
@@ -208,15 +210,23 @@ impl RecoveryStore for DynamoStore {
         let mut remove = Vec::new();
         match &undo.previous_code {
             Some(code) => {
-                set.push("code_id = :pcid, code_hash = :phash, code_issued_ms = :pissued, code_expires_ms = :pexp, code_attempts = :pattempts".into());
+                set.push("code_id = :pcid, code_hash = :phash, code_issued_ms = :pissued, code_expires_ms = :pexp, code_attempts = :pattempts, code_delivery = :pdelivery".into());
                 update = update
+                    .expression_attribute_values(":pdelivery", s(code.delivery.as_str()))
                     .expression_attribute_values(":pcid", s(&code.id))
                     .expression_attribute_values(":phash", s(&code.hash))
                     .expression_attribute_values(":pissued", ms(code.issued_at))
                     .expression_attribute_values(":pexp", ms(code.expires_at))
                     .expression_attribute_values(":pattempts", n(code.attempts as i64));
             }
-            None => remove.extend(["code_id", "code_hash", "code_issued_ms", "code_expires_ms", "code_attempts"]),
+            None => remove.extend([
+                "code_id",
+                "code_hash",
+                "code_issued_ms",
+                "code_expires_ms",
+                "code_attempts",
+                "code_delivery",
+            ]),
         }
         if undo.previous_replaced_code_hashes.is_empty() {
             remove.push("replaced_hashes");

@@ -2,7 +2,7 @@
 
 use super::items::*;
 use super::transact::key;
-use super::{DynamoStore, Item, built, unavailable};
+use super::{DynamoStore, Item, built, is_condition_failure, unavailable};
 use crate::domain::{CertificateFile, CertificateNumber, Invoice, InvoiceNumber};
 use crate::store::{EmployeeEmail, RegistryStore, StoreError, StoreResult};
 use aws_sdk_dynamodb::types::KeysAndAttributes;
@@ -89,7 +89,8 @@ impl DynamoStore {
     }
 
     /// The files among `files` whose email an employee set, differing from the registry's:
-    /// kept (answered) or, with `Replace`, dropped so the registry's email applies.
+    /// kept (answered) or, with `Replace`, dropped with its hold so the registry's email
+    /// applies. An email a report put back is no employee's: dropped whatever the mode.
     async fn employee_emails_kept(
         &self,
         files: &[CertificateFile],
@@ -101,24 +102,35 @@ impl DynamoStore {
             let pk = get_s(&item, "pk")?;
             let Some(file) = files.iter().find(|f| cert_pk(&f.number) == pk) else { continue };
             let Some(employee) = opt_s(&item, "email") else { continue };
+            let restored = item.contains_key(RESTORED_BY_REPORT);
             match employee_email {
-                EmployeeEmail::Keep => {
+                EmployeeEmail::Keep if !restored => {
                     if file.email.as_ref().map(|e| e.as_str()) != Some(employee.as_str()) {
                         kept.push(file.number.clone());
                     }
                 }
-                // The registry's email applies again; when the employee changed it stays, so
-                // codes sent before that change stay dead.
-                EmployeeEmail::Replace => {
-                    self.client
+                // The registry's email applies again, and the employee's hold goes with the
+                // employee's email; when it changed stays, so codes sent before that change
+                // stay dead.
+                // (Unless an employee changed it again since it was read: that one stays.)
+                EmployeeEmail::Keep | EmployeeEmail::Replace => {
+                    let removed = self
+                        .client
                         .update_item()
                         .table_name(&self.table)
                         .key("pk", s(pk))
                         .key("sk", s(EMPLOYEE_EMAIL_SK))
-                        .update_expression("REMOVE email")
+                        .update_expression("REMOVE email, hold_until_ms, previous_email, #restored")
+                        .condition_expression("changed_ms = :read")
+                        .expression_attribute_names("#restored", RESTORED_BY_REPORT)
+                        .expression_attribute_values(":read", get_n(&item, "changed_ms").map(n)?)
                         .send()
-                        .await
-                        .map_err(unavailable)?;
+                        .await;
+                    match removed {
+                        Ok(_) => {}
+                        Err(e) if is_condition_failure(&e) => kept.push(file.number.clone()),
+                        Err(e) => return Err(unavailable(e)),
+                    }
                 }
             }
         }
@@ -179,7 +191,9 @@ impl RegistryStore for DynamoStore {
         unique.dedup();
         let keys = unique
             .iter()
-            .flat_map(|n| [(cert_pk(n), FILE_SK.to_owned()), (cert_pk(n), EMPLOYEE_EMAIL_SK.to_owned())])
+            .flat_map(|n| {
+                [FILE_SK, EMPLOYEE_EMAIL_SK, FILE_DELIVERY_SK, FROZEN_SK].map(|sk| (cert_pk(n), sk.to_owned()))
+            })
             .collect();
         let items = self.batch_get(keys).await?;
         let mut by_file: HashMap<String, Vec<Item>> = HashMap::new();
