@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The holder's page and the Office's page in a real browser: Debian's Chromium (installed with
 # apt-get when missing), playwright-core and @axe-core/playwright (npm, web/tests), against
-# three local APIs (one with 2-second codes for the expiry test; one of its own for the
-# Office's page, so its queue holds only its tests' requests). web/tests/oidc.test.mjs starts
-# a fourth itself, verifying tokens of two oidc-provider issuers it runs on loopback (the
-# pages in oidc mode). Screenshots go to target/screenshots/.
+# four local APIs (one with 2-second codes for the expiry test; one of its own for the
+# Office's page, so its queue holds only its tests' requests; one for the "this wasn't me"
+# reports, the email-change hold and delivery, whose notices link to its own address).
+# web/tests/oidc.test.mjs starts a fifth itself, verifying tokens of two oidc-provider issuers
+# it runs on loopback (the pages in oidc mode). Screenshots go to target/screenshots/, those of
+# the reports, the hold and delivery to web/tests/screenshots/i12-*.png.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$ROOT"
@@ -30,11 +32,13 @@ start_local_api() { # port [ENV=VALUE...]
 main_port=$(free_port)
 short_port=$(free_port)
 agent_port=$(free_port)
+report_port=$(free_port)
 start_local_api "$main_port"
 start_local_api "$short_port" CODE_TTL_SECONDS=2
 start_local_api "$agent_port"
+start_local_api "$report_port" EMAIL_CHANGE_HOLD_SECONDS=86400
 
-rm -rf target/screenshots
+rm -rf target/screenshots web/tests/screenshots
 (cd web/tests && BASE_URL="http://127.0.0.1:$main_port" SHORT_CODES_URL="http://127.0.0.1:$short_port" \
-  AGENT_BASE_URL="http://127.0.0.1:$agent_port" LOCAL_API_BIN="$ROOT/target/debug/local-api" SCREENSHOT_DIR="$ROOT/target/screenshots" node --test --test-concurrency=1 .)
-echo "    screenshots: $(ls target/screenshots | wc -l) in target/screenshots/"
+  AGENT_BASE_URL="http://127.0.0.1:$agent_port" REPORT_BASE_URL="http://127.0.0.1:$report_port" LOCAL_API_BIN="$ROOT/target/debug/local-api" SCREENSHOT_DIR="$ROOT/target/screenshots" node --test --test-concurrency=1 .)
+echo "    screenshots: $(ls target/screenshots | wc -l) in target/screenshots/, $(ls web/tests/screenshots | wc -l) in web/tests/screenshots/"

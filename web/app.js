@@ -1,7 +1,9 @@
 // The holder's recovery page: sign in, certificate number and date of birth, then the emailed
-// code — or an invoice, or an assistance request — until the account is linked. No framework
-// and no build step: one small module talking to the API of openapi.yaml.
+// code — or an invoice, or an assistance request — until the account is linked. At
+// /signalement/<token> (the link of the notices), without signing in: "this wasn't me". No
+// framework and no build step: one small module talking to the API of openapi.yaml.
 
+import { apiClient, escape, expired, oidcManager } from "./common.js";
 import { TEXT, fill, formatDate, formatDateTime, formatTime } from "./i18n.js";
 
 const state = {
@@ -12,51 +14,18 @@ const state = {
   view: null, // { name, data, error }
   values: {},
   timer: null,
+  poll: null, // the code's delivery, asked again while it is "sent"
+  report: null, // at /signalement/<token>: { token }
 };
 
 const $ = (selector) => document.querySelector(selector);
 const t = (key, values) => fill(TEXT[state.lang][key] ?? key, values);
-const escape = (s) =>
-  String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
 // ---------------------------------------------------------------- API
 
-async function call(method, path, body) {
-  const headers = { accept: "application/json", "accept-language": state.lang };
-  if (state.token) headers.authorization = `Bearer ${state.token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(`${state.config.api}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    return { status: 0, body: { code: "network" } };
-  }
-  const json = await response.json().catch(() => ({}));
-  return { status: response.status, body: json, retryAfter: Number(response.headers.get("retry-after")) || json.retryAfter };
-}
+const call = apiClient(state, { readRetryAfter: true });
 
 // ---------------------------------------------------------------- sign-in
-
-async function oidcManager() {
-  if (!window.oidc) {
-    await new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = "vendor/oidc-client-ts.min.js";
-      script.onload = resolve;
-      script.onerror = reject;
-      document.head.append(script);
-    });
-  }
-  const o = state.config.oidc;
-  return new window.oidc.UserManager({
-    authority: o.authority,
-    client_id: o.client_id,
-    redirect_uri: o.redirect_uri,
-    response_type: "code", // Authorization Code; the library adds PKCE (S256) itself
-    scope: o.scope || "openid",
-    userStore: new window.oidc.WebStorageStateStore({ store: window.sessionStorage }),
-  });
-}
 
 async function signIn(subject) {
   if (state.config.mode === "local") {
@@ -65,7 +34,7 @@ async function signIn(subject) {
     setToken(json.token, { fresh: true });
     await resume();
   } else {
-    await (await oidcManager()).signinRedirect();
+    await (await oidcManager(state.config)).signinRedirect();
   }
 }
 
@@ -75,7 +44,7 @@ async function finishOidcSignIn() {
   // library's callback throws on it, and start() shows the sign-in sentence.
   if (state.config.mode !== "oidc" || !(params.has("code") || params.has("error")) || !params.has("state")) return;
   try {
-    const user = await (await oidcManager()).signinRedirectCallback();
+    const user = await (await oidcManager(state.config)).signinRedirectCallback();
     setToken(user.id_token, { fresh: true });
   } finally {
     history.replaceState(null, "", location.pathname);
@@ -90,16 +59,6 @@ function setToken(token, { fresh = false } = {}) {
   if (fresh) {
     state.signedInAt = Date.now();
     sessionStorage.setItem("recovery.signedInAt", String(state.signedInAt));
-  }
-}
-
-/** Whether the token's `exp` has passed (read, not verified: only to choose a sentence). */
-function expired(token) {
-  try {
-    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-    return typeof payload.exp === "number" && payload.exp * 1000 <= Date.now();
-  } catch {
-    return true;
   }
 }
 
@@ -128,6 +87,7 @@ function problemText(answer) {
     const until = new Date(Date.now() + (answer.retryAfter || 0) * 1000);
     values.until = formatDateTime(until, state.lang);
   }
+  if (code === "email_change_pending") values.when = formatDateTime(new Date(answer.body.availableAt), state.lang);
   return t(`error_${code}`, values);
 }
 
@@ -158,13 +118,52 @@ const STEPS = {
 
   matched: ({ error, data }) => {
     const canEmail = data.options.includes("email_code");
+    // An employee's email change on hold: the page says from when (the server decides, so the
+    // button stays: past that time it sends the code).
+    const onHold = canEmail && data.emailAvailableAt;
+    const hold = onHold && !error
+      ? `<p id="email-hold">${t("holdIntro", { email: escape(data.maskedEmail), when: when(data.emailAvailableAt) })}</p>` : "";
     return `<h2 tabindex="-1" id="step-title">${t("matchedTitle")}</h2>
       ${alertBox(error)}
       ${data.options.includes("invoice") ? "" : `<p>${t("linkedElsewhere")}</p>`}
-      ${canEmail ? `<p>${t("sendCodeIntro", { email: escape(data.maskedEmail) })}</p>
+      ${hold}
+      ${canEmail ? `${onHold ? "" : `<p>${t("sendCodeIntro", { email: escape(data.maskedEmail) })}</p>`}
         <div class="actions"><button type="button" id="send-code">${t("sendCode")}</button></div>` : `<p>${t("noEmailIntro")}</p>`}
       ${alternatives(data.options, canEmail)}`;
   },
+
+  undelivered: ({ data }) => {
+    const paths = alternatives(data.options, true, { primary: true, title: t("otherWayTitle") });
+    return `<h2 tabindex="-1" id="step-title">${t("undeliveredTitle")}</h2>
+      <div class="alert" id="undelivered"><p>${t(`undelivered_${data.delivery === "complained" ? "complained" : "bounced"}`, { email: escape(data.maskedEmail) })}</p></div>
+      ${paths || `<p>${t("undeliveredNoOption")}</p>`}`;
+  },
+
+  frozen: () => `<h2 tabindex="-1" id="step-title">${t("frozenTitle")}</h2>
+    <div class="alert" id="frozen"><p>${t("frozen")}</p></div>`,
+
+  reportLoading: () => `<h2 tabindex="-1" id="step-title">${t("loading")}</h2>`,
+
+  report: ({ error, data }) => `<h2 tabindex="-1" id="step-title">${t("reportTitle")}</h2>
+    ${alertBox(error)}
+    <p id="report-what">${t(`report_${data.kind}`, { when: when(data.occurredAt), number: `<strong>${escape(data.maskedCertificateNumber)}</strong>` })}</p>
+    <p>${t("reportIfYou")}</p>
+    <p>${t(`reportWhatHappens_${data.kind}`)}</p>
+    <div class="actions"><button type="button" id="report-confirm">${t("reportConfirm")}</button></div>`,
+
+  reported: ({ data }) => `<h2 tabindex="-1" id="step-title">${t("reportedTitle")}</h2>
+    <div class="success" id="reported">
+      <p>${t("reported", { reference: `<strong>${escape(data.reference)}</strong>` })}</p>
+      <p id="report-done">${t(`${data.undone === false ? "reportedNotUndone" : "reportedDone"}_${data.kind}`)}</p>
+      <p>${t("reportedNext")}</p>
+    </div>`,
+
+  reportExpired: () => `<h2 tabindex="-1" id="step-title">${t("reportExpiredTitle")}</h2>
+    <div class="alert" id="report-expired"><p>${t("error_report_expired")}</p></div>`,
+
+  reportUnavailable: ({ error }) => `<h2 tabindex="-1" id="step-title">${t("reportTitle")}</h2>
+    ${alertBox(error || t("error_service_unavailable"))}
+    <div class="actions"><button type="button" id="report-retry">${t("retry")}</button></div>`,
 
   code: ({ error, fields = {}, data }) => `<h2 tabindex="-1" id="step-title">${t("codeTitle")}</h2>
     ${alertBox(error)}
@@ -230,14 +229,16 @@ const STEPS = {
   },
 };
 
-function alternatives(options, withHeading) {
+/** `primary`: the paths are the way on (after an undelivered code), not a fallback. */
+function alternatives(options, withHeading, { primary = false, title } = {}) {
+  const kind = primary ? "" : ' class="secondary"';
   const buttons = [
-    options.includes("invoice") ? `<button type="button" class="secondary" data-go="invoice">${t("useInvoice")}</button>` : "",
-    options.includes("assistance") ? `<button type="button" class="secondary" data-go="assistance">${t("askAssistance")}</button>` : "",
+    options.includes("invoice") ? `<button type="button"${kind} data-go="invoice">${t("useInvoice")}</button>` : "",
+    options.includes("assistance") ? `<button type="button"${kind} data-go="assistance">${t("askAssistance")}</button>` : "",
   ].join("");
   if (!buttons) return "";
   return `<section class="alternatives" aria-labelledby="alternatives-title">
-    <h3 id="alternatives-title">${withHeading ? t("alternativesTitle") : t("matchedTitle")}</h3>
+    <h3 id="alternatives-title">${title ?? (withHeading ? t("alternativesTitle") : t("matchedTitle"))}</h3>
     <div class="actions">${buttons}</div></section>`;
 }
 
@@ -255,6 +256,8 @@ function show(name, extra = {}, { focus = "heading" } = {}) {
   const previous = state.view;
   state.view = { name, data: extra.data ?? previous?.data, error: extra.error, fields: extra.fields };
   clearInterval(state.timer);
+  clearTimeout(state.poll);
+  state.poll = null;
   $("#step").innerHTML = STEPS[name](state.view);
   wire(name);
   if (focus === "heading") $("#step-title")?.focus();
@@ -288,8 +291,48 @@ function wire(name) {
   on("#verify", "submit", (e) => { e.preventDefault(); remember(e.target); verify(); });
   on("#invoice", "submit", (e) => { e.preventDefault(); remember(e.target); invoice(); });
   on("#assistance", "submit", (e) => { e.preventDefault(); remember(e.target); assistance(); });
-  if (name === "code") countdown();
+  on("#report-confirm", "click", () => confirmReport());
+  on("#report-retry", "click", () => openReport());
+  if (name === "code") {
+    countdown();
+    watchDelivery();
+  }
 }
+
+/** How often the page asks whether the code's email was delivered, while it is "sent". */
+const DELIVERY_POLL_MS = 3000;
+
+/** While the code's email is only "sent", asks GET /recovery again every few seconds; stops
+ * when the delivery changes, the code expires or the holder leaves the step. A bounce (or a
+ * complaint) shows the other paths at once. */
+function watchDelivery() {
+  const view = state.view;
+  if (view.data.delivery !== "sent") return;
+  const again = () => {
+    if (state.view !== view) return;
+    state.poll = setTimeout(ask, DELIVERY_POLL_MS);
+  };
+  const ask = async () => {
+    if (state.view !== view || new Date(view.data.expiresAt) <= Date.now()) return;
+    const answer = await call("GET", "/recovery");
+    if (state.view !== view) return; // the holder moved on meanwhile
+    if (answer.status === 0 || answer.status >= 500) return again();
+    if (answer.status !== 200 || answer.body.state !== "code_sent") return; // the step was left
+    const delivery = answer.body.delivery;
+    if (delivery === "sent") return again();
+    view.data.delivery = delivery;
+    if (failed(delivery)) {
+      show("undelivered", { data: answer.body });
+      $("#announcer").textContent = t("undeliveredTitle");
+    }
+  };
+  again();
+}
+
+const failed = (delivery) => delivery === "bounced" || delivery === "complained";
+
+/** A time the API gave, in the page's language and Québec's time. */
+const when = (iso) => escape(formatDateTime(new Date(iso), state.lang));
 
 function countdown() {
   const button = $("#resend");
@@ -337,6 +380,11 @@ async function handle(answer, { step, names = {} }) {
   if (answer.body.code === "no_recovery_session") {
     return show("lookup", { error: problemText(answer) }, { focus: "error" });
   }
+  if (answer.body.code === "recovery_frozen") return show("frozen", { data: null });
+  if (answer.body.code === "email_change_pending" && state.view?.data?.options) {
+    const data = { ...state.view.data, emailAvailableAt: answer.body.availableAt };
+    return show("matched", { data, error: problemText(answer) }, { focus: "error" });
+  }
   const error = answer.status === 0 ? t("error_network") : problemText(answer);
   return show(step, { error, fields: fieldErrors(answer, names), data: state.view?.data }, { focus: "error" });
 }
@@ -344,13 +392,15 @@ async function handle(answer, { step, names = {} }) {
 async function showState(body, { justMatched = false, focus = "heading" } = {}) {
   switch (body.state) {
     case "matched":
-      if (justMatched && body.options.includes("email_code")) {
+      // While an email change is on hold no code can go out: the page says when instead.
+      if (justMatched && body.options.includes("email_code") && !body.emailAvailableAt) {
         state.view = { name: "matched", data: body };
         return sendCode();
       }
       return show("matched", { data: body }, { focus });
     case "code_sent":
       state.values.code = "";
+      if (failed(body.delivery)) return show("undelivered", { data: body }, { focus });
       return show("code", { data: body }, { focus });
     case "assistance_requested":
       return show("assistanceDone", { data: body }, { focus });
@@ -415,6 +465,46 @@ async function assistance() {
   return handle(answer, { step: "assistance", names: { message: 1 } });
 }
 
+// ---------------------------------------------------------------- "this wasn't me"
+
+/** The token of a /signalement/<token> address, or null on any other page. */
+function reportToken() {
+  const match = location.pathname.match(/^\/signalement\/([^/]+)$/);
+  return match ? match[1] : null;
+}
+
+/** What the link reports, before the holder confirms. No sign-in: the token is the key. */
+async function openReport({ initial = false } = {}) {
+  const focus = initial ? "none" : "heading";
+  const { token } = state.report;
+  // Only a token's shape goes to the API (22 characters of base64url); anything else is no link.
+  if (!/^[A-Za-z0-9_-]{22}$/.test(token)) return show("reportExpired", {}, { focus });
+  show("reportLoading", {}, { focus: "none" });
+  const answer = await call("GET", `/report/${token}`);
+  if (answer.status === 200) return show("report", { data: answer.body }, { focus });
+  if (answer.body.code === "report_expired") return show("reportExpired", {}, { focus });
+  return show("reportUnavailable", { error: answer.status === 0 ? t("error_network") : problemText(answer) }, { focus: "error" });
+}
+
+/** A confirmation on its way: a second click sends nothing more. */
+let reporting = false;
+
+async function confirmReport() {
+  if (reporting) return;
+  reporting = true;
+  const data = state.view.data;
+  $("#report-confirm").disabled = true;
+  try {
+    const answer = await call("POST", `/report/${state.report.token}`, {});
+    if (answer.status === 200) return show("reported", { data: { ...data, ...answer.body } });
+    if (answer.body.code === "report_expired") return show("reportExpired", {});
+    const error = answer.status === 0 ? t("error_network") : problemText(answer);
+    return show("report", { data, error }, { focus: "error" });
+  } finally {
+    reporting = false;
+  }
+}
+
 async function resume({ initial = false } = {}) {
   // On page load focus stays at the top (skip link, language toggle); later steps take it.
   const focus = initial ? "none" : "heading";
@@ -436,7 +526,12 @@ function toggleLanguage() {
 async function start() {
   staticTexts();
   $("#language-toggle").addEventListener("click", toggleLanguage);
-  state.config = await (await fetch("config.json")).json();
+  state.config = await (await fetch("/config.json")).json();
+  const token = reportToken();
+  if (token !== null) {
+    state.report = { token };
+    return openReport({ initial: true });
+  }
   try {
     await finishOidcSignIn();
   } catch {

@@ -1,5 +1,6 @@
-//! The holder's page (`web/`), served at `/`, and the Office's page (`web/agent/`), served at
-//! `/agent/`, by the local API. In local mode each `config.json` points its page at this
+//! The holder's page (`web/`), served at `/` (and at `/signalement/<token>`, the "this wasn't
+//! me" link of the emails), and the Office's page (`web/agent/`), served at `/agent/`, by the
+//! local API. Both load `/common.js`. In local mode each `config.json` points its page at this
 //! server and its development sign-in. The Office's page's files sit beside the staff routes
 //! (`/agent/assistance-requests…`, `/agent/certificates/…`) under names no route uses: a test
 //! (`local-api/tests/api/web_pages.rs`) holds every path here apart from the router's.
@@ -13,10 +14,23 @@ const fn asset(content_type: &'static str, body: &'static [u8]) -> Asset {
     Asset { content_type, body }
 }
 
+/// Where the emails' "this wasn't me" links lead: the holder's page, which reads the token from
+/// its address (`/signalement/<token>`) and loads its files by absolute paths.
+pub const REPORT_PAGE_PREFIX: &str = "/signalement/";
+
+/// Whether `path` is `/signalement/<one segment>`.
+fn is_report_page(path: &str) -> bool {
+    path.strip_prefix(REPORT_PAGE_PREFIX).is_some_and(|token| !token.is_empty() && !token.contains('/'))
+}
+
 /// The page's files, built into the binary.
 pub fn asset_at(path: &str) -> Option<Asset> {
+    if is_report_page(path) {
+        return asset_at("/");
+    }
     Some(match path {
         "/" | "/index.html" => asset("text/html; charset=utf-8", include_bytes!("../../web/index.html")),
+        "/common.js" => asset("text/javascript; charset=utf-8", include_bytes!("../../web/common.js")),
         "/app.js" => asset("text/javascript; charset=utf-8", include_bytes!("../../web/app.js")),
         "/i18n.js" => asset("text/javascript; charset=utf-8", include_bytes!("../../web/i18n.js")),
         "/style.css" => asset("text/css; charset=utf-8", include_bytes!("../../web/style.css")),
@@ -35,10 +49,12 @@ pub fn asset_at(path: &str) -> Option<Asset> {
     })
 }
 
-/// Every path [`asset_at`] serves.
-pub const PATHS: [&str; 13] = [
+/// Every path [`asset_at`] serves (of `/signalement/<token>`, one token).
+pub const PATHS: [&str; 15] = [
     "/",
     "/index.html",
+    "/signalement/AAAAAAAAAAAAAAAAAAAAAA",
+    "/common.js",
     "/app.js",
     "/i18n.js",
     "/style.css",

@@ -74,8 +74,12 @@ pub struct ReportView {
 /// The answer to a confirmed report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename = "reported")]
+#[serde(rename_all = "camelCase")]
 pub struct Reported {
     pub reference: String,
+    /// Whether what the notice told of was undone: the link removed, or the email put back.
+    /// False when it no longer stood (the link had moved on, the hold had ended).
+    pub undone: bool,
 }
 
 /// A certificate number a stranger may see: its last three characters.
@@ -165,7 +169,7 @@ pub async fn confirm(app: &App, raw_token: &str, source_ip: Option<std::net::IpA
         match filed {
             ReportFiled::Filed => {
                 tracing::info!(reference = %reference, kind = report.kind.as_str(), unlink, restore_email, "report filed");
-                return Ok(Reported { reference });
+                return Ok(Reported { reference, undone: unlink || restore_email });
             }
             ReportFiled::Unusable => return Err(ReportError::Expired),
             ReportFiled::FileChanged => continue,

@@ -5,8 +5,9 @@
 // openapi.yaml. Views follow the address's hash (#/, #/request/REF, #/audit/NUMBER), so the
 // browser's Back button and bookmarks work.
 
+import { apiClient, escape, expired, oidcManager } from "/common.js";
 import { TEXT } from "./i18n.js";
-import { fill, formatDateTime, locale } from "../i18n.js";
+import { fill, formatDateTime, locale } from "/i18n.js";
 
 const state = {
   lang: sessionStorage.getItem("agent.lang") === "en" ? "en" : "fr",
@@ -23,27 +24,12 @@ const state = {
 
 const $ = (selector) => document.querySelector(selector);
 const t = (key, values) => fill(TEXT[state.lang][key] ?? TEXT.fr[key] ?? key, values);
-const escape = (s) =>
-  String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const colon = () => (state.lang === "fr" ? " : " : ": ");
 
 // ---------------------------------------------------------------- API
 
-async function call(method, path, body) {
-  const headers = { accept: "application/json", "accept-language": state.lang };
-  if (state.token) headers.authorization = `Bearer ${state.token}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let response;
-  try {
-    response = await fetch(`${state.config.api}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    return { status: 0, body: { code: "network" } };
-  }
-  const json = await response.json().catch(() => null);
-  // A success that is not JSON (an HTML page, where a path went somewhere else) is no answer.
-  if (json === null && response.ok) return { status: 502, body: { code: "not_json" } };
-  return { status: response.status, body: json ?? {} };
-}
+// A success that is not JSON (an HTML page, where a path went somewhere else) is no answer.
+const call = apiClient(state, { refuseNonJson: true });
 
 /** The sentence for a problem, as the key of TEXT (so it follows a change of language). */
 function problemKey(answer) {
@@ -53,27 +39,6 @@ function problemKey(answer) {
 }
 
 // ---------------------------------------------------------------- sign-in
-
-async function oidcManager() {
-  if (!window.oidc) {
-    await new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = "../vendor/oidc-client-ts.min.js";
-      script.onload = resolve;
-      script.onerror = reject;
-      document.head.append(script);
-    });
-  }
-  const o = state.config.oidc;
-  return new window.oidc.UserManager({
-    authority: o.authority,
-    client_id: o.client_id,
-    redirect_uri: o.redirect_uri,
-    response_type: "code", // Authorization Code; the library adds PKCE (S256) itself
-    scope: o.scope || "openid",
-    userStore: new window.oidc.WebStorageStateStore({ store: window.sessionStorage }),
-  });
-}
 
 async function signIn() {
   if (state.config.mode === "local") {
@@ -94,7 +59,7 @@ async function signIn() {
     // After a sign-out at a directory that cannot end its own session: ask for the password
     // again, or the next "Se connecter" on a shared desk comes back as the previous employee.
     const prompt = localStorage.getItem("agent.promptLogin") ? { prompt: "login" } : undefined;
-    await (await oidcManager()).signinRedirect(prompt);
+    await (await oidcManager(state.config)).signinRedirect(prompt);
   } catch {
     show("signIn", { error: "error_sign_in" }, { focus: "error" });
   }
@@ -107,27 +72,17 @@ async function finishOidcSignIn() {
   if (state.config.mode !== "oidc" || !params.has("state")) return;
   try {
     if (params.has("code") || params.has("error")) {
-      const user = await (await oidcManager()).signinRedirectCallback();
+      const user = await (await oidcManager(state.config)).signinRedirectCallback();
       setToken(user.id_token, { fresh: true });
       localStorage.removeItem("agent.promptLogin");
     } else {
       // Back from the directory's sign-out (end_session_endpoint).
-      await (await oidcManager()).signoutRedirectCallback().catch(() => {});
+      await (await oidcManager(state.config)).signoutRedirectCallback().catch(() => {});
     }
   } finally {
     for (const name of ["code", "state", "session_state", "iss", "error", "error_description", "error_uri"]) params.delete(name);
     const rest = params.toString();
     history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}${location.hash}`);
-  }
-}
-
-/** Whether the token's `exp` has passed (read, not verified: only to choose a sentence). */
-function expired(token) {
-  try {
-    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-    return typeof payload.exp === "number" && payload.exp * 1000 <= Date.now();
-  } catch {
-    return true;
   }
 }
 
@@ -152,7 +107,7 @@ async function signOut() {
     // asks for the password again (prompt=login).
     localStorage.setItem("agent.promptLogin", "1");
     try {
-      const manager = await oidcManager();
+      const manager = await oidcManager(state.config);
       if (await manager.metadataService.getEndSessionEndpoint()) {
         const o = state.config.oidc;
         return await manager.signoutRedirect({ post_logout_redirect_uri: o.post_logout_redirect_uri || o.redirect_uri });
@@ -207,7 +162,10 @@ function eventText(e, requester) {
   const outcomeText = outcome ? t(outcome) : t("outcome_other", { outcome: String(e.outcome).replace(/_/g, " ") });
   // In "what the holder tried", another account's attempts on the file are told apart from the
   // requester's own (an impostor's lookups must not read as the holder's).
+  const recipient = `actor_recipient_${e.actor?.id}`;
   const kind = e.actor?.type === "agent" ? "actor_agent"
+    : e.actor?.type === "recipient" ? (recipient in TEXT[state.lang] ? recipient : "action_report")
+    : e.actor?.type === "mailservice" ? "actor_mail_service"
     : !requester ? "actor_account"
     : e.actor?.id === requester ? "actor_requester" : "actor_other_account";
   const who = t(kind, { id: e.actor?.id ?? "?" });
@@ -255,7 +213,7 @@ const VIEWS = {
       ? `<ol class="queue" aria-labelledby="view-title">${items.map(queueItem).join("")}</ol>`
       : `<p class="empty">${t("queueEmpty")}</p>`;
     return `<h2 tabindex="-1" id="view-title">${t("queueTitle")}</h2>
-      ${state.flash ? `<div class="success" id="flash"><p>${escape(t(state.flash.key, state.flash.values))}</p></div>` : ""}
+      ${state.flash ? `<div class="success" id="flash"><p>${escape(flashText())}</p></div>` : ""}
       ${alertBox(error)}
       <p>${t("queueIntro")}</p>
       ${data ? `<p class="page-number" id="queue-page">${t("queuePage", { n: page })}</p>${list}` : ""}
@@ -280,6 +238,11 @@ const VIEWS = {
     return `<p class="back"><a href="#/">${t("backToQueue")}</a></p>
       <h2 tabindex="-1" id="view-title">${t("requestTitle", { reference: escape(r.reference) })}</h2>
       ${alertBox(error)}
+      ${r.reported ? `<section class="report-notice" id="report-notice" aria-labelledby="report-title">
+        <h3 id="report-title">${t("reportTitle")}</h3>
+        <p>${words("reported_", r.reported)}</p>
+        ${open ? `<p>${t("reportedFrozen")}</p>` : ""}
+      </section>` : ""}
       <div class="columns">
         <div>
           <section aria-labelledby="contact-title">
@@ -292,9 +255,14 @@ const VIEWS = {
               ${row(t("certificate"), escape(r.certificateNumber))}
               ${row(t("fileLanguage"), words("lang_", r.language))}
               ${row(t("email"), r.maskedEmail ? escape(r.maskedEmail) : t("noEmail"))}
+              ${r.emailHoldUntil ? row(t("emailHoldUntil"), when(r.emailHoldUntil)) : ""}
               ${row(t("createdAt"), `${when(r.createdAt)} (${escape(ago(r.createdAt))})`)}
               ${row(t("status"), words("status_", r.status))}
             </dl>
+            ${r.emailDelivery ? `<div class="delivery-problem" id="email-delivery">
+              <p>${t(`delivery_${r.emailDelivery.state === "complained" ? "complained" : "bounced"}`, { date: when(r.emailDelivery.at) })}</p>
+              ${open ? `<p>${t("deliveryHint")}</p>` : ""}
+            </div>` : ""}
           </section>
           <section aria-labelledby="message-title">
             <h3 id="message-title">${t("messageTitle")}</h3>
@@ -349,9 +317,19 @@ const VIEWS = {
   },
 };
 
+/** The badge of a request a "this wasn't me" report opened: in its heading, so that moving
+ * from heading to heading tells it too. */
+const reportedBadge = (r) => (r.reported ? `<span class="badge reported">${t("reportedBadge")}</span>` : "");
+
+/** The status message of the queue, its time (`until`) in the page's language. */
+function flashText() {
+  const { key, values } = state.flash;
+  return t(key, { ...values, until: values.until ? formatDateTime(new Date(values.until), state.lang) : "" });
+}
+
 function queueItem(r) {
-  return `<li class="request-card">
-    <h3><a href="#/request/${encodeURIComponent(r.reference)}">${t("open", { reference: escape(r.reference) })}</a></h3>
+  return `<li class="request-card${r.reported ? " reported" : ""}">
+    <h3>${reportedBadge(r)}<a href="#/request/${encodeURIComponent(r.reference)}">${t("open", { reference: escape(r.reference) })}</a></h3>
     <p class="age">${escape(t("openedAgo", { ago: ago(r.createdAt) }))} — ${when(r.createdAt)}</p>
     <dl class="summary">
       ${row(t("holder"), text(r.holderName))}
@@ -485,7 +463,7 @@ async function loadQueue({ focus = "heading" } = {}) {
   if (refused(answer)) return;
   if (answer.status !== 200) return show("queue", { error: problemKey(answer) }, { focus: "error" });
   show("queue", { data: answer.body }, { focus });
-  if (state.flash) announce(t(state.flash.key, state.flash.values));
+  if (state.flash) announce(flashText());
 }
 
 async function loadRequest(reference, { focus = "heading", error } = {}) {
@@ -505,7 +483,10 @@ async function loadRequest(reference, { focus = "heading", error } = {}) {
   if (page.status === 200) {
     tried = page.body.items.filter((e) => e.actor?.type === "account");
     // The account that filed this request: the actor of its `assistance_request` event.
-    requester = page.body.items.find((e) => e.action === "assistance_request" && e.detail === request.reference)?.actor?.id;
+    // (A request a report opened has none: its account is the one reported, not a requester.)
+    if (!request.reported) {
+      requester = page.body.items.find((e) => e.action === "assistance_request" && e.detail === request.reference)?.actor?.id;
+    }
     triedMore = Boolean(page.body.next);
   } else {
     triedError = problemKey(page);
@@ -554,7 +535,11 @@ async function resolveOnce(body) {
   const answer = await call("POST", `/agent/assistance-requests/${encodeURIComponent(reference)}/resolve`, body);
   if (refused(answer)) return;
   if (answer.status === 200) {
-    state.flash = { key: `resolved_${body.outcome}`, values: { reference, number: answer.body.certificateNumber } };
+    const hold = body.outcome === "email_updated" && answer.body.emailHoldUntil;
+    state.flash = {
+      key: hold ? "resolved_email_updated_hold" : `resolved_${body.outcome}`,
+      values: { reference, number: answer.body.certificateNumber, until: hold || "" },
+    };
     state.values = {};
     state.queue.cursors = [null];
     if (location.hash === "#/") return loadQueue();

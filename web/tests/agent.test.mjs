@@ -6,56 +6,19 @@
 // keyboard-only use at 320 px. axe-core on every step in French and English, a screenshot of
 // each step (agent-*.png) under $SCREENSHOT_DIR.
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
-import AxeBuilder from "@axe-core/playwright";
+import { SHOTS, useBrowser, newPage as openPage, accessible, unique, lang, focusedId } from "./browser.mjs";
 
 const BASE = process.env.AGENT_BASE_URL;
-const SHOTS = process.env.SCREENSHOT_DIR || "../../target/screenshots";
 assert.ok(BASE, "AGENT_BASE_URL is set by scripts/web-tests.sh");
-mkdirSync(SHOTS, { recursive: true });
 
-let browser;
-const axeResults = [];
+useBrowser("axe (Office's page)");
 
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  console.log(`axe (Office's page): ${axeResults.length} step checks, ${axeResults.filter((r) => r.violations === 0).length} with no violation`);
-  for (const r of axeResults) console.log(`  axe ${r.name}: ${r.violations} violations`);
-});
-
-const unique = (prefix) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
-
-async function newPage(path, viewport = { width: 1280, height: 900 }) {
-  const context = await browser.newContext({ viewport, locale: "fr-CA", timezoneId: "America/Toronto" });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => { throw e; });
-  await page.goto(`${BASE}${path}`);
-  return page;
-}
+const newPage = (path, viewport) => openPage(`${BASE}${path}`, viewport ? { viewport } : {});
 
 async function heading(page, id = "#view-title") {
   return (await page.locator(id).textContent()).trim();
-}
-
-const lang = (page) => page.evaluate(() => document.documentElement.lang);
-const focusedId = (page) => page.evaluate(() => document.activeElement?.id);
-
-/** axe-core finds no WCAG 2.1 A/AA violation on the page as it stands. */
-async function accessible(page, name) {
-  const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-  axeResults.push({ name, violations: result.violations.length });
-  assert.deepEqual(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(" ")}`), [], name);
 }
 
 async function shot(page, name) {
@@ -527,10 +490,7 @@ test("bad addresses: a reference that does not decode, one that is a path, an au
 
 test("times are Toronto's on a computer set to UTC", async () => {
   const reference = await fileRequest("AG-100004", "1968-01-20");
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "fr-CA", timezoneId: "UTC" });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => { throw e; });
-  await page.goto(`${BASE}/agent/`);
+  const page = await openPage(`${BASE}/agent/`, { timezoneId: "UTC" });
   await staffSignIn(page);
   await page.waitForSelector("#queue-refresh");
   await openRequest(page, reference);
@@ -543,5 +503,5 @@ test("times are Toronto's on a computer set to UTC", async () => {
   assert.notEqual(h, uh);
   const shown = await time.textContent();
   assert.match(shown, new RegExp(`\\b${h}\\s*h\\s*${String(m).padStart(2, "0")}\\b`), `${shown}: Toronto's ${h} h ${m}`);
-  await context.close();
+  await page.context().close();
 });

@@ -6,23 +6,20 @@
 // not trust, an expired session and a key rotation at the provider each behave as a person
 // expects.
 
-import { test, before, after } from "node:test";
+import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { generateKeyPairSync, createSign, randomUUID } from "node:crypto";
-import { mkdirSync, writeFileSync, mkdtempSync } from "node:fs";
+import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import http from "node:http";
 import Provider from "oidc-provider";
-import { chromium } from "playwright-core";
-import AxeBuilder from "@axe-core/playwright";
+import { SHOTS, useBrowser, newPage as openPage, accessible } from "./browser.mjs";
 
 const LOCAL_API = process.env.LOCAL_API_BIN;
-const SHOTS = process.env.SCREENSHOT_DIR || "../../target/screenshots";
 assert.ok(LOCAL_API, "LOCAL_API_BIN is set by scripts/web-tests.sh");
-mkdirSync(SHOTS, { recursive: true });
 
 const freePort = () => new Promise((resolve) => {
   const server = createServer();
@@ -74,13 +71,11 @@ function foreignToken(audience) {
   return `${body}.${createSign("RSA-SHA256").update(body).sign(privateKey).toString("base64url")}`;
 }
 
-let browser;
 let api; // { base, process }
 let citizen;
 let staff;
 const ports = {};
 const keys = { citizen: rsaKey(), staff: rsaKey() };
-const axeResults = [];
 const jwksFetchedAt = {}; // when the API last read each issuer's keys
 
 async function startStaff(options = {}) {
@@ -88,12 +83,15 @@ async function startStaff(options = {}) {
     roles: ["agent"], key: keys.staff, ...options });
 }
 
+useBrowser("axe (OpenID Connect sign-ins)", {
+  after: async () => {
+    api?.process?.kill();
+    await citizen?.stop();
+    await staff?.stop();
+  },
+});
+
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
   ports.api = await freePort();
   ports.citizen = await freePort();
   ports.staff = await freePort();
@@ -119,28 +117,11 @@ before(async () => {
   }
 });
 
-after(async () => {
-  await browser?.close();
-  api?.process?.kill();
-  await citizen?.stop();
-  await staff?.stop();
-  console.log(`axe (OpenID Connect sign-ins): ${axeResults.length} step checks, ${axeResults.filter((r) => r.violations === 0).length} with no violation`);
-  for (const r of axeResults) console.log(`  axe ${r.name}: ${r.violations} violations`);
-});
-
-async function newPage(path) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "fr-CA", timezoneId: "America/Toronto" });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => { throw e; });
-  await page.goto(`${api.base}${path}`);
-  return page;
-}
+const newPage = (path) => openPage(`${api.base}${path}`);
 
 async function shotIn(page, name) {
   const lang = await page.evaluate(() => document.documentElement.lang);
-  const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-  axeResults.push({ name: `${name} (${lang})`, violations: result.violations.length });
-  assert.deepEqual(result.violations.map((v) => v.id), [], `${name} (${lang})`);
+  await accessible(page, `${name} (${lang})`);
   await page.screenshot({ path: `${SHOTS}/${name}-${lang}.png`, fullPage: true });
 }
 

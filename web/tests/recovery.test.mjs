@@ -2,54 +2,20 @@
 // the three paths to their end, the main errors, the language toggle, keyboard-only use,
 // axe-core on every step in both languages, a screenshot of each step under target/.
 
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
-import AxeBuilder from "@axe-core/playwright";
+import { SHOTS, useBrowser, newPage as openPage, accessible, unique, focusedId } from "./browser.mjs";
 
 const BASE = process.env.BASE_URL;
 const SHORT_CODES = process.env.SHORT_CODES_URL; // a local API whose codes live 2 seconds
-const SHOTS = process.env.SCREENSHOT_DIR || "../../target/screenshots";
 assert.ok(BASE && SHORT_CODES, "BASE_URL and SHORT_CODES_URL are set by scripts/web-tests.sh");
-mkdirSync(SHOTS, { recursive: true });
 
-let browser;
-const axeResults = [];
+useBrowser("axe");
 
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  console.log(`axe: ${axeResults.length} step checks, ${axeResults.filter((r) => r.violations === 0).length} with no violation`);
-  for (const r of axeResults) console.log(`  axe ${r.name}: ${r.violations} violations`);
-});
-
-async function newPage(base = BASE, viewport = { width: 1024, height: 900 }) {
-  const context = await browser.newContext({ viewport, locale: "fr-CA", timezoneId: "America/Toronto" });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => { throw e; });
-  await page.goto(base);
-  return page;
-}
-
-const unique = (prefix) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+const newPage = (base = BASE, viewport = { width: 1024, height: 900 }) => openPage(base, { viewport });
 
 async function heading(page) {
   return (await page.locator("#step-title").textContent()).trim();
-}
-
-/** axe-core finds no WCAG 2.1 A/AA violation on the page as it stands. */
-async function accessible(page, name) {
-  const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-  axeResults.push({ name, violations: result.violations.length });
-  assert.deepEqual(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(" ")}`), [], name);
 }
 
 async function step(page, name) {
@@ -75,10 +41,6 @@ async function latestCode(base, certificateEmail) {
   const mine = emails.filter((e) => e.to === certificateEmail);
   assert.ok(mine.length, `an email to ${certificateEmail}`);
   return mine.at(-1).subject.slice(-6);
-}
-
-async function focusedId(page) {
-  return page.evaluate(() => document.activeElement?.id);
 }
 
 test("the email-code path in French, each step accessible and screenshotted", async () => {

@@ -57,6 +57,7 @@ async fn a_reported_link_is_undone_and_freezes_the_file(backend: Backend) {
 
     let reported = app.request("POST", &format!("/report/{token}"), None, Some(json!({}))).await;
     reported.assert(200, "reported");
+    assert_eq!(reported.body["undone"], true, "{}", reported.body);
     let reference = reported.body["reference"].as_str().unwrap().to_owned();
 
     // The account lost the file; recovery is frozen for every account, after a match only.
@@ -123,13 +124,15 @@ async fn an_email_change_is_held_and_the_old_address_can_undo_it(backend: Backen
 
     // The old address says it was not them: the change is undone, recovery frozen.
     app.advance(3600);
-    app.request("POST", &format!("/report/{old_token}"), None, Some(json!({}))).await.assert(200, "reported");
+    let undone = app.request("POST", &format!("/report/{old_token}"), None, Some(json!({}))).await;
+    assert_eq!(undone.assert(200, "reported").body["undone"], true);
     let file = app.file("AG-100004").await;
     assert_eq!(file.email.as_ref().map(|e| e.as_str()), Some(old_email.as_str()));
     assert!(file.protection.email_hold_until.is_none() && file.protection.frozen());
     app.lookup(&holder, "AG-100004", "1968-01-20").await.assert(423, "recovery_frozen");
     // The other notice's link still reports (a second report), but changes no email again.
-    app.request("POST", &format!("/report/{new_token}"), None, Some(json!({}))).await.assert(200, "reported");
+    let again = app.request("POST", &format!("/report/{new_token}"), None, Some(json!({}))).await;
+    assert_eq!(again.assert(200, "reported").body["undone"], false);
     let reported: Vec<_> = queue(&app).await.into_iter().filter(|r| r["reported"] == "email_change").collect();
     assert_eq!(reported.len(), 2);
 
@@ -157,7 +160,8 @@ async fn after_the_hold_the_change_stands(backend: Backend) {
     app.send_code(&holder).await.assert(200, "code_sent");
     let code = app.emails_to(&new_email).await.last().expect("a code at the new address").code();
     let old_token = report_token(&app.emails_to(&app.email_of("AG-100007")).await.pop().unwrap().body);
-    app.request("POST", &format!("/report/{old_token}"), None, Some(json!({}))).await.assert(200, "reported");
+    let late = app.request("POST", &format!("/report/{old_token}"), None, Some(json!({}))).await;
+    assert_eq!(late.assert(200, "reported").body["undone"], false, "the hold had ended");
     let file = app.file("AG-100007").await;
     assert_eq!(file.email.as_ref().map(|e| e.as_str()), Some(new_email.as_str()));
     // Frozen: even the code sent before cannot link now.

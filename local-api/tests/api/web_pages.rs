@@ -20,11 +20,12 @@ fn no_page_file_is_a_route() {
 }
 
 /// Every `src="…"`, `href="…"` (not `#…`) of a page and every `import … from "…"` of its
-/// scripts names a file the local API serves.
+/// scripts names a file the local API serves (relative to the page, or absolute).
 #[test]
 fn every_file_a_page_refers_to_is_served() {
     let mut checked = 0;
-    for page in ["/", "/agent/"] {
+    // The holder's page also opens at a "this wasn't me" link: its files load from there too.
+    for page in ["/", "/agent/", "/signalement/AAAAAAAAAAAAAAAAAAAAAA"] {
         let mut files = vec![page.to_owned()];
         let mut seen = std::collections::BTreeSet::new();
         while let Some(path) = files.pop() {
@@ -48,7 +49,11 @@ fn every_file_a_page_refers_to_is_served() {
                     {
                         continue;
                     }
-                    files.push(resolve(base, target));
+                    let file = resolve(base, target);
+                    // Under /signalement/ every name is the page itself: a relative path would
+                    // fetch the page, not the file.
+                    assert!(!file.starts_with("/signalement/"), "{target} of {path} needs an absolute path");
+                    files.push(file);
                 }
             }
         }
@@ -57,6 +62,9 @@ fn every_file_a_page_refers_to_is_served() {
 }
 
 fn resolve(base: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return target.to_owned();
+    }
     let mut parts: Vec<&str> = base.trim_end_matches('/').split('/').collect();
     for part in target.split('/') {
         match part {

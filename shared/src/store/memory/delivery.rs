@@ -26,6 +26,10 @@ impl DeliveryStore for MemoryStore {
         let Some(stored) = state.messages.get_mut(&message.message_id) else {
             return Ok(());
         };
+        // Nothing new (a late or repeated report): nothing changes, not even the time.
+        if stored.delivery.after(update.delivery) == stored.delivery {
+            return Ok(());
+        }
         stored.delivery = stored.delivery.after(update.delivery);
         let delivery = stored.delivery;
         if let MessagePurpose::SecurityCode { account, session_id, code_id } = &message.purpose

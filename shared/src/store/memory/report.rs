@@ -47,6 +47,10 @@ impl ReportStore for MemoryStore {
         if filing.unlink {
             state.links.remove(&report.account);
         }
+        if filing.restore_email {
+            // The address from before the change is back: a later import may change it again.
+            state.employee_emails.remove(&report.certificate_number);
+        }
         state.reports.get_mut(&report.token_hash).expect("checked above").used = Some((now, reference.clone()));
         state.assistance.insert(reference, filing.request.clone());
         for event in &filing.audit {
