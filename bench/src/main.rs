@@ -198,21 +198,27 @@ impl Mailboxes {
     }
 }
 
-/// The six digits that end a security code email's subject ("Votre code de sécurité : 123456",
-/// "Your security code: 123456"), if it is one.
-fn code_in_subject(subject: &str) -> Option<String> {
-    let (head, tail) = subject.rsplit_once(' ')?;
-    (head.contains("code") && tail.len() == 6 && tail.chars().all(|c| c.is_ascii_digit())).then(|| tail.to_owned())
+/// Whether a subject is a security code email's ("Votre code de sécurité — …", "Your security
+/// code — …"; the code itself is only in the body).
+fn is_code_subject(subject: &str) -> bool {
+    subject.starts_with("Votre code de sécurité") || subject.starts_with("Your security code")
+}
+
+/// A body line that is a security code: exactly six digits.
+fn code_line(line: &str) -> Option<String> {
+    (line.len() == 6 && line.bytes().all(|b| b.is_ascii_digit())).then(|| line.to_owned())
 }
 
 /// Follows the local API's output as it grows: `──── email to <to> ────`, then
-/// `Subject: <subject>`. Runs on a thread of its own until `stop`.
+/// `Subject: <subject>`, then the text, whose line of six digits is the code. Runs on a thread
+/// of its own until `stop`.
 fn follow_emails(path: PathBuf, mailboxes: Arc<Mailboxes>, stop: Arc<std::sync::atomic::AtomicBool>) {
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut reader = std::io::BufReader::new(file);
     let mut line = String::new();
     let mut partial = String::new();
     let mut to: Option<String> = None;
+    let mut code_for: Option<String> = None;
     loop {
         line.clear();
         match reader.read_line(&mut line) {
@@ -234,8 +240,11 @@ fn follow_emails(path: PathBuf, mailboxes: Arc<Mailboxes>, stop: Arc<std::sync::
         let complete = complete.trim_end();
         if let Some(rest) = complete.strip_prefix("──── email to ") {
             to = rest.strip_suffix(" ────").map(str::to_owned);
-        } else if let Some(subject) = complete.strip_prefix("Subject: ")
-            && let (Some(to), Some(code)) = (to.take(), code_in_subject(subject))
+            code_for = None;
+        } else if let Some(subject) = complete.strip_prefix("Subject: ") {
+            code_for = to.take().filter(|_| is_code_subject(subject));
+        } else if let Some(code) = code_line(complete)
+            && let Some(to) = code_for.take()
         {
             mailboxes.deliver(&to, code);
         }
@@ -435,7 +444,7 @@ async fn check_outbox(client: &reqwest::Client, api: &str, holders: usize) -> Re
     for email in emails {
         let to = email["to"].as_str().unwrap_or_default();
         let entry = per_address.entry(to).or_default();
-        if code_in_subject(email["subject"].as_str().unwrap_or_default()).is_some() {
+        if is_code_subject(email["subject"].as_str().unwrap_or_default()) {
             entry.0 += 1;
         } else {
             entry.1 += 1;
@@ -705,10 +714,12 @@ mod tests {
 
     #[test]
     fn code_subjects_in_both_languages_and_nothing_else() {
-        assert_eq!(code_in_subject("Votre code de sécurité : 123456").as_deref(), Some("123456"));
-        assert_eq!(code_in_subject("Your security code: 000042").as_deref(), Some("000042"));
-        assert_eq!(code_in_subject("Votre dossier de certificat AG100001 a été associé"), None);
-        assert_eq!(code_in_subject("Your security code: 12345"), None);
+        assert!(is_code_subject("Votre code de sécurité — Office de la protection du consommateur"));
+        assert!(is_code_subject("Your security code — Office de la protection du consommateur"));
+        assert!(!is_code_subject("Votre dossier de certificat a été associé à un compte"));
+        assert_eq!(code_line("000042").as_deref(), Some("000042"));
+        assert_eq!(code_line("12345"), None);
+        assert_eq!(code_line("AG1000"), None);
     }
 
     #[test]

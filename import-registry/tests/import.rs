@@ -109,7 +109,7 @@ async fn good_files_import_and_reimport_without_losing_links_or_audit() {
         proof: LinkProof::Invoice { max_attempts: 5 },
         file_linked_account: None,
         account_linked_certificate: None,
-        report: None,
+        reports: Vec::new(),
         now,
         audit: vec![event("linked")],
     };
@@ -224,6 +224,7 @@ async fn a_reimport_keeps_an_employees_email_unless_told_otherwise() {
         hold: None,
         reports: Vec::new(),
         reported: false,
+        email_changed_at_as_read: None,
         now,
         audit: vec![],
     };

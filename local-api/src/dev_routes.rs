@@ -66,7 +66,7 @@ impl Dev {
         });
         let (id, kind) = parsed.finish(id.zip(kind))?;
         let invocation = ses_notification(&id, &kind, app.clock.now());
-        certificate_recovery::delivery::handle_sns_event(app, &invocation)
+        certificate_recovery::delivery::handle_sns_event(app, &Default::default(), &invocation)
             .await
             .map(|_| ())
             .map_err(|_| Problem::new(ErrorCode::ServiceUnavailable))

@@ -85,8 +85,9 @@ pub async fn run_delivery_events() -> Result<(), lambda_http::Error> {
     crate::telemetry::init_json();
     let app = App::from_lambda_env().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let app = &app;
+    let source = &crate::delivery::EventSource::from_env(|name| std::env::var(name).ok());
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        crate::delivery::handle_sns_event(app, &event.payload)
+        crate::delivery::handle_sns_event(app, source, &event.payload)
             .await
             .map(|recorded| recorded.len())
             .map_err(|e| lambda_http::Error::from(e.to_string()))

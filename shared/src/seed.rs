@@ -300,7 +300,7 @@ pub async fn load_links<R: Read>(store: &dyn Store, input: R, now: time::OffsetD
             proof: LinkProof::Invoice { max_attempts: 1 },
             file_linked_account: current.and_then(|f| f.linked_account),
             account_linked_certificate: None,
-            report: None,
+            reports: Vec::new(),
             now,
             audit: vec![event(AuditAction::Link, "seeded")],
         };

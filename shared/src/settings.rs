@@ -82,6 +82,28 @@ pub const SETTINGS: &[(&str, u64, &str)] = &[
     ("EMAIL_CHANGE_HOLD_SECONDS", 86_400, "wait before codes go to an email an employee set (0: no hold)"),
 ];
 
+/// The holder's page: `https://host[:port][/path]`, or plain http to this machine only
+/// (`127.0.0.1`, `localhost`, with a port or not) — the host is matched whole, never by prefix.
+fn page_url_is_safe(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    let clean = !url.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '<' | '>' | '?' | '#' | '\\'))
+        && !authority.contains('@')
+        && !host.is_empty();
+    clean
+        && match scheme {
+            "https" => host.contains('.') || host == "localhost",
+            "http" => host == "127.0.0.1" || host == "localhost",
+            _ => false,
+        }
+}
+
 impl RuleSettings {
     pub fn from_env() -> Result<Self, SettingError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -140,11 +162,7 @@ impl RuleSettings {
                 None => d.holder_page_url,
                 Some(raw) => {
                     let url = raw.trim().trim_end_matches('/').to_owned();
-                    if !(url.starts_with("https://")
-                        || url.starts_with("http://127.0.0.1")
-                        || url.starts_with("http://localhost"))
-                        || url.contains(char::is_whitespace)
-                    {
+                    if !page_url_is_safe(&url) {
                         return Err(SettingError { name: "HOLDER_PAGE_URL" });
                     }
                     url
@@ -188,6 +206,24 @@ mod tests {
         let off = RuleSettings::from_lookup(|k| (k == "EMAIL_CHANGE_HOLD_SECONDS").then(|| "0".into())).unwrap();
         assert!(off.email_change_hold.is_zero());
         assert!(RuleSettings::from_lookup(|k| (k == "EMAIL_CHANGE_HOLD_SECONDS").then(|| "-1".into())).is_err());
-        assert!(RuleSettings::from_lookup(|k| (k == "HOLDER_PAGE_URL").then(|| "http://evil.example".into())).is_err());
+        let page = |url: &str| RuleSettings::from_lookup(|k| (k == "HOLDER_PAGE_URL").then(|| url.to_owned()));
+        for bad in [
+            "http://evil.example",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.evil.example:80",
+            "https://user@evil.example",
+            "ftp://x.example",
+            "https://a.example/\"><script>",
+        ] {
+            assert!(page(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "https://recuperation.opc.gouv.qc.ca",
+            "https://opc.example/dossier/",
+            "http://127.0.0.1:3000",
+            "http://localhost",
+        ] {
+            assert!(page(good).is_ok(), "{good}");
+        }
     }
 }

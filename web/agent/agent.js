@@ -243,6 +243,7 @@ const VIEWS = {
         <p>${words("reported_", r.reported)}</p>
         ${open ? `<p>${t("reportedFrozen")}</p>` : ""}
       </section>` : ""}
+      ${!r.reported && r.fileFrozen && open ? `<div class="alert" role="note" id="file-frozen"><p>${t("fileFrozen")}</p></div>` : ""}
       <div class="columns">
         <div>
           <section aria-labelledby="contact-title">

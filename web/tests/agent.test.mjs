@@ -8,7 +8,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SHOTS, useBrowser, newPage as openPage, accessible, unique, lang, focusedId } from "./browser.mjs";
+import { SHOTS, useBrowser, newPage as openPage, accessible, unique, lang, focusedId, codeOf } from "./browser.mjs";
 
 const BASE = process.env.AGENT_BASE_URL;
 assert.ok(BASE, "AGENT_BASE_URL is set by scripts/web-tests.sh");
@@ -93,7 +93,7 @@ async function latestCode(to) {
   const emails = await (await fetch(`${BASE}/dev/outbox`)).json();
   const mine = emails.filter((e) => e.to === to);
   assert.ok(mine.length, `an email to ${to}`);
-  return mine.at(-1).subject.slice(-6);
+  return codeOf(mine.at(-1));
 }
 
 // ---------------------------------------------------------------- the tests

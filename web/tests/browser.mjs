@@ -51,3 +51,10 @@ export async function accessible(page, name) {
 export const unique = (prefix) => `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 export const lang = (page) => page.evaluate(() => document.documentElement.lang);
 export const focusedId = (page) => page.evaluate(() => document.activeElement?.id);
+
+/** The security code of an outbox email: its text's one word of six digits (never in the subject). */
+export function codeOf(email) {
+  const words = email.text.split(/[^A-Za-z0-9]+/).filter((w) => /^\d{6}$/.test(w));
+  if (words.length === 0) throw new Error(`no code in: ${email.subject}`);
+  return words[0];
+}

@@ -4,7 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SHOTS, useBrowser, newPage as openPage, accessible, unique, focusedId } from "./browser.mjs";
+import { SHOTS, useBrowser, newPage as openPage, accessible, unique, focusedId, codeOf } from "./browser.mjs";
 
 const BASE = process.env.BASE_URL;
 const SHORT_CODES = process.env.SHORT_CODES_URL; // a local API whose codes live 2 seconds
@@ -40,7 +40,7 @@ async function latestCode(base, certificateEmail) {
   const emails = await (await fetch(`${base}/dev/outbox`)).json();
   const mine = emails.filter((e) => e.to === certificateEmail);
   assert.ok(mine.length, `an email to ${certificateEmail}`);
-  return mine.at(-1).subject.slice(-6);
+  return codeOf(mine.at(-1));
 }
 
 test("the email-code path in French, each step accessible and screenshotted", async () => {

@@ -10,7 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { useBrowser, newPage, accessible, unique, lang, focusedId } from "./browser.mjs";
+import { useBrowser, newPage, accessible, unique, lang, focusedId, codeOf } from "./browser.mjs";
 
 const BASE = process.env.REPORT_BASE_URL;
 assert.ok(BASE, "REPORT_BASE_URL is set by scripts/web-tests.sh");
@@ -117,7 +117,7 @@ test("a link reported from its notice: the account is unlinked, the holder's loo
   await holderSignIn(holder);
   await lookup(holder, "AG-100001", "1980-02-29");
   await holder.waitForSelector("#verify");
-  await holder.fill("#code", (await emailsTo("jeanne.tremblay@exemple.ca")).at(-1).subject.slice(-6));
+  await holder.fill("#code", codeOf((await emailsTo("jeanne.tremblay@exemple.ca")).at(-1)));
   await holder.click("#verify button[type=submit]");
   await holder.waitForSelector(".summary");
 

@@ -129,8 +129,8 @@ impl Client {
     /// The latest code mailed to `to`.
     fn code_to(&self, to: &str) -> String {
         let sent = self.api.outbox.as_ref().unwrap().sent();
-        let subject = &sent.iter().rev().find(|m| m.email.to == to).expect("a code").email.subject;
-        subject.chars().skip(subject.chars().count() - 6).collect()
+        let text = &sent.iter().rev().find(|m| m.email.to == to).expect("a code").email.text;
+        crate::common::code_in(text)
     }
 }
 

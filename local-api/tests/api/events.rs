@@ -276,7 +276,13 @@ async fn ses_samples_reach_the_message_they_name(backend: Backend) {
 
     let handle = |invocation: Value| {
         let app = app.api.app.clone();
-        async move { iam_recording::serving_as(DELIVERY_EVENTS, delivery::handle_sns_event(&app, &invocation)).await }
+        async move {
+            iam_recording::serving_as(
+                DELIVERY_EVENTS,
+                delivery::handle_sns_event(&app, &Default::default(), &invocation),
+            )
+            .await
+        }
     };
     let [(_, delivered, _), (_, bounced, _), (_, complained, _)] = SES_EVENTS;
     let steps = [

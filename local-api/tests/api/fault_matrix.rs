@@ -833,7 +833,7 @@ impl FaultApp {
                     let answer = self.send(cell, Request::SendCode).await;
                     assert_eq!(answer.status, 200, "setup send: {}", answer.body);
                     let mail = self.plan.delivered().into_iter().rev().find(|m| m.to == cell.email).expect("the code");
-                    cell.code = Some(mail.subject.chars().skip(mail.subject.chars().count() - 6).collect());
+                    cell.code = Some(common::code_in(&mail.text));
                 }
                 Setup::Assistance => {
                     let answer = self.send(cell, Request::Assistance).await;

@@ -236,7 +236,81 @@ async fn deliveries_and_complaints_are_shown(backend: Backend) {
     app.stop().await;
 }
 
+/// Help-desk social engineering, then an invoice during the hold: the link notice reaches the
+/// holder's own address too, and its link undoes the link.
+async fn a_link_during_the_hold_is_told_to_the_address_before_it(backend: Backend) {
+    let Some(app) = with_clock(backend).await else { return };
+    let impostor = app.token("impostor");
+    let holders_email = app.email_of("AG-100001");
+    app.lookup(&impostor, "AG-100001", "1980-02-29").await.assert(200, "matched");
+    let reference = app.assistance(&impostor).await.body["reference"].as_str().unwrap().to_owned();
+    let impostors_email = format!("pirate+{}@ailleurs.ca", app.tag);
+    resolve(&app, &reference, json!({"outcome": "email_updated", "newEmail": impostors_email})).await.assert(200, "");
+    app.lookup(&impostor, "AG-100001", "1980-02-29").await.assert(200, "matched");
+    app.invoice(&impostor, "F-2026-0101").await.assert(200, "linked");
+
+    let to_holder = app.emails_to(&holders_email).await.pop().expect("a notice to the holder's own address");
+    assert!(to_holder.subject.contains("associé"), "{}", to_holder.subject);
+    assert!(app.emails_to(&impostors_email).await.iter().any(|e| e.subject.contains("associé")));
+    let token = report_token(&to_holder.body);
+    let reported = app.request("POST", &format!("/report/{token}"), None, Some(json!({}))).await;
+    assert_eq!(reported.assert(200, "reported").body["undone"], true);
+    app.my_certificate(&impostor).await.assert(404, "not_linked");
+    app.lookup(&impostor, "AG-100001", "1980-02-29").await.assert(423, "recovery_frozen");
+    app.stop().await;
+}
+
+/// A second email change during the hold never erases the holder's address: the old-address
+/// notice goes to the address before the first change, and its link puts that one back.
+async fn a_second_change_during_the_hold_keeps_the_holders_address(backend: Backend) {
+    let Some(app) = with_clock(backend).await else { return };
+    let caller = app.token("caller-002");
+    let holders_email = app.email_of("AG-100002");
+    let (first, second) = (format!("first+{}@ailleurs.ca", app.tag), format!("second+{}@ailleurs.ca", app.tag));
+    for new_email in [&first, &second] {
+        app.lookup(&caller, "AG-100002", "1975-06-15").await.assert(200, "matched");
+        let reference = app.assistance(&caller).await.body["reference"].as_str().unwrap().to_owned();
+        resolve(&app, &reference, json!({"outcome": "email_updated", "newEmail": new_email})).await.assert(200, "");
+        app.advance(60);
+    }
+    // The first change's held address was not told as "the old address"; the holder was, twice.
+    let to_holder = app.emails_to(&holders_email).await;
+    assert_eq!(to_holder.iter().filter(|e| e.subject.contains("modifiée") || e.subject.contains("changed")).count(), 2);
+    assert!(
+        !app.emails_to(&first).await.iter().any(|e| e.subject.contains("changed") || e.subject.contains("modifiée"))
+    );
+    let file = app.file("AG-100002").await;
+    assert_eq!(file.protection.previous_email.as_ref().map(|e| e.as_str()), Some(holders_email.as_str()));
+    // The latest notice's link restores the holder's own address.
+    let token = report_token(&to_holder.last().unwrap().body);
+    let reported = app.request("POST", &format!("/report/{token}"), None, Some(json!({}))).await;
+    assert_eq!(reported.assert(200, "reported").body["undone"], true);
+    assert_eq!(app.file("AG-100002").await.email.as_ref().map(|e| e.as_str()), Some(holders_email.as_str()));
+    app.stop().await;
+}
+
+/// An employee opening another request of a frozen file is warned.
+async fn every_request_of_a_frozen_file_says_so(backend: Backend) {
+    let Some(app) = with_clock(backend).await else { return };
+    let someone = app.token("someone-001");
+    app.lookup(&someone, "AG-100001", "1980-02-29").await.assert(200, "matched");
+    let theirs = app.assistance(&someone).await.body["reference"].as_str().unwrap().to_owned();
+    // The file is linked by invoice by another account, and the holder reports it.
+    let other = app.token("other-001");
+    app.lookup(&other, "AG-100001", "1980-02-29").await.assert(200, "matched");
+    app.invoice(&other, "F-2026-0101").await.assert(200, "linked");
+    let token = report_token(&app.emails_to(&app.email_of("AG-100001")).await.pop().unwrap().body);
+    app.request("POST", &format!("/report/{token}"), None, Some(json!({}))).await.assert(200, "reported");
+    let agent = app.api.staff_token("agent-007", &["agent"]);
+    let view = app.request("GET", &format!("/agent/assistance-requests/{theirs}"), Some(&agent), None).await;
+    assert_eq!(view.body["fileFrozen"], true, "{}", view.body);
+    app.stop().await;
+}
+
 on_both_backends!(
+    a_link_during_the_hold_is_told_to_the_address_before_it,
+    a_second_change_during_the_hold_keeps_the_holders_address,
+    every_request_of_a_frozen_file_says_so,
     a_reported_link_is_undone_and_freezes_the_file,
     an_email_change_is_held_and_the_old_address_can_undo_it,
     after_the_hold_the_change_stands,

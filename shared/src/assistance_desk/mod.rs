@@ -87,6 +87,10 @@ pub struct RequestView {
     /// While an email change is on hold: when codes can go to the new address.
     #[serde(skip_serializing_if = "Option::is_none", with = "crate::time_format::instant::option")]
     pub email_hold_until: Option<OffsetDateTime>,
+    /// A report of the file is open (its self-service recovery is frozen): shown on every
+    /// request of the file, so that no employee changes its email at someone else's word.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub file_frozen: bool,
 }
 
 impl RequestView {
@@ -115,6 +119,7 @@ impl RequestView {
             reported: request.reported,
             email_delivery: file.filter(|_| with_email).and_then(|f| f.protection.email_delivery),
             email_hold_until: file.filter(|_| with_email).and_then(|f| f.protection.email_hold_until),
+            file_frozen: file.filter(|_| with_email).is_some_and(|f| f.protection.frozen()),
         }
     }
 }
@@ -197,7 +202,12 @@ pub async fn resolve(
     };
     // A file that had an email: the new one waits out the hold before codes go to it, and
     // both notices carry a "this wasn't me" link (`docs/rules.md#email-change-hold`).
-    let old_email = file.as_ref().and_then(|f| f.email.clone());
+    // During a hold, the address the holder had before it stays the one to tell and to put
+    // back: a second change (a typo fixed, or a second pretext) never erases it.
+    let old_email = file.as_ref().and_then(|f| match (f.protection.email_on_hold(now), &f.protection.previous_email) {
+        (Some(_), Some(before)) => Some(before.clone()),
+        _ => f.email.clone(),
+    });
     let hold = match (&new_email, &old_email) {
         (Some(new), Some(old)) if new != old && !app.settings.email_change_hold.is_zero() => {
             Some(EmailHold { until: now + app.settings.email_change_hold, previous_email: old.clone() })
@@ -230,6 +240,7 @@ pub async fn resolve(
         hold: hold.clone(),
         reports: notices.iter().map(|(_, report, _)| report.clone()).collect(),
         reported: request.reported.is_some(),
+        email_changed_at_as_read: file.as_ref().and_then(|f| f.email_changed_at),
         now,
         audit,
     };
@@ -254,7 +265,8 @@ pub async fn resolve(
     tracing::info!("assistance request closed");
     let mut file = file;
     if let (Some(file), Some(new_email)) = (file.as_mut(), new_email) {
-        let old = file.email.replace(new_email.clone());
+        file.email.replace(new_email.clone());
+        let old = old_email;
         file.email_changed_at = Some(now);
         if request.reported.is_some() {
             file.protection.open_reports.retain(|r| r != reference);
@@ -299,7 +311,10 @@ async fn notify_email_change(
             (Notice::OldAddress, Some(old)) => ("old_address", old, MessagePurpose::NoticeToOldAddress),
             (Notice::OldAddress, None) => continue,
         };
-        let email = email_changed(to, file.language, &file.number, new, *notice == Notice::NewAddress, &url);
+        let held_until =
+            file.protection.email_on_hold(now).map(|until| crate::time_format::local_datetime(until, file.language));
+        let to_new = *notice == Notice::NewAddress;
+        let email = email_changed(to, file.language, &file.number, new, to_new, held_until.as_deref(), &url);
         let sent = app.mailer.send(&email).await;
         if let Err(e) = &sent {
             tracing::error!(error = %e, which, "email change notice not sent");

@@ -12,7 +12,7 @@ use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::domain::{CertificateNumber, Delivery, MessagePurpose, SentMessage};
 use crate::mailer::MessageId;
 use crate::store::{DeliveryUpdate, StoreError};
-pub use ses_event::{SesEvent, SesEventError};
+pub use ses_event::{EventSource, SesEvent, SesEventError};
 use time::OffsetDateTime;
 
 /// After a message left (or failed to): the message, to match SES's reports to it, and the
@@ -71,7 +71,9 @@ pub async fn record_event(app: &App, event: &SesEvent) -> Result<Recorded, Store
         return Ok(Recorded::Unchanged);
     }
     let to_file_address = !matches!(message.purpose, MessagePurpose::NoticeToOldAddress);
-    let audit = (delivery.failed() && to_file_address).then(|| {
+    // Only a failure of the address itself goes on the file (not a full mailbox).
+    let on_file = delivery.failed() && to_file_address && event.address_fails();
+    let audit = on_file.then(|| {
         let what = match message.purpose {
             MessagePurpose::SecurityCode { .. } => "security_code",
             _ => "notice",
@@ -89,20 +91,27 @@ pub async fn record_event(app: &App, event: &SesEvent) -> Result<Recorded, Store
         )
         .with_detail(detail)
     });
-    let update = DeliveryUpdate { message, delivery, at: event.at.unwrap_or(now), audit };
+    let update = DeliveryUpdate { message, delivery, at: event.at.unwrap_or(now), on_file, audit };
     app.store.record_delivery(&update).await?;
     tracing::info!(delivery = delivery.as_str(), "delivery recorded");
     Ok(Recorded::Updated(delivery))
 }
 
-/// The `delivery-events` function's work: every SES event of an SNS invocation. An event that
-/// cannot be read is logged and skipped (retrying it would not help); a store failure fails
-/// the invocation, so that Lambda tries it again (every write is idempotent).
-pub async fn handle_sns_event(app: &App, invocation: &serde_json::Value) -> Result<Vec<Recorded>, StoreError> {
+/// The `delivery-events` function's work: every SES event of an SNS invocation that `source`
+/// admits (the stack's topic and configuration set: anyone else's invocation is refused). An
+/// event that cannot be read or comes from elsewhere is logged and skipped (retrying it would
+/// not help); a store failure fails the invocation, so that Lambda tries it again (every write
+/// is idempotent).
+pub async fn handle_sns_event(
+    app: &App,
+    source: &EventSource,
+    invocation: &serde_json::Value,
+) -> Result<Vec<Recorded>, StoreError> {
     let mut recorded = Vec::new();
     for event in ses_event::from_sns(invocation) {
         match event {
-            Ok(event) => recorded.push(record_event(app, &event).await?),
+            Ok(event) if source.admits(&event) => recorded.push(record_event(app, &event).await?),
+            Ok(_) => tracing::warn!("SES event from another topic or configuration set refused"),
             Err(e) => tracing::warn!(error = %e, "SES event skipped"),
         }
     }

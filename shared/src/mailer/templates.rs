@@ -39,7 +39,7 @@ pub fn security_code(
     let code = code.expose();
     let (subject, lines) = match language {
         Language::Fr => (
-            format!("Votre code de sécurité : {code}"),
+            "Votre code de sécurité — Office de la protection du consommateur".to_owned(),
             vec![
                 format!("Voici votre code de sécurité pour récupérer votre dossier de certificat {certificate} auprès de l’Office de la protection du consommateur :"),
                 format!("{code}"),
@@ -48,7 +48,7 @@ pub fn security_code(
             ],
         ),
         Language::En => (
-            format!("Your security code: {code}"),
+            "Your security code — Office de la protection du consommateur".to_owned(),
             vec![
                 format!("Here is your security code to recover your certificate file {certificate} with the Office de la protection du consommateur:"),
                 format!("{code}"),
@@ -153,6 +153,7 @@ pub fn email_changed(
     certificate: &CertificateNumber,
     new_address: &EmailAddress,
     to_new_address: bool,
+    held_until: Option<&str>,
     report_url: &str,
 ) -> Email {
     let masked = new_address.masked();
@@ -161,15 +162,24 @@ pub fn email_changed(
             "L’adresse courriel de votre dossier de certificat a été modifiée".to_owned(),
             vec![
                 format!("À la suite d’une vérification par téléphone, un membre du personnel de l’Office a remplacé l’adresse courriel de votre dossier de certificat {certificate} par {masked}."),
-                "Par sécurité, aucun code de sécurité ne sera envoyé à la nouvelle adresse avant la fin d’un délai d’attente ; les prochains avis et codes y seront ensuite envoyés.".to_owned(),
-                "Si vous n’avez pas demandé ce changement, signalez-le sans tarder par ce lien : pendant le délai d’attente, votre ancienne adresse sera rétablie, et l’Office vous rappellera.".to_owned(),
+                match held_until {
+                    Some(until) => format!("Par sécurité, aucun code de sécurité ne sera envoyé à la nouvelle adresse avant le {until} ; les prochains avis et codes y seront ensuite envoyés."),
+                    None => "Les prochains avis et codes de sécurité seront envoyés à la nouvelle adresse.".to_owned(),
+                },
+                match held_until {
+                    Some(_) => "Si vous n’avez pas demandé ce changement, signalez-le sans tarder par ce lien : d’ici là, votre ancienne adresse sera rétablie, et l’Office vous rappellera.".to_owned(),
+                    None => "Si vous n’avez pas demandé ce changement, signalez-le sans tarder par ce lien : la récupération en ligne de votre dossier sera suspendue et l’Office vous rappellera.".to_owned(),
+                },
             ],
         ),
         (Language::Fr, true) => (
             "Cette adresse est maintenant celle de votre dossier de certificat".to_owned(),
             vec![
                 format!("À la suite de votre demande d’aide, cette adresse courriel est maintenant inscrite à votre dossier de certificat {certificate}."),
-                "Vous pouvez reprendre la récupération de votre dossier : entrez votre numéro de certificat et votre date de naissance, puis demandez un code de sécurité. Il vous sera envoyé à cette adresse.".to_owned(),
+                match held_until {
+                    Some(until) => format!("Par sécurité, un code de sécurité pourra y être envoyé à compter du {until}. Vous pourrez alors reprendre la récupération de votre dossier : entrez votre numéro de certificat et votre date de naissance, puis demandez un code."),
+                    None => "Vous pouvez reprendre la récupération de votre dossier : entrez votre numéro de certificat et votre date de naissance, puis demandez un code de sécurité. Il vous sera envoyé à cette adresse.".to_owned(),
+                },
                 "Si vous n’avez pas fait cette demande, signalez-le par ce lien et l’Office vous rappellera.".to_owned(),
             ],
         ),
@@ -177,15 +187,24 @@ pub fn email_changed(
             "The email address of your certificate file was changed".to_owned(),
             vec![
                 format!("After a verification by phone, an employee of the Office replaced the email address of your certificate file {certificate} with {masked}."),
-                "For your security, no security code will be sent to the new address before a waiting period ends; future notices and codes will go there after that.".to_owned(),
-                "If you did not ask for this change, report it right away with this link: during the waiting period your former address will be restored, and the Office will call you back.".to_owned(),
+                match held_until {
+                    Some(until) => format!("For your security, no security code will be sent to the new address before {until}; future notices and codes will go there after that."),
+                    None => "Future notices and security codes will go to the new address.".to_owned(),
+                },
+                match held_until {
+                    Some(_) => "If you did not ask for this change, report it right away with this link: until then your former address will be restored, and the Office will call you back.".to_owned(),
+                    None => "If you did not ask for this change, report it right away with this link: online recovery of your file will be suspended and the Office will call you back.".to_owned(),
+                },
             ],
         ),
         (Language::En, true) => (
             "This address is now the one on your certificate file".to_owned(),
             vec![
                 format!("Following your assistance request, this email address is now on file for your certificate file {certificate}."),
-                "You can resume the recovery of your file: enter your certificate number and date of birth, then ask for a security code. It will be sent to this address.".to_owned(),
+                match held_until {
+                    Some(until) => format!("For your security, a security code can be sent to it from {until}. You can then resume the recovery of your file: enter your certificate number and date of birth, then ask for a code."),
+                    None => "You can resume the recovery of your file: enter your certificate number and date of birth, then ask for a security code. It will be sent to this address.".to_owned(),
+                },
                 "If you did not make this request, report it with this link and the Office will call you back.".to_owned(),
             ],
         ),
@@ -204,6 +223,8 @@ mod tests {
         let code = SecurityCode::parse("042917").unwrap();
         let fr = security_code(&to, Language::Fr, &code, &cert, 15);
         assert!(fr.text.contains("042917") && fr.html.contains("042917"));
+        // Never in the subject: SES's delivery events carry the headers.
+        assert!(!fr.subject.contains("042917"));
         assert!(fr.text.contains("15 minutes"));
         assert!(fr.text.contains("Si vous n’avez pas demandé ce code"));
         assert!(fr.html.starts_with("<!DOCTYPE html>") && fr.html.contains("lang=\"fr\""));

@@ -11,8 +11,8 @@ pub mod verify_code;
 use crate::app::App;
 use crate::audit::{Actor, AuditAction, AuditEvent};
 use crate::domain::{
-    AccountSubject, CertificateFile, CertificateNumber, CertificateSummary, Delivery, MessagePurpose, ReportKind,
-    ReportToken,
+    AccountSubject, CertificateFile, CertificateNumber, CertificateSummary, Delivery, EmailAddress as Email,
+    MessagePurpose, Report, ReportKind, ReportToken,
 };
 use crate::error_code::ErrorCode;
 use crate::mailer::MailerError;
@@ -271,9 +271,26 @@ pub(crate) async fn link(
                 .from_ip(requester.source_ip),
         );
     }
-    // The notice's "this wasn't me" link, stored with the link it reports.
-    let notice_report =
-        file.email.is_some().then(|| crate::report::new_report(app, ReportKind::Link, number, account, now));
+    // The notices' "this wasn't me" links, stored with the link they report: one to the email
+    // on file; and while an employee's email change is on hold, one to the address before it
+    // too — a link made meanwhile (an invoice needs no code) is told to the holder's own
+    // address, not only to the new one.
+    let mut notices: Vec<(Email, MessagePurpose)> = Vec::new();
+    if let Some(email) = &file.email {
+        notices.push((email.clone(), MessagePurpose::NoticeToFileAddress));
+    }
+    if let (Some(_), Some(before)) = (file.protection.email_on_hold(now), &file.protection.previous_email)
+        && file.email.as_ref() != Some(before)
+    {
+        notices.push((before.clone(), MessagePurpose::NoticeToOldAddress));
+    }
+    let notices: Vec<(Email, MessagePurpose, Report, ReportToken)> = notices
+        .into_iter()
+        .map(|(to, purpose)| {
+            let (report, token) = crate::report::new_report(app, ReportKind::Link, number, account, now);
+            (to, purpose, report, token)
+        })
+        .collect();
     let command = LinkCommand {
         account: account.clone(),
         certificate_number: number.clone(),
@@ -281,7 +298,7 @@ pub(crate) async fn link(
         proof,
         file_linked_account: file.linked_account.clone(),
         account_linked_certificate: context.account_link.clone(),
-        report: notice_report.as_ref().map(|(report, _)| report.clone()),
+        reports: notices.iter().map(|(_, _, report, _)| report.clone()).collect(),
         now,
         audit: events,
     };
@@ -303,25 +320,25 @@ pub(crate) async fn link(
     };
     if outcome == LinkOutcome::Linked {
         tracing::info!(certificate = %number, moved = file.linked_account.is_some(), "file linked");
-        if let Some((_, token)) = &notice_report {
-            send_link_notice(app, file, requester, token, now).await;
+        for (to, purpose, _, token) in &notices {
+            send_link_notice(app, file, requester, to, purpose.clone(), token, now).await;
         }
     }
     Ok(outcome)
 }
 
-/// Every successful link sends a notice to the email on file, with its "this wasn't me" link.
-/// The link stands if the notice fails; the failure is logged and audited for follow-up.
+/// Every successful link sends a notice to the email on file (and, during an email-change
+/// hold, to the address before it), with its "this wasn't me" link. The link stands if a
+/// notice fails; the failure is logged and audited for follow-up.
 async fn send_link_notice(
     app: &App,
     file: &CertificateFile,
     requester: &Requester,
+    email: &Email,
+    purpose: MessagePurpose,
     token: &ReportToken,
     now: OffsetDateTime,
 ) {
-    let Some(email) = &file.email else {
-        return;
-    };
     let when = crate::time_format::local_datetime(now, file.language);
     let report_url = crate::report::report_url(app, token);
     let notice = crate::mailer::templates::link_notice(email, file.language, &file.number, &when, &report_url);
@@ -331,18 +348,14 @@ async fn send_link_notice(
     }
     // Stamped when sent, so the trail reads in the order things happened.
     let at = app.clock.now().max(now);
-    let outcome = if sent.is_ok() { "sent" } else { "failed" };
+    let outcome = match (&purpose, sent.is_ok()) {
+        (MessagePurpose::NoticeToOldAddress, true) => "old_address_sent",
+        (MessagePurpose::NoticeToOldAddress, false) => "old_address_failed",
+        (_, true) => "sent",
+        (_, false) => "failed",
+    };
     let event = audit(&file.number, at, requester, AuditAction::LinkNotice, outcome);
-    crate::delivery::record_sent(
-        app,
-        sent.ok(),
-        &file.number,
-        MessagePurpose::NoticeToFileAddress,
-        file.email_changed_at,
-        at,
-        &event,
-    )
-    .await;
+    crate::delivery::record_sent(app, sent.ok(), &file.number, purpose, file.email_changed_at, at, &event).await;
 }
 
 /// After a refused link write, what the caller should hear: linked if a concurrent request
@@ -356,6 +369,8 @@ pub(crate) async fn after_link_conflict(
     let file = app.store.certificate(number).await?;
     match file {
         Some(file) if file.linked_account.as_ref() == Some(account) => Ok(RecoveryState::linked(&file)),
+        // A report froze the file meanwhile: that is why the link was refused.
+        Some(file) if file.protection.frozen() => Err(RecoveryError::RecoveryFrozen),
         _ => Err(otherwise),
     }
 }

@@ -17,6 +17,10 @@ pub struct DeliveryUpdate {
     pub message: SentMessage,
     pub delivery: Delivery,
     pub at: OffsetDateTime,
+    /// A failure of the file's address itself (a bounce that is not a full mailbox, a
+    /// complaint, of a message to the file's address): it goes on the file, with its audit
+    /// event, while the file's email is the one the message went to.
+    pub on_file: bool,
     /// The audit event of a failure put on the file.
     pub audit: Option<AuditEvent>,
 }

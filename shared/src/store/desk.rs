@@ -32,6 +32,9 @@ pub struct CloseRequest {
     pub hold: Option<EmailHold>,
     /// The "this wasn't me" links of the email change's notices, stored with it.
     pub reports: Vec<crate::domain::Report>,
+    /// When the file's email last changed, as read: the new email is written only if it is
+    /// unchanged (a report's restore or another employee's change in between refuses it).
+    pub email_changed_at_as_read: Option<OffsetDateTime>,
     /// The request is a "this wasn't me" report: closing it lifts the file's freeze (its
     /// reference leaves the file's open reports), and the account it names is not the
     /// caller's, so its lookup lock stays.

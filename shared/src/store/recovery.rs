@@ -222,8 +222,9 @@ pub struct LinkCommand {
     pub file_linked_account: Option<AccountSubject>,
     /// The certificate the caller's account was linked to as read.
     pub account_linked_certificate: Option<CertificateNumber>,
-    /// The "this wasn't me" link of the link notice, stored with the link.
-    pub report: Option<crate::domain::Report>,
+    /// The "this wasn't me" links of the link's notices (to the email on file, and to the
+    /// address before an employee's change still on hold), stored with the link.
+    pub reports: Vec<crate::domain::Report>,
     pub now: OffsetDateTime,
     pub audit: Vec<AuditEvent>,
 }

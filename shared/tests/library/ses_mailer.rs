@@ -20,7 +20,7 @@ async fn sends_the_security_code_email_through_ses_v2() {
     let sent: Vec<&Value> = messages.iter().filter(|m| m["destinations"]["ToAddresses"][0] == to.as_str()).collect();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["source"], "no-reply@opc.test");
-    assert_eq!(sent[0]["subject"], "Your security code: 482915");
+    assert_eq!(sent[0]["subject"], "Your security code — Office de la protection du consommateur");
     let html = sent[0]["body"].as_str().unwrap();
     assert!(html.contains("482915") && html.contains("lang=\"en\"") && html.contains("15 minutes"));
 

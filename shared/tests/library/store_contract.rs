@@ -176,7 +176,7 @@ async fn a_reimport_keeps_the_link(store: &dyn Store) {
         proof: LinkProof::Invoice { max_attempts: 5 },
         file_linked_account: None,
         account_linked_certificate: None,
-        report: None,
+        reports: Vec::new(),
         now: NOW,
         audit: vec![event("C1", NOW, "linked")],
     };
@@ -515,6 +515,7 @@ async fn an_employee_email_outlives_a_reimport_and_kills_older_codes(store: &dyn
         hold: None,
         reports: Vec::new(),
         reported: false,
+        email_changed_at_as_read: None,
         now: changed_at,
         audit: vec![],
     };
@@ -530,7 +531,7 @@ async fn an_employee_email_outlives_a_reimport_and_kills_older_codes(store: &dyn
         proof: LinkProof::SecurityCode { code_id: "k1".into(), max_attempts: 5, issued_at: NOW },
         file_linked_account: None,
         account_linked_certificate: None,
-        report: None,
+        reports: Vec::new(),
         now: changed_at,
         audit: vec![],
     };
@@ -567,7 +568,7 @@ async fn links_are_atomic_and_move(store: &dyn Store) {
         proof: LinkProof::Invoice { max_attempts: 5 },
         file_linked_account: owner.map(account),
         account_linked_certificate: None,
-        report: None,
+        reports: Vec::new(),
         now: NOW,
         audit: vec![event(s.certificate_number.as_str(), NOW, "linked")],
     };
@@ -868,6 +869,7 @@ async fn closing_a_request_with_a_new_email_is_atomic(store: &dyn Store) {
         hold: None,
         reports: Vec::new(),
         reported: false,
+        email_changed_at_as_read: None,
         now: NOW,
         audit: vec![event("C1", NOW, "email_updated")],
     };
@@ -987,6 +989,7 @@ async fn report_and_message_items_carry_their_ttl_dynamodb_local() {
         message,
         delivery: Delivery::Bounced,
         at: NOW + HOUR,
+        on_file: true,
         audit: Some(event("C1", NOW + HOUR, "bounced")),
     };
     store.record_delivery(&bounced).await.unwrap();
@@ -1031,7 +1034,7 @@ async fn link_with_report(store: &dyn Store, a: &str, n: &str, hash: &str, at: O
         proof: LinkProof::Invoice { max_attempts: 5 },
         file_linked_account: None,
         account_linked_certificate: None,
-        report: Some(r.clone()),
+        reports: vec![r.clone()],
         now: at,
         audit: vec![event(n, at, "linked")],
     };
@@ -1052,7 +1055,7 @@ async fn try_to_link(store: &dyn Store, a: &str, n: &str, at: OffsetDateTime) ->
         proof: LinkProof::Invoice { max_attempts: 5 },
         file_linked_account: linked,
         account_linked_certificate: account_link,
-        report: None,
+        reports: Vec::new(),
         now: at,
         audit: vec![],
     };
@@ -1087,6 +1090,7 @@ fn close_of(r: &AssistanceRequest, now: OffsetDateTime, new_email: Option<&str>)
         hold: None,
         reports: Vec::new(),
         reported: r.reported.is_some(),
+        email_changed_at_as_read: None,
         now,
         audit: vec![event(r.certificate_number.as_str(), now, "closed")],
     }
@@ -1149,7 +1153,7 @@ async fn a_link_report_unlinks_only_while_that_link_stands_and_freezes_the_file(
         proof: LinkProof::SecurityCode { code_id: "k1".into(), max_attempts: 5, issued_at: NOW },
         file_linked_account: Some(account("first")),
         account_linked_certificate: None,
-        report: Some(second.clone()),
+        reports: vec![second.clone()],
         now: moved_at,
         audit: vec![],
     };
@@ -1226,7 +1230,8 @@ async fn an_email_change_report_restores_the_email_only_during_that_changes_hold
         delivery: Delivery::Sent,
     };
     store.record_message(&notice, &event("C1", changed, "new_address_sent")).await.unwrap();
-    let bounced = DeliveryUpdate { message: notice, delivery: Delivery::Bounced, at: changed + HOUR, audit: None };
+    let bounced =
+        DeliveryUpdate { message: notice, delivery: Delivery::Bounced, at: changed + HOUR, on_file: true, audit: None };
     store.record_delivery(&bounced).await.unwrap();
     let file = file_of(store, "C1").await;
     assert_eq!(file.email, Some(email("nouvelle@exemple.ca")));
@@ -1304,11 +1309,14 @@ async fn the_email_change_hold_is_set_and_cleared(store: &dyn Store) {
     setup(store, "C1").await;
     let mut at = NOW;
     let mut next_request = 0;
+    let mut last_change = None;
     let mut change = |new_email: &str, hold: Option<EmailHold>| {
         next_request += 1;
         at += HOUR;
         let r = request(&format!("AR-0000-000{next_request}"), "holder", "C1", at);
-        (r.clone(), CloseRequest { hold, ..close_of(&r, at, Some(new_email)) })
+        // Each change is written over the one before, as read.
+        let as_read = last_change.replace(at);
+        (r.clone(), CloseRequest { hold, email_changed_at_as_read: as_read, ..close_of(&r, at, Some(new_email)) })
     };
     let held = |until, previous: &str| Some(EmailHold { until, previous_email: email(previous) });
     let (r, close) = change("a@exemple.ca", held(NOW + DAY, "jeanne@exemple.ca"));
@@ -1339,7 +1347,16 @@ async fn the_email_change_hold_is_set_and_cleared(store: &dyn Store) {
     let file = file_of(store, "C1").await;
     assert_eq!(file.email, Some(email("jeanne@exemple.ca")));
     assert_eq!((file.protection.email_hold_until, &file.protection.previous_email), (None, &None));
-    assert_eq!(store.certificates(&[number("C1")]).await.unwrap(), [file]);
+    assert_eq!(store.certificates(&[number("C1")]).await.unwrap(), std::slice::from_ref(&file));
+    // A close written over a change it did not read (a report's restore, another employee's
+    // change in between) is refused, and changes nothing.
+    let later = NOW + 10 * HOUR;
+    let r = request("AR-0000-0009", "holder", "C1", later);
+    store.open_assistance_request(&r, event("C1", later, "opened")).await.unwrap();
+    let stale = CloseRequest { email_changed_at_as_read: Some(NOW), ..close_of(&r, later, Some("d@exemple.ca")) };
+    assert!(store.close_assistance_request(&stale).await.is_err());
+    assert_eq!(file_of(store, "C1").await, file);
+    assert!(store.assistance_request("AR-0000-0009").await.unwrap().unwrap().is_open());
 }
 
 async fn reported_requests_come_first_in_the_queue(store: &dyn Store) {
@@ -1422,6 +1439,7 @@ async fn what_ses_reports_of_a_code_reaches_its_session_while_it_holds_that_code
         message: message.clone(),
         delivery,
         at,
+        on_file: delivery.failed(),
         audit: delivery.failed().then(|| event("C1", at, delivery.as_str())),
     };
     store.record_delivery(&update(&message, Delivery::Delivered, NOW + Duration::from_secs(5))).await.unwrap();
@@ -1479,6 +1497,7 @@ async fn a_failed_delivery_lands_on_the_file_only_while_its_email_is_unchanged(s
         message: message.clone(),
         delivery,
         at,
+        on_file: true,
         audit: Some(event("C1", at, delivery.as_str())),
     };
     let notice = sent("n-1", MessagePurpose::NoticeToFileAddress, None, NOW);
@@ -1512,6 +1531,10 @@ async fn a_failed_delivery_lands_on_the_file_only_while_its_email_is_unchanged(s
     // Another change: the new address starts clean.
     let r = request("AR-0000-0002", "holder", "C1", changed);
     store.open_assistance_request(&r, event("C1", changed, "opened")).await.unwrap();
-    store.close_assistance_request(&close_of(&r, changed + DAY, Some("autre@exemple.ca"))).await.unwrap();
+    let again = CloseRequest {
+        email_changed_at_as_read: Some(changed),
+        ..close_of(&r, changed + DAY, Some("autre@exemple.ca"))
+    };
+    store.close_assistance_request(&again).await.unwrap();
     assert_eq!(file_of(store, "C1").await.protection.email_delivery, None);
 }

@@ -173,13 +173,11 @@ pub struct Received {
 }
 
 impl Received {
-    /// The six-digit code of a security code email (it ends the subject and stands alone in
-    /// the body).
+    /// The six-digit code of a security code email: the body's one word of six digits (never
+    /// in the subject, which SES's events carry).
     pub fn code(&self) -> String {
-        let code: String = self.subject.chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect();
-        assert!(code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()), "subject: {}", self.subject);
-        assert!(self.body.contains(&code));
-        code
+        assert!(self.subject.contains("code"), "not a code email: {}", self.subject);
+        code_in(&self.body)
     }
 }
 
@@ -328,7 +326,9 @@ impl TestApp {
         let mut event: Value = serde_json::from_str(inner).unwrap();
         event["mail"]["messageId"] = message_id.into();
         sample["Records"][0]["Sns"]["Message"] = event.to_string().into();
-        let recorded = certificate_recovery::delivery::handle_sns_event(&self.api.app, &sample).await.unwrap();
+        let recorded = certificate_recovery::delivery::handle_sns_event(&self.api.app, &Default::default(), &sample)
+            .await
+            .unwrap();
         assert_eq!(recorded.len(), 1, "{kind}: {recorded:?}");
     }
 
@@ -372,6 +372,18 @@ impl TestApp {
     pub async fn stop(self) {
         self.api.stop().await;
     }
+}
+
+/// The security code in an email's body: its one word of exactly six digits.
+#[track_caller]
+pub fn code_in(body: &str) -> String {
+    let words: Vec<&str> = body
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    assert!(!words.is_empty(), "no code in: {body}");
+    assert!(words.iter().all(|w| *w == words[0]), "more than one code in: {body}");
+    words[0].to_owned()
 }
 
 /// The "this wasn't me" token of a notice: what follows `/signalement/` in its body.

@@ -114,8 +114,7 @@ impl DynamoStore {
                 vec![update(table, key(account_pk(account), SESSION_SK), "SET code_delivery = :delivery", that_code)?],
             ));
         }
-        let to_file_address = !matches!(message.purpose, MessagePurpose::NoticeToOldAddress);
-        if delivery.failed() && to_file_address {
+        if report.on_file && delivery.failed() && !matches!(message.purpose, MessagePurpose::NoticeToOldAddress) {
             let number = &message.certificate_number;
             let same_email = match message.file_email_changed_at {
                 Some(at) => Condition::new("changed_ms = :changed").value(":changed", ms(at)),

@@ -88,13 +88,17 @@ impl DeskStore for DynamoStore {
             let number = &close.certificate_number;
             let file = key(cert_pk(number), FILE_SK);
             items.push(check(table, file, Condition::new("attribute_exists(pk)"))?);
-            items.push(self.put_item(employee_email_item(
-                number,
-                email,
-                close.now,
-                &close.agent,
-                close.hold.as_ref(),
-            ))?);
+            // Only over the email as read: a report's restore or another change in between
+            // refuses the close (a 503; the employee's retry reads the file again).
+            let as_read = match close.email_changed_at_as_read {
+                Some(at) => Condition::new("changed_ms = :read").value(":read", ms(at)),
+                None => Condition::new("attribute_not_exists(changed_ms)"),
+            };
+            items.push(put(
+                table,
+                employee_email_item(number, email, close.now, &close.agent, close.hold.as_ref()),
+                as_read,
+            )?);
             // The new address has no failed delivery.
             items.push(delete(table, key(cert_pk(number), FILE_DELIVERY_SK), Condition::none())?);
             for report in &close.reports {

@@ -63,7 +63,7 @@ impl DynamoStore {
             let still_this_account = Condition::new("linked_account = :account").value(":account", s(account.as_str()));
             items.push(delete(table, key(cert_pk(old), OWNER_SK), still_this_account)?);
         }
-        if let Some(report) = &command.report {
+        for report in &command.reports {
             items.push(put(table, report_item(report), Condition::none())?);
         }
         for event in &command.audit {

@@ -43,7 +43,8 @@ impl DeliveryStore for MemoryStore {
             code.delivery = code.delivery.after(delivery);
         }
         let to_file_address = !matches!(message.purpose, MessagePurpose::NoticeToOldAddress);
-        if delivery.failed()
+        if update.on_file
+            && delivery.failed()
             && to_file_address
             && let Some(file) = state.files.get_mut(&message.certificate_number)
             && file.email_changed_at == message.file_email_changed_at

@@ -59,6 +59,12 @@ impl DeskStore for MemoryStore {
         if close.new_email.is_some() && !state.files.contains_key(&close.certificate_number) {
             return Err(StoreError::Corrupt("the request's certificate file does not exist".into()));
         }
+        if close.new_email.is_some()
+            && state.files.get(&close.certificate_number).and_then(|f| f.email_changed_at)
+                != close.email_changed_at_as_read
+        {
+            return Err(StoreError::Corrupt("the file's email changed while closing".into()));
+        }
         let request = state.assistance.get_mut(&close.reference).expect("checked above");
         request.status =
             AssistanceStatus::Closed { outcome: close.outcome.clone(), by: close.agent.clone(), at: close.now };

@@ -320,7 +320,7 @@ impl RecoveryStore for MemoryStore {
             Some(command.account.clone());
         state.links.insert(command.account.clone(), command.certificate_number.clone());
         state.sessions.remove(&command.account);
-        if let Some(report) = &command.report {
+        for report in &command.reports {
             state.reports.insert(report.token_hash.clone(), report.clone());
         }
         for event in &command.audit {
