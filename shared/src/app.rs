@@ -56,6 +56,37 @@ impl AwsClients {
     }
 }
 
+/// The key of the item read at start to open the DynamoDB connection: no item has it (keys
+/// are `<KIND>#…`), so the read finds nothing and costs 0.5 read unit.
+pub const OPENING_KEY: &str = "connection-opening";
+
+/// Opens the DynamoDB connection before the first invocation: one `GetItem` of a key no item
+/// has (an action every function's policy allows), so the TCP and TLS handshakes are paid at
+/// init and the first request reuses the pooled connection. Bounded by [`sdk_timeouts`]; a
+/// failure is logged and the function starts anyway (its first request then opens the
+/// connection, as before).
+pub async fn open_dynamodb(client: &aws_sdk_dynamodb::Client, table: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let started = std::time::Instant::now();
+    let outcome = client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(OPENING_KEY.to_owned()))
+        .key("sk", AttributeValue::S(OPENING_KEY.to_owned()))
+        .projection_expression("pk")
+        .send()
+        .await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match outcome {
+        Ok(_) => tracing::debug!(elapsed_ms, "DynamoDB connection opened at start"),
+        Err(e) => tracing::warn!(
+            elapsed_ms,
+            error = %aws_smithy_types::error::display::DisplayErrorContext(&e),
+            "the DynamoDB connection could not be opened at start; the first request will open it"
+        ),
+    }
+}
+
 impl App {
     /// The one way to build an `App`: the Lambda functions (through
     /// [`App::from_lambda_settings`]), the local API and the tests all come here. The clock is
@@ -82,11 +113,12 @@ impl App {
         Self::from_lambda_settings(|name| std::env::var(name).ok(), AwsClients::new(&config)).await
     }
 
-    /// The Lambda configuration: rule settings, DynamoDB table `TABLE_NAME`, SES v2 from
-    /// `SENDER_ADDRESS` with the configuration set `SES_CONFIGURATION_SET` (delivery events),
-    /// the code-hashing secret read from Secrets Manager at
-    /// `CODE_HASH_SECRET_ARN` (the only network calls here, once per container), all from
-    /// `env`; the issuers from the process environment (`CITIZEN_*` / `STAFF_*`).
+    /// The Lambda configuration: rule settings, DynamoDB table `TABLE_NAME` (its connection
+    /// opened here: [`open_dynamodb`]), SES v2 from `SENDER_ADDRESS` with the configuration set
+    /// `SES_CONFIGURATION_SET` (delivery events), the code-hashing secret read from Secrets
+    /// Manager at `CODE_HASH_SECRET_ARN` (the only network calls here, with the DynamoDB
+    /// opening, once per container, at the same time), all from `env`; the issuers from the
+    /// process environment (`CITIZEN_*` / `STAFF_*`).
     pub async fn from_lambda_settings(
         env: impl Fn(&str) -> Option<String>,
         clients: AwsClients,
@@ -98,7 +130,12 @@ impl App {
         let table = required("TABLE_NAME")?;
         let sender = required("SENDER_ADDRESS")?;
         let secret_arn = required(crate::code_hash_secret::ARN_VARIABLE)?;
-        let hasher = crate::code_hash_secret::load(&clients.secrets_manager, &secret_arn).await?;
+        // The secret and the DynamoDB connection, at once: two round trips in the time of one.
+        let (hasher, ()) = tokio::join!(
+            crate::code_hash_secret::load(&clients.secrets_manager, &secret_arn),
+            open_dynamodb(&clients.dynamodb, &table)
+        );
+        let hasher = hasher?;
         let store = crate::store::dynamodb::DynamoStore::new(clients.dynamodb, table)
             .with_audit_retention(settings.audit_retention);
         let mailer = crate::mailer::ses::SesMailer::new(clients.sesv2, sender)

@@ -42,7 +42,8 @@ fn moto() -> Option<String> {
 #[test]
 fn every_function_reads_the_code_hashing_secret_from_secrets_manager_at_start() {
     let Some(moto) = moto() else { return };
-    // No call is made to DynamoDB at start; its client only needs an address.
+    // The one DynamoDB call at start opens the connection (`app::open_dynamodb`); a failure
+    // there (no DynamoDB Local, no table) does not stop the start.
     let dynamodb = std::env::var("DYNAMODB_ENDPOINT").unwrap_or_else(|_| moto.clone());
     let jwks = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../dev/jwks.json")).unwrap();
     for prefix in ["CITIZEN", "STAFF"] {
