@@ -39,20 +39,24 @@ pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
-/// The SDK clients a function uses, built once per container.
+/// The SDK clients a function uses, built once per container. SES v2 only for a function
+/// that sends email ([`crate::lambda::Function::sends_email`]): without it the function's
+/// mailer refuses ([`NoMail`]).
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
-    pub sesv2: aws_sdk_sesv2::Client,
+    pub sesv2: Option<aws_sdk_sesv2::Client>,
     pub secrets_manager: aws_sdk_secretsmanager::Client,
 }
 
-impl AwsClients {
-    pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
-            sesv2: aws_sdk_sesv2::Client::new(config),
-            secrets_manager: aws_sdk_secretsmanager::Client::new(config),
-        }
+/// The mailer of a function that sends no email: no SES client is built for it, and a send
+/// (which no route of the function makes) is refused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMail;
+
+#[async_trait::async_trait]
+impl Mailer for NoMail {
+    async fn send(&self, _email: &crate::mailer::Email) -> Result<crate::mailer::MessageId, crate::mailer::MailerError> {
+        Err(crate::mailer::MailerError("this function sends no email (no SES client)".to_owned()))
     }
 }
 
@@ -87,6 +91,32 @@ pub async fn open_dynamodb(client: &aws_sdk_dynamodb::Client, table: &str) {
     }
 }
 
+/// A setting that must be there and not blank.
+fn required(env: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<String, StartupError> {
+    env(name).filter(|v| !v.trim().is_empty()).ok_or(StartupError::Missing(name))
+}
+
+/// The SES mailer: from `SENDER_ADDRESS`, with the configuration set `SES_CONFIGURATION_SET`
+/// (delivery events).
+fn ses_mailer(
+    client: aws_sdk_sesv2::Client,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn Mailer>, StartupError> {
+    let sender = required(env, "SENDER_ADDRESS")?;
+    let mailer =
+        crate::mailer::ses::SesMailer::new(client, sender).with_configuration_set(env("SES_CONFIGURATION_SET"));
+    Ok(Arc::new(mailer))
+}
+
+/// The SDK configuration of a Lambda function: the default chain, the SDK's timeouts.
+async fn lambda_sdk_config() -> aws_config::SdkConfig {
+    aws_config::from_env().timeout_config(sdk_timeouts()).load().await
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 impl App {
     /// The one way to build an `App`: the Lambda functions (through
     /// [`App::from_lambda_settings`]), the local API and the tests all come here. The clock is
@@ -106,40 +136,66 @@ impl App {
         self
     }
 
-    /// The Lambda configuration, from the process environment and the SDK's default chain:
-    /// see [`App::from_lambda_settings`].
+    /// The Lambda configuration of a function that sends no email, from the process
+    /// environment and the SDK's default chain: no SES client is built, the mailer is
+    /// [`NoMail`]. See [`App::from_lambda_settings`] for the rest.
     pub async fn from_lambda_env() -> Result<Self, StartupError> {
-        let config = aws_config::from_env().timeout_config(sdk_timeouts()).load().await;
-        Self::from_lambda_settings(|name| std::env::var(name).ok(), AwsClients::new(&config)).await
+        let config = lambda_sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let secrets_manager = aws_sdk_secretsmanager::Client::new(&config);
+        Self::start(process_env, dynamodb, secrets_manager, |_| Ok(Arc::new(NoMail))).await
+    }
+
+    /// The same for a function that sends email: with the SES v2 client and mailer. A separate
+    /// entry point (not a flag) so that a function that sends no email never links SES.
+    pub async fn from_lambda_env_mailing() -> Result<Self, StartupError> {
+        let config = lambda_sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let secrets_manager = aws_sdk_secretsmanager::Client::new(&config);
+        let sesv2 = aws_sdk_sesv2::Client::new(&config);
+        Self::start(process_env, dynamodb, secrets_manager, move |env| ses_mailer(sesv2, env)).await
     }
 
     /// The Lambda configuration: rule settings, DynamoDB table `TABLE_NAME` (its connection
-    /// opened here: [`open_dynamodb`]), SES v2 from `SENDER_ADDRESS` with the configuration set
-    /// `SES_CONFIGURATION_SET` (delivery events), the code-hashing secret read from Secrets
-    /// Manager at `CODE_HASH_SECRET_ARN` (the only network calls here, with the DynamoDB
-    /// opening, once per container, at the same time), all from `env`; the issuers from the
-    /// process environment (`CITIZEN_*` / `STAFF_*`).
+    /// opened here: [`open_dynamodb`]), SES v2 when `clients` has it, from `SENDER_ADDRESS` with
+    /// the configuration set `SES_CONFIGURATION_SET` (delivery events), else the [`NoMail`]
+    /// mailer; the code-hashing secret read from Secrets Manager at `CODE_HASH_SECRET_ARN`
+    /// (the only network calls here, with the DynamoDB opening, once per container, at the
+    /// same time), all from `env`; the issuers from the process environment
+    /// (`CITIZEN_*` / `STAFF_*`).
     pub async fn from_lambda_settings(
         env: impl Fn(&str) -> Option<String>,
         clients: AwsClients,
     ) -> Result<Self, StartupError> {
-        let required =
-            |name: &'static str| env(name).filter(|v| !v.trim().is_empty()).ok_or(StartupError::Missing(name));
+        let AwsClients { dynamodb, sesv2, secrets_manager } = clients;
+        Self::start(env, dynamodb, secrets_manager, move |env| match sesv2 {
+            Some(client) => ses_mailer(client, env),
+            None => Ok(Arc::new(NoMail)),
+        })
+        .await
+    }
+
+    /// What every start does; generic over how the mailer is made, so that a binary links only
+    /// the mailer it makes.
+    async fn start(
+        env: impl Fn(&str) -> Option<String>,
+        dynamodb: aws_sdk_dynamodb::Client,
+        secrets_manager: aws_sdk_secretsmanager::Client,
+        mailer: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<Arc<dyn Mailer>, StartupError>,
+    ) -> Result<Self, StartupError> {
         let settings = RuleSettings::from_lookup(&env)?;
         let tokens = TokenVerifier::from_env()?;
-        let table = required("TABLE_NAME")?;
-        let sender = required("SENDER_ADDRESS")?;
-        let secret_arn = required(crate::code_hash_secret::ARN_VARIABLE)?;
+        let table = required(&env, "TABLE_NAME")?;
+        let mailer = mailer(&env)?;
+        let secret_arn = required(&env, crate::code_hash_secret::ARN_VARIABLE)?;
         // The secret and the DynamoDB connection, at once: two round trips in the time of one.
         let (hasher, ()) = tokio::join!(
-            crate::code_hash_secret::load(&clients.secrets_manager, &secret_arn),
-            open_dynamodb(&clients.dynamodb, &table)
+            crate::code_hash_secret::load(&secrets_manager, &secret_arn),
+            open_dynamodb(&dynamodb, &table)
         );
         let hasher = hasher?;
-        let store = crate::store::dynamodb::DynamoStore::new(clients.dynamodb, table)
+        let store = crate::store::dynamodb::DynamoStore::new(dynamodb, table)
             .with_audit_retention(settings.audit_retention);
-        let mailer = crate::mailer::ses::SesMailer::new(clients.sesv2, sender)
-            .with_configuration_set(env("SES_CONFIGURATION_SET"));
-        Ok(Self::new(settings, Arc::new(store), Arc::new(mailer), tokens, hasher))
+        Ok(Self::new(settings, Arc::new(store), mailer, tokens, hasher))
     }
 }

@@ -101,7 +101,7 @@ async fn starts_with_the_secret(dynamodb: &str, moto: &str) {
     };
     let start = |function: Function, arn: Option<&str>| {
         let env = env(arn);
-        let clients = local_aws::clients(&config, dynamodb, moto);
+        let clients = local_aws::clients(&config, dynamodb, moto, function.sends_email());
         iam_recording::starting(function, App::from_lambda_settings(env, clients))
     };
 
@@ -114,13 +114,23 @@ async fn starts_with_the_secret(dynamodb: &str, moto: &str) {
             "{}: AWSPREVIOUS verifies",
             function.name()
         );
+        // A function that sends no email has no SES client: its mailer refuses.
+        let email = certificate_recovery::mailer::Email {
+            to: "someone@opc.test".to_owned(),
+            subject: "s".to_owned(),
+            text: "t".to_owned(),
+            html: "h".to_owned(),
+        };
+        if !function.sends_email() {
+            assert!(app.mailer.send(&email).await.is_err(), "{}: a mailer without SES", function.name());
+        }
         let from_environment = hasher(FROM_ENVIRONMENT).hash("s", &code);
         assert!(!app.hasher.verify("s", &code, &from_environment), "{}: the environment's secret", function.name());
     }
     // The function no route serves starts the same way (`lambda::run_delivery_events`).
     let delivery = iam_recording::starting_as(
         DELIVERY_EVENTS,
-        App::from_lambda_settings(env(Some(&rotated)), local_aws::clients(&config, dynamodb, moto)),
+        App::from_lambda_settings(env(Some(&rotated)), local_aws::clients(&config, dynamodb, moto, false)),
     )
     .await
     .unwrap_or_else(|e| panic!("{DELIVERY_EVENTS}: {e}"));
