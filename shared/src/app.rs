@@ -108,9 +108,40 @@ fn ses_mailer(
     Ok(Arc::new(mailer))
 }
 
-/// The SDK configuration of a Lambda function: the default chain, the SDK's timeouts.
+/// The SDK configuration of a Lambda function: the default chain, the SDK's timeouts, the
+/// HTTPS client of [`https_client`].
 async fn lambda_sdk_config() -> aws_config::SdkConfig {
-    aws_config::from_env().timeout_config(sdk_timeouts()).load().await
+    aws_config::from_env().timeout_config(sdk_timeouts()).http_client(https_client()).load().await
+}
+
+/// The roots of Amazon Trust Services (Amazon Root CA 1 to 4 and Starfield Services Root
+/// Certificate Authority - G2, as <https://www.amazontrust.com/repository/> lists them), which
+/// issue the certificates of the AWS endpoints the functions call (DynamoDB, SES, Secrets
+/// Manager): 5 certificates, 6 KB, parsed when the first connection is made.
+const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("../certs/amazon-trust-services.pem");
+
+/// The HTTPS client of a Lambda function: the SDK's default one (hyper, rustls with aws-lc)
+/// trusting the Amazon Trust Services roots compiled in, rather than reading and parsing the
+/// system's CA bundle at start (`rustls-native-certs`: every file of `/etc/ssl/certs` on
+/// Debian, `/etc/pki/tls/certs` in Lambda) — the largest part of init after the runtime's own.
+/// With `SSL_CERT_FILE` or `SSL_CERT_DIR` set, the roots are read from there instead, as
+/// before (a local endpoint's own CA, as the benchmark's TLS terminator has). No proxy, as
+/// Lambda has none (the SDK's default client reads `HTTPS_PROXY`).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let from_environment = ["SSL_CERT_FILE", "SSL_CERT_DIR"].iter().any(|v| std::env::var_os(v).is_some());
+    let trust = if from_environment {
+        tls::TrustStore::default()
+    } else {
+        tls::TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS.as_bytes())
+    };
+    let builder = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+    // Building the context only stores the trust store: it cannot fail.
+    match tls::TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        Err(_) => builder.build_https(),
+    }
 }
 
 fn process_env(name: &str) -> Option<String> {
@@ -197,5 +228,17 @@ impl App {
         let store = crate::store::dynamodb::DynamoStore::new(dynamodb, table)
             .with_audit_retention(settings.audit_retention);
         Ok(Self::new(settings, Arc::new(store), mailer, tokens, hasher))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_compiled_in_roots_are_the_five_of_amazon_trust_services() {
+        let roots = super::AMAZON_TRUST_SERVICES_ROOTS;
+        assert_eq!(roots.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+        assert_eq!(roots.matches("-----END CERTIFICATE-----").count(), 5);
+        // Building the client reads no file and parses nothing yet.
+        let _client = super::https_client();
     }
 }
