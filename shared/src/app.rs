@@ -39,21 +39,113 @@ pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
-/// The SDK clients a function uses, built once per container.
+/// The SDK clients a function uses, built once per container. SES v2 only for a function
+/// that sends email ([`crate::lambda::Function::sends_email`]): without it the function's
+/// mailer refuses ([`NoMail`]).
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
-    pub sesv2: aws_sdk_sesv2::Client,
+    pub sesv2: Option<aws_sdk_sesv2::Client>,
     pub secrets_manager: aws_sdk_secretsmanager::Client,
 }
 
-impl AwsClients {
-    pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
-            sesv2: aws_sdk_sesv2::Client::new(config),
-            secrets_manager: aws_sdk_secretsmanager::Client::new(config),
-        }
+/// The mailer of a function that sends no email: no SES client is built for it, and a send
+/// (which no route of the function makes) is refused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMail;
+
+#[async_trait::async_trait]
+impl Mailer for NoMail {
+    async fn send(&self, _email: &crate::mailer::Email) -> Result<crate::mailer::MessageId, crate::mailer::MailerError> {
+        Err(crate::mailer::MailerError("this function sends no email (no SES client)".to_owned()))
     }
+}
+
+/// The key of the item read at start to open the DynamoDB connection: no item has it (keys
+/// are `<KIND>#…`), so the read finds nothing and costs 0.5 read unit.
+pub const OPENING_KEY: &str = "connection-opening";
+
+/// Opens the DynamoDB connection before the first invocation: one `GetItem` of a key no item
+/// has (an action every function's policy allows), so the TCP and TLS handshakes are paid at
+/// init and the first request reuses the pooled connection. Bounded by [`sdk_timeouts`]; a
+/// failure is logged and the function starts anyway (its first request then opens the
+/// connection, as before).
+pub async fn open_dynamodb(client: &aws_sdk_dynamodb::Client, table: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let started = std::time::Instant::now();
+    let outcome = client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(OPENING_KEY.to_owned()))
+        .key("sk", AttributeValue::S(OPENING_KEY.to_owned()))
+        .projection_expression("pk")
+        .send()
+        .await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match outcome {
+        Ok(_) => tracing::debug!(elapsed_ms, "DynamoDB connection opened at start"),
+        Err(e) => tracing::warn!(
+            elapsed_ms,
+            error = %aws_smithy_types::error::display::DisplayErrorContext(&e),
+            "the DynamoDB connection could not be opened at start; the first request will open it"
+        ),
+    }
+}
+
+/// A setting that must be there and not blank.
+fn required(env: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<String, StartupError> {
+    env(name).filter(|v| !v.trim().is_empty()).ok_or(StartupError::Missing(name))
+}
+
+/// The SES mailer: from `SENDER_ADDRESS`, with the configuration set `SES_CONFIGURATION_SET`
+/// (delivery events).
+fn ses_mailer(
+    client: aws_sdk_sesv2::Client,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn Mailer>, StartupError> {
+    let sender = required(env, "SENDER_ADDRESS")?;
+    let mailer =
+        crate::mailer::ses::SesMailer::new(client, sender).with_configuration_set(env("SES_CONFIGURATION_SET"));
+    Ok(Arc::new(mailer))
+}
+
+/// The SDK configuration of a Lambda function: the default chain, the SDK's timeouts, the
+/// HTTPS client of [`https_client`].
+async fn lambda_sdk_config() -> aws_config::SdkConfig {
+    aws_config::from_env().timeout_config(sdk_timeouts()).http_client(https_client()).load().await
+}
+
+/// The roots of Amazon Trust Services (Amazon Root CA 1 to 4 and Starfield Services Root
+/// Certificate Authority - G2, as <https://www.amazontrust.com/repository/> lists them), which
+/// issue the certificates of the AWS endpoints the functions call (DynamoDB, SES, Secrets
+/// Manager): 5 certificates, 6 KB, parsed when the first connection is made.
+const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("../certs/amazon-trust-services.pem");
+
+/// The HTTPS client of a Lambda function: the SDK's default one (hyper, rustls with aws-lc)
+/// trusting the Amazon Trust Services roots compiled in, rather than reading and parsing the
+/// system's CA bundle at start (`rustls-native-certs`: every file of `/etc/ssl/certs` on
+/// Debian, `/etc/pki/tls/certs` in Lambda) — the largest part of init after the runtime's own.
+/// With `SSL_CERT_FILE` or `SSL_CERT_DIR` set, the roots are read from there instead, as
+/// before (a local endpoint's own CA, as the benchmark's TLS terminator has). No proxy, as
+/// Lambda has none (the SDK's default client reads `HTTPS_PROXY`).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let from_environment = ["SSL_CERT_FILE", "SSL_CERT_DIR"].iter().any(|v| std::env::var_os(v).is_some());
+    let trust = if from_environment {
+        tls::TrustStore::default()
+    } else {
+        tls::TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS.as_bytes())
+    };
+    let builder = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+    // Building the context only stores the trust store: it cannot fail.
+    match tls::TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        Err(_) => builder.build_https(),
+    }
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 impl App {
@@ -75,34 +167,78 @@ impl App {
         self
     }
 
-    /// The Lambda configuration, from the process environment and the SDK's default chain:
-    /// see [`App::from_lambda_settings`].
+    /// The Lambda configuration of a function that sends no email, from the process
+    /// environment and the SDK's default chain: no SES client is built, the mailer is
+    /// [`NoMail`]. See [`App::from_lambda_settings`] for the rest.
     pub async fn from_lambda_env() -> Result<Self, StartupError> {
-        let config = aws_config::from_env().timeout_config(sdk_timeouts()).load().await;
-        Self::from_lambda_settings(|name| std::env::var(name).ok(), AwsClients::new(&config)).await
+        let config = lambda_sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let secrets_manager = aws_sdk_secretsmanager::Client::new(&config);
+        Self::start(process_env, dynamodb, secrets_manager, |_| Ok(Arc::new(NoMail))).await
     }
 
-    /// The Lambda configuration: rule settings, DynamoDB table `TABLE_NAME`, SES v2 from
-    /// `SENDER_ADDRESS` with the configuration set `SES_CONFIGURATION_SET` (delivery events),
-    /// the code-hashing secret read from Secrets Manager at
-    /// `CODE_HASH_SECRET_ARN` (the only network calls here, once per container), all from
-    /// `env`; the issuers from the process environment (`CITIZEN_*` / `STAFF_*`).
+    /// The same for a function that sends email: with the SES v2 client and mailer. A separate
+    /// entry point (not a flag) so that a function that sends no email never links SES.
+    pub async fn from_lambda_env_mailing() -> Result<Self, StartupError> {
+        let config = lambda_sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let secrets_manager = aws_sdk_secretsmanager::Client::new(&config);
+        let sesv2 = aws_sdk_sesv2::Client::new(&config);
+        Self::start(process_env, dynamodb, secrets_manager, move |env| ses_mailer(sesv2, env)).await
+    }
+
+    /// The Lambda configuration: rule settings, DynamoDB table `TABLE_NAME` (its connection
+    /// opened here: [`open_dynamodb`]), SES v2 when `clients` has it, from `SENDER_ADDRESS` with
+    /// the configuration set `SES_CONFIGURATION_SET` (delivery events), else the [`NoMail`]
+    /// mailer; the code-hashing secret read from Secrets Manager at `CODE_HASH_SECRET_ARN`
+    /// (the only network calls here, with the DynamoDB opening, once per container, at the
+    /// same time), all from `env`; the issuers from the process environment
+    /// (`CITIZEN_*` / `STAFF_*`).
     pub async fn from_lambda_settings(
         env: impl Fn(&str) -> Option<String>,
         clients: AwsClients,
     ) -> Result<Self, StartupError> {
-        let required =
-            |name: &'static str| env(name).filter(|v| !v.trim().is_empty()).ok_or(StartupError::Missing(name));
+        let AwsClients { dynamodb, sesv2, secrets_manager } = clients;
+        Self::start(env, dynamodb, secrets_manager, move |env| match sesv2 {
+            Some(client) => ses_mailer(client, env),
+            None => Ok(Arc::new(NoMail)),
+        })
+        .await
+    }
+
+    /// What every start does; generic over how the mailer is made, so that a binary links only
+    /// the mailer it makes.
+    async fn start(
+        env: impl Fn(&str) -> Option<String>,
+        dynamodb: aws_sdk_dynamodb::Client,
+        secrets_manager: aws_sdk_secretsmanager::Client,
+        mailer: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<Arc<dyn Mailer>, StartupError>,
+    ) -> Result<Self, StartupError> {
         let settings = RuleSettings::from_lookup(&env)?;
         let tokens = TokenVerifier::from_env()?;
-        let table = required("TABLE_NAME")?;
-        let sender = required("SENDER_ADDRESS")?;
-        let secret_arn = required(crate::code_hash_secret::ARN_VARIABLE)?;
-        let hasher = crate::code_hash_secret::load(&clients.secrets_manager, &secret_arn).await?;
-        let store = crate::store::dynamodb::DynamoStore::new(clients.dynamodb, table)
+        let table = required(&env, "TABLE_NAME")?;
+        let mailer = mailer(&env)?;
+        let secret_arn = required(&env, crate::code_hash_secret::ARN_VARIABLE)?;
+        // The secret and the DynamoDB connection, at once: two round trips in the time of one.
+        let (hasher, ()) = tokio::join!(
+            crate::code_hash_secret::load(&secrets_manager, &secret_arn),
+            open_dynamodb(&dynamodb, &table)
+        );
+        let hasher = hasher?;
+        let store = crate::store::dynamodb::DynamoStore::new(dynamodb, table)
             .with_audit_retention(settings.audit_retention);
-        let mailer = crate::mailer::ses::SesMailer::new(clients.sesv2, sender)
-            .with_configuration_set(env("SES_CONFIGURATION_SET"));
-        Ok(Self::new(settings, Arc::new(store), Arc::new(mailer), tokens, hasher))
+        Ok(Self::new(settings, Arc::new(store), mailer, tokens, hasher))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_compiled_in_roots_are_the_five_of_amazon_trust_services() {
+        let roots = super::AMAZON_TRUST_SERVICES_ROOTS;
+        assert_eq!(roots.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+        assert_eq!(roots.matches("-----END CERTIFICATE-----").count(), 5);
+        // Building the client reads no file and parses nothing yet.
+        let _client = super::https_client();
     }
 }

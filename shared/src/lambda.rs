@@ -79,7 +79,7 @@ pub const DELIVERY_EVENTS: &str = "delivery-events";
 
 /// Runs the `delivery-events` function: each SNS invocation's SES events put on what they
 /// concern (`crate::delivery::handle_sns_event`); a store failure fails the invocation, which
-/// Lambda retries.
+/// Lambda retries. It sends no email: no SES client.
 pub async fn run_delivery_events() -> Result<(), lambda_http::Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     crate::telemetry::init_json();
@@ -95,14 +95,84 @@ pub async fn run_delivery_events() -> Result<(), lambda_http::Error> {
     .await
 }
 
-/// Runs `function` in the Lambda runtime. Settings and clients are built here, once, before
-/// the first invocation.
-pub async fn run(function: Function) -> Result<(), lambda_http::Error> {
+/// Runs `function` in the Lambda runtime with `handler`, its own (see [`entry`]). Settings and
+/// clients are built here, once, before the first invocation — SES only for a function that
+/// sends email.
+///
+/// Generic over the handler, so that a function's binary holds only its own routes; and the
+/// mailing and non-mailing starts are separate functions, so that a function that sends no
+/// email links no SES client.
+pub async fn run<H, F>(function: Function, handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(&'static App, Request) -> F + Copy + Send,
+    F: Future<Output = Response> + Send,
+{
     crate::telemetry::init_json();
-    let app = App::from_lambda_env().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    let app = &app;
+    let app = if function.sends_email() { App::from_lambda_env_mailing().await } else { App::from_lambda_env().await };
+    serve(app, handler).await
+}
+
+/// [`run`] for a function that sends no email: the SES client is not even linked.
+async fn run_without_mail<H, F>(function: Function, handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(&'static App, Request) -> F + Copy + Send,
+    F: Future<Output = Response> + Send,
+{
+    if function.sends_email() {
+        return Err(format!("{} sends email: it starts with `run`", function.name()).into());
+    }
+    crate::telemetry::init_json();
+    serve(App::from_lambda_env().await, handler).await
+}
+
+async fn serve<H, F>(app: Result<App, crate::app::StartupError>, handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(&'static App, Request) -> F + Copy + Send,
+    F: Future<Output = Response> + Send,
+{
+    let app = app.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    // The app lives as long as the process: the handler's futures may then borrow it.
+    let app: &'static App = Box::leak(Box::new(app));
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(function.handle(app, request).await)
+        Ok::<_, std::convert::Infallible>(handler(app, request).await)
     }))
     .await
+}
+
+/// Each function's `main`: `certificate_recovery::lambda::entry::lookup().await`. Each names
+/// only its function's handler (as [`Function::handle`] does), so the linker leaves the other
+/// routes out of the binary.
+pub mod entry {
+    use super::{Function, run, run_without_mail};
+    use crate::http;
+
+    type Outcome = Result<(), lambda_http::Error>;
+
+    pub async fn lookup() -> Outcome {
+        run_without_mail(Function::Lookup, http::lookup).await
+    }
+    pub async fn send_code() -> Outcome {
+        run(Function::SendCode, http::send_code).await
+    }
+    pub async fn verify_code() -> Outcome {
+        run(Function::VerifyCode, http::verify_code).await
+    }
+    pub async fn check_invoice() -> Outcome {
+        run(Function::CheckInvoice, http::check_invoice).await
+    }
+    pub async fn assistance() -> Outcome {
+        run_without_mail(Function::Assistance, http::request_assistance).await
+    }
+    pub async fn recovery_state() -> Outcome {
+        run_without_mail(Function::RecoveryState, http::router::recovery_state_routes).await
+    }
+    pub async fn agent_desk() -> Outcome {
+        run(Function::AgentDesk, http::router::agent_desk_routes).await
+    }
+    pub async fn report() -> Outcome {
+        run_without_mail(Function::Report, http::router::report_routes).await
+    }
+    pub async fn delivery_events() -> Outcome {
+        super::run_delivery_events().await
+    }
 }

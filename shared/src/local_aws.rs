@@ -55,11 +55,17 @@ pub fn secrets_manager(config: &aws_config::SdkConfig, endpoint: Option<&str>) -
     aws_sdk_secretsmanager::Client::from_conf(builder.build())
 }
 
-/// The clients a Lambda function builds ([`crate::app::AwsClients`]), on the emulators.
-pub fn clients(config: &aws_config::SdkConfig, dynamodb_endpoint: &str, moto_endpoint: &str) -> crate::app::AwsClients {
+/// The clients a Lambda function builds ([`crate::app::AwsClients`]), on the emulators: SES v2
+/// only when it `sends_email` ([`crate::lambda::Function::sends_email`]).
+pub fn clients(
+    config: &aws_config::SdkConfig,
+    dynamodb_endpoint: &str,
+    moto_endpoint: &str,
+    sends_email: bool,
+) -> crate::app::AwsClients {
     crate::app::AwsClients {
         dynamodb: dynamodb(config, Some(dynamodb_endpoint)),
-        sesv2: sesv2(config, Some(moto_endpoint)),
+        sesv2: sends_email.then(|| sesv2(config, Some(moto_endpoint))),
         secrets_manager: secrets_manager(config, Some(moto_endpoint)),
     }
 }

@@ -42,7 +42,8 @@ fn moto() -> Option<String> {
 #[test]
 fn every_function_reads_the_code_hashing_secret_from_secrets_manager_at_start() {
     let Some(moto) = moto() else { return };
-    // No call is made to DynamoDB at start; its client only needs an address.
+    // The one DynamoDB call at start opens the connection (`app::open_dynamodb`); a failure
+    // there (no DynamoDB Local, no table) does not stop the start.
     let dynamodb = std::env::var("DYNAMODB_ENDPOINT").unwrap_or_else(|_| moto.clone());
     let jwks = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../dev/jwks.json")).unwrap();
     for prefix in ["CITIZEN", "STAFF"] {
@@ -100,7 +101,7 @@ async fn starts_with_the_secret(dynamodb: &str, moto: &str) {
     };
     let start = |function: Function, arn: Option<&str>| {
         let env = env(arn);
-        let clients = local_aws::clients(&config, dynamodb, moto);
+        let clients = local_aws::clients(&config, dynamodb, moto, function.sends_email());
         iam_recording::starting(function, App::from_lambda_settings(env, clients))
     };
 
@@ -113,13 +114,23 @@ async fn starts_with_the_secret(dynamodb: &str, moto: &str) {
             "{}: AWSPREVIOUS verifies",
             function.name()
         );
+        // A function that sends no email has no SES client: its mailer refuses.
+        let email = certificate_recovery::mailer::Email {
+            to: "someone@opc.test".to_owned(),
+            subject: "s".to_owned(),
+            text: "t".to_owned(),
+            html: "h".to_owned(),
+        };
+        if !function.sends_email() {
+            assert!(app.mailer.send(&email).await.is_err(), "{}: a mailer without SES", function.name());
+        }
         let from_environment = hasher(FROM_ENVIRONMENT).hash("s", &code);
         assert!(!app.hasher.verify("s", &code, &from_environment), "{}: the environment's secret", function.name());
     }
     // The function no route serves starts the same way (`lambda::run_delivery_events`).
     let delivery = iam_recording::starting_as(
         DELIVERY_EVENTS,
-        App::from_lambda_settings(env(Some(&rotated)), local_aws::clients(&config, dynamodb, moto)),
+        App::from_lambda_settings(env(Some(&rotated)), local_aws::clients(&config, dynamodb, moto, false)),
     )
     .await
     .unwrap_or_else(|e| panic!("{DELIVERY_EVENTS}: {e}"));

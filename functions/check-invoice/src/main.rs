@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    certificate_recovery::lambda::run(certificate_recovery::lambda::Function::CheckInvoice).await
+    certificate_recovery::lambda::entry::check_invoice().await
 }

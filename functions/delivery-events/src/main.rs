@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    certificate_recovery::lambda::run_delivery_events().await
+    certificate_recovery::lambda::entry::delivery_events().await
 }

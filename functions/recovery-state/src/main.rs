@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    certificate_recovery::lambda::run(certificate_recovery::lambda::Function::RecoveryState).await
+    certificate_recovery::lambda::entry::recovery_state().await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    certificate_recovery::lambda::run(certificate_recovery::lambda::Function::Report).await
+    certificate_recovery::lambda::entry::report().await
 }

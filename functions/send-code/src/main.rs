@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    certificate_recovery::lambda::run(certificate_recovery::lambda::Function::SendCode).await
+    certificate_recovery::lambda::entry::send_code().await
 }
