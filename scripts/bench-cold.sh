@@ -88,7 +88,8 @@ EOF
   # The table with the demo registry (import-registry, straight to DynamoDB Local), the
   # code-hashing secret (rotated once, as in lambda-smoke.sh) and the sender's SES identity.
   table="bench-cold"
-  AWS_REGION=ca-central-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench \
+  # The functions' access key: DynamoDB Local keeps one database per key and region.
+  AWS_REGION=ca-central-1 AWS_ACCESS_KEY_ID=ASIABENCHCOLDLOCAL00 AWS_SECRET_ACCESS_KEY=bench-cold-local-secret-key \
     "$BENCH_TARGET/lambda/import-registry/bootstrap" --certificates seed/demo/certificates.csv \
     --invoices seed/demo/invoices.csv --dynamodb-endpoint "$DYNAMODB_ENDPOINT" --table "$table" \
     >"$work/import.log" 2>&1 || die "import-registry failed (see $work/import.log)"
