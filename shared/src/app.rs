@@ -55,7 +55,10 @@ pub struct NoMail;
 
 #[async_trait::async_trait]
 impl Mailer for NoMail {
-    async fn send(&self, _email: &crate::mailer::Email) -> Result<crate::mailer::MessageId, crate::mailer::MailerError> {
+    async fn send(
+        &self,
+        _email: &crate::mailer::Email,
+    ) -> Result<crate::mailer::MessageId, crate::mailer::MailerError> {
         Err(crate::mailer::MailerError("this function sends no email (no SES client)".to_owned()))
     }
 }
@@ -225,8 +228,8 @@ impl App {
             open_dynamodb(&dynamodb, &table)
         );
         let hasher = hasher?;
-        let store = crate::store::dynamodb::DynamoStore::new(dynamodb, table)
-            .with_audit_retention(settings.audit_retention);
+        let store =
+            crate::store::dynamodb::DynamoStore::new(dynamodb, table).with_audit_retention(settings.audit_retention);
         Ok(Self::new(settings, Arc::new(store), mailer, tokens, hasher))
     }
 }
