@@ -241,15 +241,7 @@ fi
 # Each bootstrap zipped as SAM packages it (deflate, default level), for its size.
 for f in "${functions[@]}" bench-hello; do
   [ -f "$target/lambda/$f/bootstrap" ] || die "no $target/lambda/$f/bootstrap: build first (without BENCH_SKIP_BUILD)"
-  python3 - "$target/lambda/$f/bootstrap" "$target/lambda/$f/bootstrap.zip" <<'PY'
-import sys, zipfile
-with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as z:
-    info = zipfile.ZipInfo.from_file(sys.argv[1], "bootstrap")
-    info.external_attr = 0o100755 << 16
-    info.compress_type = zipfile.ZIP_DEFLATED
-    with open(sys.argv[1], "rb") as f:
-        z.writestr(info, f.read())
-PY
+  zip_bootstrap "$target/lambda/$f/bootstrap" "$target/lambda/$f/bootstrap.zip"
 done
 [ -x "$target/lambda/import-registry/bootstrap" ] && [ -x "$target/release/bench-cold" ] \
   || die "import-registry or bench-cold is not built: build first (without BENCH_SKIP_BUILD)"

@@ -41,17 +41,7 @@ for f in "${functions[@]}"; do
   bootstrap="$target/lambda/$f/bootstrap"
   zip="$target/lambda/$f/bootstrap.zip"
   [ -f "$bootstrap" ] || die "$f: no bootstrap at $bootstrap"
-  rm -f "$zip"
-  python3 - "$bootstrap" "$zip" <<'PY'
-import sys, zipfile
-# As SAM's packager: ZIP_DEFLATED at the default level, mode 0755.
-with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as z:
-    info = zipfile.ZipInfo.from_file(sys.argv[1], "bootstrap")
-    info.external_attr = 0o100755 << 16
-    info.compress_type = zipfile.ZIP_DEFLATED
-    with open(sys.argv[1], "rb") as f:
-        z.writestr(info, f.read())
-PY
+  zip_bootstrap "$bootstrap" "$zip"
   binary=$(stat -c %s "$bootstrap")
   zipped=$(stat -c %s "$zip")
   printf '    %-16s %12s %12s\n' "$f" "$binary" "$zipped"

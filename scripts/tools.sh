@@ -10,6 +10,22 @@ die() { echo "test-all: $*" >&2; exit 1; }
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required but not installed ($2)"; }
 
+# zip_bootstrap BOOTSTRAP ZIP: a bootstrap zipped as SAM packages it (deflate, default level,
+# mode 0755), for its size.
+zip_bootstrap() {
+  rm -f "$2"
+  python3 - "$1" "$2" <<'PY'
+import sys, zipfile
+# As SAM's packager: ZIP_DEFLATED at the default level, mode 0755.
+with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as z:
+    info = zipfile.ZipInfo.from_file(sys.argv[1], "bootstrap")
+    info.external_attr = 0o100755 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with open(sys.argv[1], "rb") as f:
+        z.writestr(info, f.read())
+PY
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 wait_for() { # url seconds

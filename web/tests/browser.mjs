@@ -58,3 +58,18 @@ export function codeOf(email) {
   if (words.length === 0) throw new Error(`no code in: ${email.subject}`);
   return words[0];
 }
+
+/** The holder's development sign-in, on the sign-in screen: then the lookup form. */
+export async function holderSignIn(page, subject) {
+  await page.waitForSelector("#sign-in");
+  await page.fill("#dev-subject", subject);
+  await page.click("#sign-in button[type=submit]");
+  await page.waitForSelector("#lookup");
+}
+
+/** A lookup on the holder's page. */
+export async function lookup(page, certificate, dateOfBirth) {
+  await page.fill("#certificate-number", certificate);
+  await page.fill("#date-of-birth", dateOfBirth);
+  await page.click("#lookup button[type=submit]");
+}

@@ -4,7 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { SHOTS, useBrowser, newPage as openPage, accessible, unique, focusedId, codeOf } from "./browser.mjs";
+import { SHOTS, useBrowser, newPage as openPage, accessible, unique, focusedId, codeOf, holderSignIn as signIn, lookup } from "./browser.mjs";
 
 const BASE = process.env.BASE_URL;
 const SHORT_CODES = process.env.SHORT_CODES_URL; // a local API whose codes live 2 seconds
@@ -24,17 +24,6 @@ async function step(page, name) {
   await page.screenshot({ path: `${SHOTS}/${name}-${lang}.png`, fullPage: true });
 }
 
-async function signIn(page, subject) {
-  await page.fill("#dev-subject", subject);
-  await page.click("#sign-in button[type=submit]");
-  await page.waitForSelector("#lookup");
-}
-
-async function lookup(page, certificate, dateOfBirth) {
-  await page.fill("#certificate-number", certificate);
-  await page.fill("#date-of-birth", dateOfBirth);
-  await page.click("#lookup button[type=submit]");
-}
 
 async function latestCode(base, certificateEmail) {
   const emails = await (await fetch(`${base}/dev/outbox`)).json();

@@ -10,7 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { useBrowser, newPage, accessible, unique, lang, focusedId, codeOf } from "./browser.mjs";
+import { useBrowser, newPage, accessible, unique, lang, focusedId, codeOf, holderSignIn as signIn, lookup } from "./browser.mjs";
 
 const BASE = process.env.REPORT_BASE_URL;
 assert.ok(BASE, "REPORT_BASE_URL is set by scripts/web-tests.sh");
@@ -86,18 +86,7 @@ async function bothLanguages(page, name, check = async () => {}) {
   await page.click("#language-toggle");
 }
 
-async function holderSignIn(page, subject = unique("holder")) {
-  await page.waitForSelector("#sign-in");
-  await page.fill("#dev-subject", subject);
-  await page.click("#sign-in button[type=submit]");
-  await page.waitForSelector("#lookup");
-}
-
-async function lookup(page, certificate, dateOfBirth) {
-  await page.fill("#certificate-number", certificate);
-  await page.fill("#date-of-birth", dateOfBirth);
-  await page.click("#lookup button[type=submit]");
-}
+const holderSignIn = (page, subject = unique("holder")) => signIn(page, subject);
 
 async function staffSignIn(page) {
   await page.waitForSelector("#sign-in");
