@@ -3,7 +3,7 @@
 # bootstrap and a bare lambda_http hello-world started against a local Lambda Runtime API
 # (bench/cold), on their own and alone in a cgroup v1 CPU group with the quota Lambda gives the
 # template's MemorySize; DynamoDB Local, moto (Secrets Manager, SES) and the issuers' JWKS reached
-# through TLS (stunnel, a throwaway CA made here, trusted through SSL_CERT_FILE), so every
+# through TLS (stunnel, a throwaway CA made here, trusted through AWS_CA_BUNDLE and SSL_CERT_FILE), so every
 # handshake is in the figures. Prints the markdown table and writes bench/results-cold.md.
 #
 # Not part of CI. Needs root (the cgroup, the network namespace), stunnel4 and openssl from
@@ -44,9 +44,10 @@ if [ "${1:-}" = "--inside" ]; then
   printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
   openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 1 \
     -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
-  # What the functions trust: the system's roots and this CA (SSL_CERT_FILE), and the system's
-  # directory still read (SSL_CERT_DIR) — the same work as with no variable set, plus one
-  # certificate (rustls-native-certs reads the variables instead of probing when they are set).
+  # What the functions trust. The AWS clients: this CA alone (AWS_CA_BUNDLE, app::https_client),
+  # in place of the five Amazon Trust Services roots compiled in — the same work. The issuer's
+  # JWKS fetch (rustls-native-certs): the system's roots and this CA in one file (SSL_CERT_FILE),
+  # as Lambda's provided.al2023 keeps them in one bundle (/etc/pki/tls/certs/ca-bundle.crt).
   cat /etc/ssl/certs/ca-certificates.crt "$tls/ca.pem" >"$tls/bundle.pem"
 
   # The issuers' JWKS (the development key's public half), served over HTTPS like an issuer's.
@@ -109,12 +110,12 @@ PY
   # whose public half the JWKS above serves).
   "$VENV/bin/python" - "$work" "$BENCH_TARGET" "$BENCH_MEMORY" "$BENCH_QUOTA" "$BENCH_CGROUP" "$RUNS" "$WARM" \
       "https://127.0.0.1:$ddb_tls" "https://127.0.0.1:$aws_tls" "https://127.0.0.1:$jwks_tls/jwks.json" \
-      "$secret_arn" "$table" "$tls/bundle.pem" <<'PY'
+      "$secret_arn" "$table" "$tls/bundle.pem" "$tls/ca.pem" <<'PY'
 import base64, json, os, re, sys, time
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-(work, target, memory, quota, cgroup, runs, warm, ddb, aws, jwks, secret_arn, table, bundle) = sys.argv[1:]
+(work, target, memory, quota, cgroup, runs, warm, ddb, aws, jwks, secret_arn, table, bundle, ca) = sys.argv[1:]
 
 def b64(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
@@ -181,8 +182,8 @@ env = {
     "AWS_ENDPOINT_URL_DYNAMODB": ddb,
     "AWS_ENDPOINT_URL_SESV2": aws,
     "AWS_ENDPOINT_URL_SECRETS_MANAGER": aws,
+    "AWS_CA_BUNDLE": ca,
     "SSL_CERT_FILE": bundle,
-    "SSL_CERT_DIR": "/etc/ssl/certs",
 }
 env.update({v: values[v] for v in global_vars})
 

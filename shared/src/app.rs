@@ -13,8 +13,27 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
     pub tokens: TokenVerifier,
-    pub hasher: CodeHasher,
+    /// The code-hashing key: `None` in a Lambda function whose routes hash nothing
+    /// ([`crate::code_hash_secret::CodeHashKeys::None`]), which never reads the secret. Reach it
+    /// through [`App::code_hasher`].
+    pub hasher: Option<CodeHasher>,
     pub clock: Arc<dyn Clock>,
+}
+
+/// A route that hashes reached a function that holds no code-hashing key (its start read no
+/// secret): a 503, and nothing changed. Each function's binary holds only its own routes
+/// (`lambda::entry`), so this is a wiring mistake that the start plan test guards.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("this function holds no code-hashing key")]
+pub struct NoCodeHashKey;
+
+/// What a Lambda function makes ready before its first invocation, besides its settings and
+/// clients: the versions of the code-hashing secret its routes use, and the issuer whose keys
+/// it fetches so that the first signed-in request verifies at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartPlan {
+    pub code_hash_keys: crate::code_hash_secret::CodeHashKeys,
+    pub issuer: Option<crate::auth::Issuer>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +46,8 @@ pub enum StartupError {
     Missing(&'static str),
     #[error(transparent)]
     Secret(#[from] crate::code_hash_secret::SecretError),
+    #[error("the function reads the code-hashing secret but was given no Secrets Manager client")]
+    NoSecretsClient,
 }
 
 /// The SDK's own limits: a call that hangs fails fast into a 503 instead of reaching the
@@ -45,7 +66,8 @@ pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sesv2: Option<aws_sdk_sesv2::Client>,
-    pub secrets_manager: aws_sdk_secretsmanager::Client,
+    /// Only for a function that reads the code-hashing secret.
+    pub secrets_manager: Option<aws_sdk_secretsmanager::Client>,
 }
 
 /// The mailer of a function that sends no email: no SES client is built for it, and a send
@@ -123,20 +145,30 @@ async fn lambda_sdk_config() -> aws_config::SdkConfig {
 /// Manager): 5 certificates, 6 KB, parsed when the first connection is made.
 const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("../certs/amazon-trust-services.pem");
 
+/// The variable naming a PEM bundle the AWS clients trust instead of the compiled-in roots (the
+/// name the AWS CLI and SDKs give it): a local endpoint behind its own CA, as the cold-path
+/// benchmark's TLS terminator has. Lambda never sets it.
+pub const CA_BUNDLE_VARIABLE: &str = "AWS_CA_BUNDLE";
+
 /// The HTTPS client of a Lambda function: the SDK's default one (hyper, rustls with aws-lc)
 /// trusting the Amazon Trust Services roots compiled in, rather than reading and parsing the
 /// system's CA bundle at start (`rustls-native-certs`: every file of `/etc/ssl/certs` on
 /// Debian, `/etc/pki/tls/certs` in Lambda) — the largest part of init after the runtime's own.
-/// With `SSL_CERT_FILE` or `SSL_CERT_DIR` set, the roots are read from there instead, as
-/// before (a local endpoint's own CA, as the benchmark's TLS terminator has). No proxy, as
-/// Lambda has none (the SDK's default client reads `HTTPS_PROXY`).
+/// With [`CA_BUNDLE_VARIABLE`] set, the certificates of that file instead (read here, once);
+/// an unreadable file is logged and the compiled-in roots are kept. No proxy, as Lambda has
+/// none (the SDK's default client reads `HTTPS_PROXY`).
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls;
-    let from_environment = ["SSL_CERT_FILE", "SSL_CERT_DIR"].iter().any(|v| std::env::var_os(v).is_some());
-    let trust = if from_environment {
-        tls::TrustStore::default()
-    } else {
-        tls::TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS.as_bytes())
+    let compiled_in = || tls::TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS.as_bytes());
+    let trust = match std::env::var_os(CA_BUNDLE_VARIABLE) {
+        None => compiled_in(),
+        Some(path) => match std::fs::read(&path) {
+            Ok(pem) => tls::TrustStore::empty().with_pem_certificate(pem),
+            Err(e) => {
+                tracing::error!(path = %path.to_string_lossy(), error = %e, "AWS_CA_BUNDLE cannot be read; the compiled-in roots are trusted");
+                compiled_in()
+            }
+        },
     };
     let builder = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
@@ -145,6 +177,12 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
         Ok(context) => builder.tls_context(context).build_https(),
         Err(_) => builder.build_https(),
     }
+}
+
+/// The Secrets Manager client, only for a function that reads the code-hashing secret.
+fn secrets_manager_for(config: &aws_config::SdkConfig, plan: StartPlan) -> Option<aws_sdk_secretsmanager::Client> {
+    (plan.code_hash_keys != crate::code_hash_secret::CodeHashKeys::None)
+        .then(|| aws_sdk_secretsmanager::Client::new(config))
 }
 
 fn process_env(name: &str) -> Option<String> {
@@ -162,7 +200,22 @@ impl App {
         tokens: TokenVerifier,
         hasher: CodeHasher,
     ) -> Self {
-        Self { settings, store, mailer, tokens, hasher, clock: Arc::new(SystemClock) }
+        Self { settings, store, mailer, tokens, hasher: Some(hasher), clock: Arc::new(SystemClock) }
+    }
+
+    /// An `App` with no code-hashing key: a Lambda function whose routes hash nothing.
+    fn new_without_key(
+        settings: RuleSettings,
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        tokens: TokenVerifier,
+    ) -> Self {
+        Self { settings, store, mailer, tokens, hasher: None, clock: Arc::new(SystemClock) }
+    }
+
+    /// The code-hashing key, for the routes that hash (codes, report tokens).
+    pub fn code_hasher(&self) -> Result<&CodeHasher, NoCodeHashKey> {
+        self.hasher.as_ref().ok_or(NoCodeHashKey)
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -173,36 +226,38 @@ impl App {
     /// The Lambda configuration of a function that sends no email, from the process
     /// environment and the SDK's default chain: no SES client is built, the mailer is
     /// [`NoMail`]. See [`App::from_lambda_settings`] for the rest.
-    pub async fn from_lambda_env() -> Result<Self, StartupError> {
+    pub async fn from_lambda_env(plan: StartPlan) -> Result<Self, StartupError> {
         let config = lambda_sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-        let secrets_manager = aws_sdk_secretsmanager::Client::new(&config);
-        Self::start(process_env, dynamodb, secrets_manager, |_| Ok(Arc::new(NoMail))).await
+        let secrets_manager = secrets_manager_for(&config, plan);
+        Self::start(process_env, dynamodb, secrets_manager, plan, |_| Ok(Arc::new(NoMail))).await
     }
 
     /// The same for a function that sends email: with the SES v2 client and mailer. A separate
     /// entry point (not a flag) so that a function that sends no email never links SES.
-    pub async fn from_lambda_env_mailing() -> Result<Self, StartupError> {
+    pub async fn from_lambda_env_mailing(plan: StartPlan) -> Result<Self, StartupError> {
         let config = lambda_sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-        let secrets_manager = aws_sdk_secretsmanager::Client::new(&config);
+        let secrets_manager = secrets_manager_for(&config, plan);
         let sesv2 = aws_sdk_sesv2::Client::new(&config);
-        Self::start(process_env, dynamodb, secrets_manager, move |env| ses_mailer(sesv2, env)).await
+        Self::start(process_env, dynamodb, secrets_manager, plan, move |env| ses_mailer(sesv2, env)).await
     }
 
     /// The Lambda configuration: rule settings, DynamoDB table `TABLE_NAME` (its connection
     /// opened here: [`open_dynamodb`]), SES v2 when `clients` has it, from `SENDER_ADDRESS` with
     /// the configuration set `SES_CONFIGURATION_SET` (delivery events), else the [`NoMail`]
-    /// mailer; the code-hashing secret read from Secrets Manager at `CODE_HASH_SECRET_ARN`
-    /// (the only network calls here, with the DynamoDB opening, once per container, at the
-    /// same time), all from `env`; the issuers from the process environment
-    /// (`CITIZEN_*` / `STAFF_*`).
+    /// mailer; the versions of the code-hashing secret `plan` names, read from Secrets Manager
+    /// at `CODE_HASH_SECRET_ARN` (none, and no ARN needed, for a function that hashes
+    /// nothing), all from `env`; the issuers from the process environment (`CITIZEN_*` /
+    /// `STAFF_*`), the keys of `plan`'s issuer fetched. The network calls here — the secret,
+    /// the DynamoDB opening, the issuer's keys — are made at the same time, once per container.
     pub async fn from_lambda_settings(
         env: impl Fn(&str) -> Option<String>,
         clients: AwsClients,
+        plan: StartPlan,
     ) -> Result<Self, StartupError> {
         let AwsClients { dynamodb, sesv2, secrets_manager } = clients;
-        Self::start(env, dynamodb, secrets_manager, move |env| match sesv2 {
+        Self::start(env, dynamodb, secrets_manager, plan, move |env| match sesv2 {
             Some(client) => ses_mailer(client, env),
             None => Ok(Arc::new(NoMail)),
         })
@@ -214,23 +269,40 @@ impl App {
     async fn start(
         env: impl Fn(&str) -> Option<String>,
         dynamodb: aws_sdk_dynamodb::Client,
-        secrets_manager: aws_sdk_secretsmanager::Client,
+        secrets_manager: Option<aws_sdk_secretsmanager::Client>,
+        plan: StartPlan,
         mailer: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<Arc<dyn Mailer>, StartupError>,
     ) -> Result<Self, StartupError> {
         let settings = RuleSettings::from_lookup(&env)?;
         let tokens = TokenVerifier::from_env()?;
         let table = required(&env, "TABLE_NAME")?;
         let mailer = mailer(&env)?;
-        let secret_arn = required(&env, crate::code_hash_secret::ARN_VARIABLE)?;
-        // The secret and the DynamoDB connection, at once: two round trips in the time of one.
-        let (hasher, ()) = tokio::join!(
-            crate::code_hash_secret::load(&secrets_manager, &secret_arn),
-            open_dynamodb(&dynamodb, &table)
-        );
+        use crate::code_hash_secret::CodeHashKeys;
+        let secret = match (plan.code_hash_keys, secrets_manager) {
+            (CodeHashKeys::None, _) => None,
+            (keys, Some(client)) => Some((client, required(&env, crate::code_hash_secret::ARN_VARIABLE)?, keys)),
+            (_, None) => return Err(StartupError::NoSecretsClient),
+        };
+        // The secret, the DynamoDB connection and the issuer's keys, at once: three round trips
+        // in the time of the longest.
+        let hasher = async {
+            match &secret {
+                Some((client, arn, keys)) => crate::code_hash_secret::load(client, arn, *keys).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let issuer_keys = async {
+            if let Some(issuer) = plan.issuer {
+                tokens.fetch_at_start(issuer).await;
+            }
+        };
+        let (hasher, (), ()) = tokio::join!(hasher, open_dynamodb(&dynamodb, &table), issuer_keys);
         let hasher = hasher?;
         let store =
             crate::store::dynamodb::DynamoStore::new(dynamodb, table).with_audit_retention(settings.audit_retention);
-        Ok(Self::new(settings, Arc::new(store), mailer, tokens, hasher))
+        let mut app = Self::new_without_key(settings, Arc::new(store), mailer, tokens);
+        app.hasher = hasher;
+        Ok(app)
     }
 }
 

@@ -279,6 +279,31 @@ impl IssuerVerifier {
         Ok(Caller { account, roles: data.claims.roles })
     }
 
+    /// Fetches the issuer's keys before the first request (a function's start,
+    /// `docs/rules.md#tokens`), so that the first signed-in request is verified without a
+    /// handshake to the issuer. Tolerates failure: the keys stay as they were and no backoff
+    /// starts, so the first request fetches them as it would have. Keys given inline: nothing.
+    pub async fn fetch_at_start(&self) {
+        let JwksSource::Url(url) = &self.settings.jwks else {
+            return;
+        };
+        let started = Instant::now();
+        let mut state = self.fetch.lock().await;
+        match self.fetch_keys(url).await {
+            Ok(keys) => {
+                tracing::debug!(issuer = %self.settings.issuer, keys = keys.len(), elapsed_ms = started.elapsed().as_millis() as u64, "issuer keys fetched at start");
+                *self.keys.write().expect("keys lock") = keys;
+                state.failures = 0;
+                state.next_allowed = Some(Instant::now() + self.refetch_interval);
+            }
+            Err(reason) => tracing::warn!(
+                issuer = %self.settings.issuer,
+                error = %reason,
+                "issuer keys could not be fetched at start; the first request will fetch them"
+            ),
+        }
+    }
+
     fn key(&self, kid: &str) -> Option<DecodingKey> {
         self.keys.read().expect("keys lock").get(kid).cloned()
     }
@@ -374,6 +399,14 @@ fn usable(jwk: &Jwk, algorithm: Algorithm) -> bool {
     family_ok && declared_ok
 }
 
+/// Whose tokens a function verifies: citizens' (the government authentication service, SAG)
+/// or employees' (the staff issuer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issuer {
+    Citizen,
+    Staff,
+}
+
 /// Both issuers: citizens (SAG) and staff.
 pub struct TokenVerifier {
     pub citizen: IssuerVerifier,
@@ -389,6 +422,19 @@ impl TokenVerifier {
             Err(_) => None,
         };
         Ok(Self { citizen, staff })
+    }
+
+    /// [`IssuerVerifier::fetch_at_start`] for the issuer a function verifies; without a staff
+    /// issuer configured, nothing.
+    pub async fn fetch_at_start(&self, issuer: Issuer) {
+        match issuer {
+            Issuer::Citizen => self.citizen.fetch_at_start().await,
+            Issuer::Staff => {
+                if let Some(staff) = &self.staff {
+                    staff.fetch_at_start().await;
+                }
+            }
+        }
     }
 }
 

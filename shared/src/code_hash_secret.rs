@@ -45,10 +45,32 @@ async fn read(client: &Client, arn: &str, stage: &'static str) -> Result<Option<
     }
 }
 
-/// The hasher keyed by the secret at `arn`: its current version hashes, its previous version
-/// (if any) still verifies. Both versions are read at once.
-pub async fn load(client: &Client, arn: &str) -> Result<CodeHasher, SecretError> {
-    let (current, previous) = tokio::join!(read(client, arn, CURRENT), read(client, arn, PREVIOUS));
+/// Which versions of the secret a function reads at start (`docs/rules.md#secret`): only what
+/// its routes use, so that a function that hashes nothing can neither read the secret (its
+/// role is not granted `secretsmanager:GetSecretValue`) nor pay for the read at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeHashKeys {
+    /// The function hashes nothing (lookup, assistance, recovery-state, delivery-events).
+    None,
+    /// The function only makes hashes — of new codes, of new report tokens — with `AWSCURRENT`
+    /// (send-code, check-invoice, agent-desk).
+    Current,
+    /// The function also checks hashes made before a rotation — codes (verify-code), report
+    /// tokens (report) — so it reads `AWSPREVIOUS` too.
+    CurrentAndPrevious,
+}
+
+/// The hasher keyed by the secret at `arn`, as `keys` says: its current version hashes, its
+/// previous version (if any, and if `keys` asks for it) still verifies. Both versions are read
+/// at once.
+pub async fn load(client: &Client, arn: &str, keys: CodeHashKeys) -> Result<CodeHasher, SecretError> {
+    let previous = async {
+        match keys {
+            CodeHashKeys::CurrentAndPrevious => read(client, arn, PREVIOUS).await,
+            CodeHashKeys::Current | CodeHashKeys::None => Ok(None),
+        }
+    };
+    let (current, previous) = tokio::join!(read(client, arn, CURRENT), previous);
     let current = current?.ok_or_else(|| SecretError::NotText { arn: arn.to_owned(), stage: CURRENT })?;
     let weak = |stage| move |_| SecretError::Weak { arn: arn.to_owned(), stage };
     match previous? {

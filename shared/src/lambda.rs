@@ -1,7 +1,7 @@
 //! What every Lambda function's `main` runs: JSON logs, the app built once per container,
 //! then the runtime loop calling one handler.
 
-use crate::app::App;
+use crate::app::{App, StartPlan};
 use crate::http::{self, Request, Response};
 
 /// The Lambda functions, one per crate under `functions/`.
@@ -48,6 +48,28 @@ impl Function {
         matches!(self, Self::SendCode | Self::VerifyCode | Self::CheckInvoice | Self::AgentDesk)
     }
 
+    /// What the function makes ready at start (`docs/rules.md#secret`, `#tokens`): only the
+    /// versions of the code-hashing secret its routes use — none for a function that hashes
+    /// nothing, whose role cannot read the secret — and the keys of the issuer whose tokens it
+    /// verifies (the report routes need no sign-in).
+    pub fn start_plan(self) -> StartPlan {
+        use crate::auth::Issuer;
+        use crate::code_hash_secret::CodeHashKeys;
+        let code_hash_keys = match self {
+            // New codes, new report tokens (the link notice, the email-change notices).
+            Self::SendCode | Self::CheckInvoice | Self::AgentDesk => CodeHashKeys::Current,
+            // Codes, report tokens issued before a rotation.
+            Self::VerifyCode | Self::Report => CodeHashKeys::CurrentAndPrevious,
+            Self::Lookup | Self::Assistance | Self::RecoveryState => CodeHashKeys::None,
+        };
+        let issuer = match self {
+            Self::AgentDesk => Some(Issuer::Staff),
+            Self::Report => None,
+            _ => Some(Issuer::Citizen),
+        };
+        StartPlan { code_hash_keys, issuer }
+    }
+
     /// The function that serves a route (`"POST /recovery/lookup"`).
     pub fn serving(method: &str, path: &str) -> Option<Self> {
         let matches = |template: &str| {
@@ -77,13 +99,18 @@ impl Function {
 /// complaint events, from the configuration set's SNS topic (`docs/rules.md#delivery`).
 pub const DELIVERY_EVENTS: &str = "delivery-events";
 
+/// What `delivery-events` makes ready at start: nothing — it hashes nothing and verifies no
+/// token.
+pub const DELIVERY_EVENTS_START_PLAN: StartPlan =
+    StartPlan { code_hash_keys: crate::code_hash_secret::CodeHashKeys::None, issuer: None };
+
 /// Runs the `delivery-events` function: each SNS invocation's SES events put on what they
 /// concern (`crate::delivery::handle_sns_event`); a store failure fails the invocation, which
 /// Lambda retries. It sends no email: no SES client.
 pub async fn run_delivery_events() -> Result<(), lambda_http::Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     crate::telemetry::init_json();
-    let app = App::from_lambda_env().await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let app = App::from_lambda_env(DELIVERY_EVENTS_START_PLAN).await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let app = &app;
     let source = &crate::delivery::EventSource::from_env(|name| std::env::var(name).ok());
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
@@ -108,7 +135,9 @@ where
     F: Future<Output = Response> + Send,
 {
     crate::telemetry::init_json();
-    let app = if function.sends_email() { App::from_lambda_env_mailing().await } else { App::from_lambda_env().await };
+    let plan = function.start_plan();
+    let app =
+        if function.sends_email() { App::from_lambda_env_mailing(plan).await } else { App::from_lambda_env(plan).await };
     serve(app, handler).await
 }
 
@@ -122,7 +151,7 @@ where
         return Err(format!("{} sends email: it starts with `run`", function.name()).into());
     }
     crate::telemetry::init_json();
-    serve(App::from_lambda_env().await, handler).await
+    serve(App::from_lambda_env(function.start_plan()).await, handler).await
 }
 
 async fn serve<H, F>(app: Result<App, crate::app::StartupError>, handler: H) -> Result<(), lambda_http::Error>

@@ -56,16 +56,19 @@ pub fn secrets_manager(config: &aws_config::SdkConfig, endpoint: Option<&str>) -
 }
 
 /// The clients a Lambda function builds ([`crate::app::AwsClients`]), on the emulators: SES v2
-/// only when it `sends_email` ([`crate::lambda::Function::sends_email`]).
+/// only when it `sends_email` ([`crate::lambda::Function::sends_email`]), Secrets Manager only
+/// when its start `plan` reads the code-hashing secret.
 pub fn clients(
     config: &aws_config::SdkConfig,
     dynamodb_endpoint: &str,
     moto_endpoint: &str,
     sends_email: bool,
+    plan: crate::app::StartPlan,
 ) -> crate::app::AwsClients {
+    let reads_secret = plan.code_hash_keys != crate::code_hash_secret::CodeHashKeys::None;
     crate::app::AwsClients {
         dynamodb: dynamodb(config, Some(dynamodb_endpoint)),
         sesv2: sends_email.then(|| sesv2(config, Some(moto_endpoint))),
-        secrets_manager: secrets_manager(config, Some(moto_endpoint)),
+        secrets_manager: reads_secret.then(|| secrets_manager(config, Some(moto_endpoint))),
     }
 }

@@ -22,13 +22,15 @@ pub enum ReportError {
     Expired,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    NoKey(#[from] crate::app::NoCodeHashKey),
 }
 
 impl ReportError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Expired => ErrorCode::ReportExpired,
-            Self::Store(_) => ErrorCode::ServiceUnavailable,
+            Self::Store(_) | Self::NoKey(_) => ErrorCode::ServiceUnavailable,
         }
     }
 }
@@ -41,9 +43,9 @@ pub fn new_report(
     number: &CertificateNumber,
     account: &AccountSubject,
     now: OffsetDateTime,
-) -> (Report, ReportToken) {
+) -> Result<(Report, ReportToken), crate::app::NoCodeHashKey> {
     let token = ReportToken::generate();
-    let token_hash = app.hasher.report_token_hashes(&token).swap_remove(0);
+    let token_hash = app.code_hasher()?.report_token_hashes(&token).swap_remove(0);
     let report = Report {
         token_hash,
         kind,
@@ -53,7 +55,7 @@ pub fn new_report(
         expires_at: now + REPORT_TOKEN_LIFETIME,
         used: None,
     };
-    (report, token)
+    Ok((report, token))
 }
 
 /// The link a notice carries: `<holder page>/signalement/<token>`.
@@ -92,7 +94,7 @@ fn masked(number: &CertificateNumber) -> String {
 /// The usable report behind `raw`, or `Expired`.
 async fn usable_report(app: &App, raw: &str, now: OffsetDateTime) -> Result<Report, ReportError> {
     let token = ReportToken::parse(raw).ok_or(ReportError::Expired)?;
-    for hash in app.hasher.report_token_hashes(&token) {
+    for hash in app.code_hasher()?.report_token_hashes(&token) {
         if let Some(report) = app.store.report(&hash, now).await? {
             return if report.usable(now) { Ok(report) } else { Err(ReportError::Expired) };
         }

@@ -1,7 +1,9 @@
-//! Every Lambda function starts by reading the code-hashing secret from Secrets Manager (moto
-//! here), through the clients and the IAM recording the other emulator tests use: the current
-//! version hashes, the previous one still verifies, the environment never supplies the secret,
-//! and a missing or weak secret stops the start with an error that does not show it.
+//! A Lambda function whose routes hash starts by reading the code-hashing secret from Secrets
+//! Manager (moto here), through the clients and the IAM recording the other emulator tests
+//! use: the current version hashes, the previous one still verifies where the function checks
+//! old hashes, the environment never supplies the secret, and a missing or weak secret stops
+//! the start with an error that does not show it. A function whose routes hash nothing reads
+//! no secret and holds no key (`Function::start_plan`).
 //!
 //! One test in its own binary: it sets the process environment (the token issuers are read
 //! from it) before anything else runs.
@@ -11,7 +13,8 @@ use certificate_recovery::app::StartupError;
 use certificate_recovery::code_hash_secret::{ARN_VARIABLE, SecretError};
 use certificate_recovery::domain::SecurityCode;
 use certificate_recovery::iam_recording;
-use certificate_recovery::lambda::{DELIVERY_EVENTS, Function};
+use certificate_recovery::code_hash_secret::CodeHashKeys;
+use certificate_recovery::lambda::{DELIVERY_EVENTS, DELIVERY_EVENTS_START_PLAN, Function};
 use certificate_recovery::local_aws;
 use certificate_recovery::security_code_hash::CodeHasher;
 use secrecy::SecretString;
@@ -40,7 +43,7 @@ fn moto() -> Option<String> {
 }
 
 #[test]
-fn every_function_reads_the_code_hashing_secret_from_secrets_manager_at_start() {
+fn each_function_reads_the_versions_of_the_code_hashing_secret_its_routes_use_at_start() {
     let Some(moto) = moto() else { return };
     // The one DynamoDB call at start opens the connection (`app::open_dynamodb`); a failure
     // there (no DynamoDB Local, no table) does not stop the start.
@@ -101,19 +104,33 @@ async fn starts_with_the_secret(dynamodb: &str, moto: &str) {
     };
     let start = |function: Function, arn: Option<&str>| {
         let env = env(arn);
-        let clients = local_aws::clients(&config, dynamodb, moto, function.sends_email());
-        iam_recording::starting(function, App::from_lambda_settings(env, clients))
+        let plan = function.start_plan();
+        let clients = local_aws::clients(&config, dynamodb, moto, function.sends_email(), plan);
+        iam_recording::starting(function, App::from_lambda_settings(env, clients, plan))
     };
 
     let code = SecurityCode::parse("482915").unwrap();
     for function in Function::ALL {
         let app = start(function, Some(&rotated)).await.unwrap_or_else(|e| panic!("{}: {e}", function.name()));
-        assert_eq!(app.hasher.hash("s", &code), hasher(NEW).hash("s", &code), "{}: AWSCURRENT hashes", function.name());
-        assert!(
-            app.hasher.verify("s", &code, &hasher(OLD).hash("s", &code)),
-            "{}: AWSPREVIOUS verifies",
-            function.name()
-        );
+        let name = function.name();
+        match function.start_plan().code_hash_keys {
+            CodeHashKeys::None => {
+                assert!(app.hasher.is_none(), "{name}: no key");
+                // It needs no ARN either.
+                assert!(start(function, None).await.unwrap().hasher.is_none(), "{name}: no ARN needed");
+            }
+            keys => {
+                let hasher_of_app = app.code_hasher().unwrap();
+                assert_eq!(hasher_of_app.hash("s", &code), hasher(NEW).hash("s", &code), "{name}: AWSCURRENT hashes");
+                assert_eq!(
+                    hasher_of_app.verify("s", &code, &hasher(OLD).hash("s", &code)),
+                    keys == CodeHashKeys::CurrentAndPrevious,
+                    "{name}: AWSPREVIOUS verifies where old hashes are checked, and only there"
+                );
+                let from_environment = hasher(FROM_ENVIRONMENT).hash("s", &code);
+                assert!(!hasher_of_app.verify("s", &code, &from_environment), "{name}: the environment's secret");
+            }
+        }
         // A function that sends no email has no SES client: its mailer refuses.
         let email = certificate_recovery::mailer::Email {
             to: "someone@opc.test".to_owned(),
@@ -124,23 +141,30 @@ async fn starts_with_the_secret(dynamodb: &str, moto: &str) {
         if !function.sends_email() {
             assert!(app.mailer.send(&email).await.is_err(), "{}: a mailer without SES", function.name());
         }
-        let from_environment = hasher(FROM_ENVIRONMENT).hash("s", &code);
-        assert!(!app.hasher.verify("s", &code, &from_environment), "{}: the environment's secret", function.name());
     }
-    // The function no route serves starts the same way (`lambda::run_delivery_events`).
+    // What each function reads, spelled out (`docs/rules.md#secret`).
+    let reading = |keys: CodeHashKeys| -> Vec<&str> {
+        Function::ALL.into_iter().filter(|f| f.start_plan().code_hash_keys == keys).map(|f| f.name()).collect()
+    };
+    assert_eq!(reading(CodeHashKeys::None), ["lookup", "assistance", "recovery-state"]);
+    assert_eq!(reading(CodeHashKeys::Current), ["send-code", "check-invoice", "agent-desk"]);
+    assert_eq!(reading(CodeHashKeys::CurrentAndPrevious), ["verify-code", "report"]);
+    // The function no route serves hashes nothing either (`lambda::run_delivery_events`).
+    let plan = DELIVERY_EVENTS_START_PLAN;
     let delivery = iam_recording::starting_as(
         DELIVERY_EVENTS,
-        App::from_lambda_settings(env(Some(&rotated)), local_aws::clients(&config, dynamodb, moto, false)),
+        App::from_lambda_settings(env(None), local_aws::clients(&config, dynamodb, moto, false, plan), plan),
     )
     .await
     .unwrap_or_else(|e| panic!("{DELIVERY_EVENTS}: {e}"));
-    assert_eq!(delivery.hasher.hash("s", &code), hasher(NEW).hash("s", &code), "{DELIVERY_EVENTS}: AWSCURRENT hashes");
+    assert!(delivery.hasher.is_none(), "{DELIVERY_EVENTS}: no key");
 
     // Never rotated: no previous version, and codes hashed with another secret do not verify.
     let single = create(format!("code-hash-single-{tag}"), NEW).await;
     let app = start(Function::VerifyCode, Some(&single)).await.expect("a secret never rotated is fine");
-    assert_eq!(app.hasher.hash("s", &code), hasher(NEW).hash("s", &code));
-    assert!(!app.hasher.verify("s", &code, &hasher(OLD).hash("s", &code)));
+    let single_hasher = app.code_hasher().unwrap();
+    assert_eq!(single_hasher.hash("s", &code), hasher(NEW).hash("s", &code));
+    assert!(!single_hasher.verify("s", &code, &hasher(OLD).hash("s", &code)));
 
     // A weak current or previous version, a secret that does not exist, a binary secret, no
     // ARN at all: the start fails, saying why, never showing the secret.
@@ -164,7 +188,9 @@ async fn starts_with_the_secret(dynamodb: &str, moto: &str) {
         (Some(binary.as_str()), "holds no text"),
         (None, "setting CODE_HASH_SECRET_ARN is missing"),
     ];
-    for (function, (arn, expected)) in Function::ALL.into_iter().cycle().zip(failures) {
+    // Each on a function that reads the version that fails.
+    let readers = [Function::SendCode, Function::VerifyCode, Function::Report, Function::CheckInvoice, Function::AgentDesk];
+    for (function, (arn, expected)) in readers.into_iter().zip(failures) {
         let Err(error) = start(function, arn).await else { panic!("{arn:?}: the function started") };
         let message = error.to_string();
         assert!(message.contains(expected), "{arn:?}: {message}");

@@ -467,9 +467,11 @@ fn no_function_is_given_the_code_hashing_secret_in_its_environment() {
     let problems = secret_in_environment(&template());
     assert!(problems.is_empty(), "{problems:#?}");
     let template = template();
+    // Where it is passed (the functions that read the secret: `template.rs`), it is a reference.
     for binary in binaries() {
         let resource = function_resource(&template, binary).unwrap();
-        let arn = environment(&template, resource).get(SECRET_ARN_VARIABLE).cloned();
-        assert!(arn.as_ref().is_some_and(|a| a.get("!Ref").is_some()), "{binary}: {SECRET_ARN_VARIABLE} = {arn:?}");
+        if let Some(arn) = environment(&template, resource).get(SECRET_ARN_VARIABLE) {
+            assert!(arn.get("!Ref").is_some(), "{binary}: {SECRET_ARN_VARIABLE} = {arn:?}");
+        }
     }
 }

@@ -476,6 +476,26 @@ fn the_hold_and_the_holders_page_reach_the_functions_that_use_them() {
     }
 }
 
+/// The code-hashing secret's ARN reaches exactly the functions whose start reads the secret
+/// (`Function::start_plan`); IAM parity holds their grants to the same calls.
+#[test]
+fn the_secrets_arn_reaches_only_the_functions_that_read_the_secret() {
+    use certificate_recovery::code_hash_secret::{ARN_VARIABLE, CodeHashKeys};
+    let template = template();
+    assert!(template["Globals"]["Function"]["Environment"]["Variables"][ARN_VARIABLE].is_badvalue(), "not in Globals");
+    for binary in binaries() {
+        let (name, resource) = function(&template, binary);
+        let reads = Function::ALL
+            .iter()
+            .any(|f| f.name() == binary && f.start_plan().code_hash_keys != CodeHashKeys::None);
+        assert_eq!(
+            environment(&template, resource).get(ARN_VARIABLE).and_then(|v| v.as_str()),
+            reads.then_some("CodeHashSecretArn"),
+            "{name}"
+        );
+    }
+}
+
 /// "This wasn't me" needs no sign-in: its two routes, and only they, have no authorizer, and
 /// with nothing in front of them they get a throttle of their own, below the stage's.
 #[test]

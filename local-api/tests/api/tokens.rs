@@ -214,6 +214,28 @@ async fn keys_are_fetched_once_and_again_on_rotation() {
     assert!(matches!(verifier.verify(&token_of(&old)).await, Err(TokenError::UnknownKey)));
 }
 
+/// A function fetches its issuer's keys at start (`Function::start_plan`): the first signed-in
+/// request then verifies with no fetch of its own. A failed fetch at start starts no backoff:
+/// the first request fetches the keys itself, as it would have.
+#[tokio::test]
+async fn keys_fetched_at_start_serve_the_first_request_and_a_failure_there_delays_nothing() {
+    let issuer = DevIssuer::generate();
+    let endpoint = JwksEndpoint::start(issuer.jwks()).await;
+    let verifier = verifier_of(&endpoint);
+    verifier.fetch_at_start().await;
+    assert_eq!(endpoint.hits(), 1, "fetched at start");
+    assert_eq!(verifier.verify(&token_of(&issuer)).await.unwrap().account.as_str(), "holder");
+    assert_eq!(endpoint.hits(), 1, "the first request fetched nothing");
+
+    endpoint.fail();
+    let verifier = verifier_of(&endpoint);
+    verifier.fetch_at_start().await;
+    assert_eq!(endpoint.hits(), 2, "tried at start");
+    endpoint.serve(issuer.jwks());
+    assert_eq!(verifier.verify(&token_of(&issuer)).await.unwrap().account.as_str(), "holder");
+    assert_eq!(endpoint.hits(), 3, "the first request fetched at once, with no backoff");
+}
+
 #[tokio::test]
 async fn an_unknown_kid_cannot_hammer_the_issuer() {
     let issuer = DevIssuer::generate();

@@ -20,6 +20,8 @@ pub enum DeskError {
     AlreadyClosed,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    NoKey(#[from] crate::app::NoCodeHashKey),
 }
 
 impl DeskError {
@@ -29,7 +31,7 @@ impl DeskError {
         match self {
             Self::NotFound => ErrorCode::NotFound,
             Self::AlreadyClosed => ErrorCode::AlreadyClosed,
-            Self::Store(_) => ErrorCode::ServiceUnavailable,
+            Self::Store(_) | Self::NoKey(_) => ErrorCode::ServiceUnavailable,
         }
     }
 }
@@ -223,10 +225,10 @@ pub async fn resolve(
             to.into_iter()
                 .map(|notice| {
                     let (report, token) =
-                        crate::report::new_report(app, ReportKind::EmailChange, number, &request.account, now);
-                    (notice, report, token)
+                        crate::report::new_report(app, ReportKind::EmailChange, number, &request.account, now)?;
+                    Ok((notice, report, token))
                 })
-                .collect()
+                .collect::<Result<_, crate::app::NoCodeHashKey>>()?
         }
         None => Vec::new(),
     };

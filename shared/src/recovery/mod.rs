@@ -78,6 +78,8 @@ pub enum RecoveryError {
     Mail(#[from] MailerError),
     #[error("the random source failed")]
     Random,
+    #[error(transparent)]
+    NoKey(#[from] crate::app::NoCodeHashKey),
 }
 
 impl RecoveryError {
@@ -99,7 +101,7 @@ impl RecoveryError {
             Self::NotLinked => ErrorCode::NotLinked,
             Self::EmailChangePending { .. } => ErrorCode::EmailChangePending,
             Self::RecoveryFrozen => ErrorCode::RecoveryFrozen,
-            Self::Store(_) | Self::Mail(_) | Self::Random => ErrorCode::ServiceUnavailable,
+            Self::Store(_) | Self::Mail(_) | Self::Random | Self::NoKey(_) => ErrorCode::ServiceUnavailable,
         }
     }
 }
@@ -287,10 +289,10 @@ pub(crate) async fn link(
     let notices: Vec<(Email, MessagePurpose, Report, ReportToken)> = notices
         .into_iter()
         .map(|(to, purpose)| {
-            let (report, token) = crate::report::new_report(app, ReportKind::Link, number, account, now);
-            (to, purpose, report, token)
+            let (report, token) = crate::report::new_report(app, ReportKind::Link, number, account, now)?;
+            Ok((to, purpose, report, token))
         })
-        .collect();
+        .collect::<Result<_, crate::app::NoCodeHashKey>>()?;
     let command = LinkCommand {
         account: account.clone(),
         certificate_number: number.clone(),

@@ -9,6 +9,7 @@ use crate::store::{CodeSend, CodeSendRefused, CodeSendUndo, WindowCount};
 /// (`docs/rules.md#code-resend-cooldown`, `#code-sends`, `#code-send-undone`).
 #[tracing::instrument(skip_all, fields(account = %requester.account))]
 pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState, RecoveryError> {
+    let hasher = app.code_hasher()?;
     let account = &requester.account;
     let settings = &app.settings;
     // Taken before the file is read: a code is never stamped later than the email it goes to,
@@ -50,7 +51,7 @@ pub async fn send_code(app: &App, requester: &Requester) -> Result<RecoveryState
     let code = SecurityCode::generate().map_err(|_| RecoveryError::Random)?;
     let issued = IssuedCode {
         id: crate::ids::random_hex(8),
-        hash: app.hasher.hash(&session.id, &code),
+        hash: hasher.hash(&session.id, &code),
         issued_at: now,
         expires_at: now + settings.code_ttl,
         attempts: 0,

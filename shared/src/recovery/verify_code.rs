@@ -17,6 +17,7 @@ pub async fn verify_code(
     requester: &Requester,
     code: &SecurityCode,
 ) -> Result<RecoveryState, RecoveryError> {
+    let hasher = app.code_hasher()?;
     let account = &requester.account;
     let settings = &app.settings;
     let context = match require_session(app, account).await {
@@ -77,8 +78,8 @@ pub async fn verify_code(
         }
     };
 
-    if !app.hasher.verify(&session.id, code, &issued.hash) {
-        if session.replaced_code_hashes.iter().any(|old| app.hasher.verify(&session.id, code, old)) {
+    if !hasher.verify(&session.id, code, &issued.hash) {
+        if session.replaced_code_hashes.iter().any(|old| hasher.verify(&session.id, code, old)) {
             // A replaced code is not a guess at the live one: its try is given back.
             app.store.release_code_try(&code_try, &reservation, true).await?;
             return Err(
