@@ -4,6 +4,7 @@
 
 pub mod demo;
 mod dev_routes;
+pub mod notices;
 mod server;
 pub mod web;
 
@@ -48,6 +49,9 @@ pub struct Options {
     pub wrap_store: Option<StoreWrap>,
     /// Wraps the mailer the routes use (the tests' fault layer).
     pub wrap_mailer: Option<MailerWrap>,
+    /// Rebuilds the DynamoDB client before the store is made (the benchmark's capacity meter, an
+    /// SDK interceptor).
+    pub wrap_dynamodb: Option<DynamoDbWrap>,
     /// Verify tokens against the issuers of the environment (`CITIZEN_*`, `STAFF_*`, as in
     /// Lambda) instead of the development issuer: a real OpenID provider on this machine.
     pub issuers_from_env: bool,
@@ -57,6 +61,7 @@ pub struct Options {
 
 pub type StoreWrap = Arc<dyn Fn(Arc<dyn Store>) -> Arc<dyn Store> + Send + Sync>;
 pub type MailerWrap = Arc<dyn Fn(Arc<dyn Mailer>) -> Arc<dyn Mailer> + Send + Sync>;
+pub type DynamoDbWrap = Arc<dyn Fn(aws_sdk_dynamodb::Client) -> aws_sdk_dynamodb::Client + Send + Sync>;
 
 impl Options {
     pub fn new(port: u16) -> Self {
@@ -72,6 +77,7 @@ impl Options {
             clock: Arc::new(SystemClock),
             wrap_store: None,
             wrap_mailer: None,
+            wrap_dynamodb: None,
             issuers_from_env: false,
             pages: web::PageConfigs::default(),
         }
@@ -115,7 +121,10 @@ async fn store(options: &Options) -> Result<Arc<dyn Store>, StartError> {
     let Some(endpoint) = &options.dynamodb_endpoint else {
         return Ok(Arc::new(MemoryStore::new().with_audit_retention(retention)));
     };
-    let client = local_aws::dynamodb(&local_aws::sdk_config().await, Some(endpoint));
+    let mut client = local_aws::dynamodb(&local_aws::sdk_config().await, Some(endpoint));
+    if let Some(wrap) = &options.wrap_dynamodb {
+        client = wrap(client);
+    }
     let store = DynamoStore::new(client, &options.table).with_audit_retention(retention);
     store.create_table_if_missing().await?;
     if iam_recording::Recorder::from_env().is_some() {
