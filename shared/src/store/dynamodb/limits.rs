@@ -28,16 +28,26 @@ impl DynamoStore {
     ) -> StoreResult<Result<WindowCount, OffsetDateTime>> {
         let sk = counter_sk(counter);
         for _ in 0..5 {
+            // One round trip whether the counter exists or not: a missing counter is made here
+            // (count 1, a new window); only a window that ended needs the second write below.
+            let ends = now + window;
             let update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(pk))
                 .key("sk", s(sk))
-                .update_expression("SET #count = #count + :one")
-                .condition_expression("window_ends_ms > :now AND #count < :max")
+                .update_expression(
+                    "SET #count = if_not_exists(#count, :zero) + :one, \
+                     window_ends_ms = if_not_exists(window_ends_ms, :ends), #ttl = if_not_exists(#ttl, :ttl)",
+                )
+                .condition_expression("attribute_not_exists(pk) OR (window_ends_ms > :now AND #count < :max)")
                 .expression_attribute_names("#count", "count")
+                .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+                .expression_attribute_values(":zero", n(0))
                 .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":ends", ms(ends))
+                .expression_attribute_values(":ttl", ttl(ends))
                 .expression_attribute_values(":now", ms(now))
                 .expression_attribute_values(":max", n(max as i64))
                 .return_values(ReturnValue::AllNew)
@@ -60,7 +70,6 @@ impl DynamoStore {
                 }
                 Err(e) => return Err(unavailable(e)),
             }
-            let ends = now + window;
             let restarted = self
                 .client
                 .put_item()
