@@ -62,15 +62,17 @@ pub async fn check_invoice(
     };
 
     // A try that failed on the store was no refusal: it is given back (best effort) before the 503.
-    let give_back = || async {
-        if let Err(e) = app.store.release_invoice_try(&invoice_try, &reservation).await {
+    // After a link, only the counts: the link consumed the session.
+    let (invoice_try, reservation) = (&invoice_try, &reservation);
+    let give_back = |session_too: bool| async move {
+        if let Err(e) = app.store.release_invoice_try(invoice_try, reservation, session_too).await {
             tracing::warn!(error = %e, "a counted try was not given back");
         }
     };
     let invoice = match app.store.invoice(number).await {
         Ok(invoice) => invoice.filter(|i| i.certificate_number == file.number),
         Err(e) => {
-            give_back().await;
+            give_back(true).await;
             return Err(e.into());
         }
     };
@@ -94,7 +96,7 @@ pub async fn check_invoice(
     // An accepted invoice is not a refused one (and a failed link was no refusal either). The
     // link stands whatever happens here: a count not given back only makes the limit stricter
     // until its window ends.
-    give_back().await;
+    give_back(!matches!(outcome, Ok(LinkOutcome::Linked))).await;
     let outcome = outcome?;
     match outcome {
         LinkOutcome::Linked => {

@@ -297,12 +297,14 @@ pub trait RecoveryStore: Send + Sync {
     async fn reserve_invoice_try(&self, invoice_try: &InvoiceTry) -> StoreResult<InvoiceTryCounted>;
 
     /// Gives back a counted try that was no refused invoice — accepted, or never compared
-    /// because the store failed: the account's and the certificate's counts, and the session's
-    /// try while it is still that session (a link consumes it).
+    /// because the store failed: the account's and the certificate's counts, and with
+    /// `session_too` the session's try while it is still that session (not after a link, which
+    /// consumed the session: that write would be refused, and billed, for nothing).
     async fn release_invoice_try(
         &self,
         invoice_try: &InvoiceTry,
         reservation: &InvoiceTryReservation,
+        session_too: bool,
     ) -> StoreResult<()>;
 
     /// Links the account to the file in one atomic write: the file, the account's link, the
@@ -373,8 +375,9 @@ impl<S: RecoveryStore + ?Sized> RecoveryStore for Arc<S> {
         &self,
         invoice_try: &InvoiceTry,
         reservation: &InvoiceTryReservation,
+        session_too: bool,
     ) -> StoreResult<()> {
-        (**self).release_invoice_try(invoice_try, reservation).await
+        (**self).release_invoice_try(invoice_try, reservation, session_too).await
     }
     async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
         (**self).link(command).await

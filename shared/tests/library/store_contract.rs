@@ -412,15 +412,20 @@ async fn invoice_failures_count_up_to_the_limit(store: &dyn Store) {
     // Refused tries counted nowhere.
     assert_eq!(store.counter(Counter::RefusedInvoicesOfCertificate, "C1", NOW).await.unwrap().unwrap().count, 2);
     assert_eq!(store.counter(Counter::RefusedInvoicesOfAccount, "acct", NOW).await.unwrap().unwrap().count, 2);
-    // A try given back (accepted, or never compared) frees its place in the session too.
-    store.release_invoice_try(&t, &first).await.unwrap();
-    assert_eq!(store.account_view(&account("acct"), NOW).await.unwrap().session.unwrap().invoice_attempts, 1);
+    // Given back without the session's try (after a link, which consumed the session): the
+    // session keeps its count.
+    store.release_invoice_try(&t, &first, false).await.unwrap();
+    assert_eq!(store.account_view(&account("acct"), NOW).await.unwrap().session.unwrap().invoice_attempts, 2);
     assert_eq!(store.counter(Counter::RefusedInvoicesOfAccount, "acct", NOW).await.unwrap().unwrap().count, 1);
+    // A try given back (accepted, or never compared) frees its place in the session too.
+    store.release_invoice_try(&t, &first, true).await.unwrap();
+    assert_eq!(store.account_view(&account("acct"), NOW).await.unwrap().session.unwrap().invoice_attempts, 1);
+    assert_eq!(store.counter(Counter::RefusedInvoicesOfAccount, "acct", NOW).await.unwrap().unwrap().count, 0);
     assert!(matches!(store.reserve_invoice_try(&t).await.unwrap(), InvoiceTryCounted::Reserved(_)));
     // Not in another session of the account.
     let next = session("acct", "C1");
     store.open_session(&next, event("C1", NOW, "matched")).await.unwrap();
-    store.release_invoice_try(&t, &first).await.unwrap();
+    store.release_invoice_try(&t, &first, true).await.unwrap();
     assert_eq!(store.account_view(&account("acct"), NOW).await.unwrap().session.unwrap().invoice_attempts, 0);
 }
 
@@ -457,7 +462,7 @@ async fn refused_invoices_are_limited_across_sessions_and_accounts(store: &dyn S
         InvoiceTryCounted::Locked { until: NOW + DAY }
     );
     // Given back when accepted: the place is free again.
-    store.release_invoice_try(&invoice_try(&other, NOW), &r).await.unwrap();
+    store.release_invoice_try(&invoice_try(&other, NOW), &r, false).await.unwrap();
     assert!(matches!(
         store.reserve_invoice_try(&invoice_try(&other, NOW)).await.unwrap(),
         InvoiceTryCounted::Reserved(_)

@@ -302,8 +302,9 @@ impl RecoveryStore for DynamoStore {
         &self,
         invoice_try: &InvoiceTry,
         reservation: &InvoiceTryReservation,
+        session_too: bool,
     ) -> StoreResult<()> {
-        self.release_invoice_try_counters(invoice_try, reservation).await
+        self.release_invoice_try_counters(invoice_try, reservation, session_too).await
     }
 
     async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
