@@ -27,6 +27,9 @@ pub struct Reading {
     pub refused: u32,
     pub read_units: f64,
     pub write_units: f64,
+    /// Round trips one after the other: a call started while another is in flight (the two
+    /// halves of a `join!`) adds none — what the route's latency sees.
+    pub sequential: u32,
 }
 
 impl Reading {
@@ -47,6 +50,7 @@ impl Reading {
 #[derive(Debug, Clone, Default)]
 pub struct Meter {
     reading: Arc<Mutex<Reading>>,
+    in_flight: Arc<Mutex<u32>>,
 }
 
 fn is_read(operation: &str) -> bool {
@@ -65,7 +69,19 @@ impl Meter {
         std::mem::take(&mut *self.reading.lock().unwrap())
     }
 
+    fn started(&self) {
+        let mut in_flight = self.in_flight.lock().unwrap();
+        if *in_flight == 0 {
+            self.reading.lock().unwrap().sequential += 1;
+        }
+        *in_flight += 1;
+    }
+
     fn add(&self, operation: &str, capacity: &[&ConsumedCapacity], refused: bool) {
+        {
+            let mut in_flight = self.in_flight.lock().unwrap();
+            *in_flight = in_flight.saturating_sub(1);
+        }
         let mut reading = self.reading.lock().unwrap();
         *reading.calls.entry(operation.to_owned()).or_default() += 1;
         if refused {
@@ -141,6 +157,7 @@ impl Intercept for Meter {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         ask_for_capacity(context.input_mut());
+        self.started();
         Ok(())
     }
 
