@@ -3,7 +3,7 @@
 //! for a certificate file and an account of its own (untimed) and times only the route's call:
 //! the router, the token's verification (RS256), the rules and the store's work — no network.
 
-use bench::walk::{Observer, Path_, Step, Walker, options, registry};
+use bench::walk::{Journey, Observer, Step, Walker, options, registry};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -55,8 +55,8 @@ impl Pool {
 }
 
 /// The path that reaches `step`, stopped there.
-fn path_to(step: Step) -> Path_ {
-    Path_::ALL.into_iter().find(|p| p.steps().contains(&step)).expect("every step is on a path")
+fn path_to(step: Step) -> Journey {
+    Journey::ALL.into_iter().find(|p| p.steps().contains(&step)).expect("every step is on a path")
 }
 
 fn routes(c: &mut Criterion) {
@@ -73,8 +73,12 @@ fn routes(c: &mut Criterion) {
             b.to_async(&runtime).iter_custom(|iters| {
                 let pool = &pool;
                 async move {
-                    let watch =
-                        Stopwatch { step, started: Cell::new(None), total: Cell::new(Duration::ZERO), status: Cell::new(0) };
+                    let watch = Stopwatch {
+                        step,
+                        started: Cell::new(None),
+                        total: Cell::new(Duration::ZERO),
+                        status: Cell::new(0),
+                    };
                     for _ in 0..iters {
                         let mut pool = pool.borrow_mut();
                         let (walker, holder) = pool.holder().await;

@@ -5,7 +5,7 @@
 //! recoveries in a day cost. Prints markdown and writes it to `--out`.
 
 use bench::meter::{Meter, Reading};
-use bench::walk::{Observer, Path_, Step, Walker, options, registry};
+use bench::walk::{Journey, Observer, Step, Walker, options, registry};
 use clap::Parser;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -55,9 +55,11 @@ fn minimum(step: Step) -> (u32, u32, &'static str) {
              the send returns (a record written before the send, keyed by an id of ours passed as a message tag, \
              would save this call — not done)",
         ),
-        Step::DeliveryEvent => {
-            (2, 0, "the message record (GetItem); the delivery put on the message, the code and the file (one transaction)")
-        }
+        Step::DeliveryEvent => (
+            2,
+            0,
+            "the message record (GetItem); the delivery put on the message, the code and the file (one transaction)",
+        ),
         Step::RecoveryState => (2, 0, "SESSION"),
         Step::VerifyWrongCode => (
             5,
@@ -72,7 +74,9 @@ fn minimum(step: Step) -> (u32, u32, &'static str) {
              transaction; the certificate's wrong-code count given back (UpdateItem); the link notice; its \
              message record",
         ),
-        Step::MyCertificate => (2, 0, "the account's link (Query of its partition), then the file (Query of its partition)"),
+        Step::MyCertificate => {
+            (2, 0, "the account's link (Query of its partition), then the file (Query of its partition)")
+        }
         Step::WrongInvoice => (
             7,
             0,
@@ -110,12 +114,15 @@ fn minimum(step: Step) -> (u32, u32, &'static str) {
     }
 }
 
+/// A walk's steps: what each answered, cost and sent.
+type Walked = Vec<(Step, u16, Reading, usize)>;
+
 /// What each route's calls cost, recorded by step.
 struct Recorder {
     meter: Meter,
     outbox: Arc<certificate_recovery::mailer::outbox::Outbox>,
     sent_before: Mutex<usize>,
-    readings: Mutex<Vec<(Step, u16, Reading, usize)>>,
+    readings: Mutex<Walked>,
 }
 
 impl Observer for Recorder {
@@ -161,7 +168,7 @@ const MEMORY_GB: f64 = 0.25;
 async fn main() {
     let args = Args::parse();
     let dir = std::env::temp_dir().join(format!("bench-paths-{}", std::process::id()));
-    let holders = registry(&dir, args.walks * Path_::ALL.len()).expect("the registry is written");
+    let holders = registry(&dir, args.walks * Journey::ALL.len()).expect("the registry is written");
     let meter = Meter::default();
     let mut options = options(dir.clone(), Some(args.dynamodb_endpoint.clone()), "bench-paths");
     options.table = format!("bench-paths-{}", certificate_recovery::ids::random_hex(4));
@@ -176,9 +183,9 @@ async fn main() {
     };
 
     // Each path `walks` times, each walk on a certificate file of its own.
-    let mut per_path: Vec<(Path_, Vec<(Step, u16, Reading, usize)>)> = Vec::new();
+    let mut per_path: Vec<(Journey, Walked)> = Vec::new();
     let mut holders = holders.iter();
-    for path in Path_::ALL {
+    for path in Journey::ALL {
         let mut first = None;
         for _ in 0..args.walks {
             recorder.readings.lock().unwrap().clear();
@@ -188,7 +195,10 @@ async fn main() {
                 None => first = Some(readings),
                 Some(first) => {
                     for ((s1, c1, r1, m1), (s2, c2, r2, m2)) in first.iter().zip(&readings) {
-                        assert!(s1 == s2 && c1 == c2 && r1.calls == r2.calls && m1 == m2, "{path:?} {s1:?}: walks differ");
+                        assert!(
+                            s1 == s2 && c1 == c2 && r1.calls == r2.calls && m1 == m2,
+                            "{path:?} {s1:?}: walks differ"
+                        );
                     }
                 }
             }

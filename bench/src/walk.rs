@@ -79,7 +79,7 @@ impl Step {
 
 /// The recoveries a holder makes, as sequences of steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Path_ {
+pub enum Journey {
     /// Lookup, a code sent (its delivery reported by SES), the page polling once, a wrong code,
     /// the right one, the certificate shown.
     EmailCode,
@@ -94,8 +94,8 @@ pub enum Path_ {
     NoMatch,
 }
 
-impl Path_ {
-    pub const ALL: [Path_; 5] = [Self::EmailCode, Self::Invoice, Self::Assistance, Self::Report, Self::NoMatch];
+impl Journey {
+    pub const ALL: [Journey; 5] = [Self::EmailCode, Self::Invoice, Self::Assistance, Self::Report, Self::NoMatch];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -253,7 +253,7 @@ impl Walker {
 
     /// Walks `path` for `holder`, as a new account; panics when a step does not answer as the
     /// path expects (a benchmark of the wrong path is worse than none).
-    pub async fn walk(&self, path: Path_, holder: &Holder, observer: &dyn Observer) {
+    pub async fn walk(&self, path: Journey, holder: &Holder, observer: &dyn Observer) {
         let n = self.accounts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let account = format!("bench-{}-{n}", self.tag);
         let token = self.api.citizen_token(&account);
@@ -277,7 +277,9 @@ impl Walker {
                     expect(step, &a, 422);
                 }
                 Step::SendCode => {
-                    let a = self.call(observer, step, request("send-code", "/recovery/code", &token, Some(json!({})))).await;
+                    let a = self
+                        .call(observer, step, request("send-code", "/recovery/code", &token, Some(json!({}))))
+                        .await;
                     expect(step, &a, 200);
                     code = local_api::notices::code_in(&self.latest_email_to(holder).email.text);
                 }
@@ -288,7 +290,8 @@ impl Walker {
                         serde_json::from_str(event["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
                     message["mail"]["messageId"] = json!(message_id);
                     event["Records"][0]["Sns"]["Message"] = json!(message.to_string());
-                    let source = certificate_recovery::delivery::EventSource { topic_arn: None, configuration_set: None };
+                    let source =
+                        certificate_recovery::delivery::EventSource { topic_arn: None, configuration_set: None };
                     observer.begin(step);
                     let recorded =
                         certificate_recovery::delivery::handle_sns_event(&self.api.app, &source, &event).await;
@@ -327,7 +330,9 @@ impl Walker {
                     expect(step, &a, 200);
                 }
                 Step::Assistance => {
-                    let body = Some(json!({"preferredTime": "morning", "language": "fr", "message": "Je n’ai plus accès à mon courriel."}));
+                    let body = Some(
+                        json!({"preferredTime": "morning", "language": "fr", "message": "Je n’ai plus accès à mon courriel."}),
+                    );
                     let a =
                         self.call(observer, step, request("assistance", "/recovery/assistance", &token, body)).await;
                     expect(step, &a, 201);

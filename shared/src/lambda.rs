@@ -110,7 +110,9 @@ pub const DELIVERY_EVENTS_START_PLAN: StartPlan =
 pub async fn run_delivery_events() -> Result<(), lambda_http::Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     crate::telemetry::init_json();
-    let app = App::from_lambda_env(DELIVERY_EVENTS_START_PLAN).await.inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let app = App::from_lambda_env(DELIVERY_EVENTS_START_PLAN)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let app = &app;
     let source = &crate::delivery::EventSource::from_env(|name| std::env::var(name).ok());
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
@@ -136,8 +138,11 @@ where
 {
     crate::telemetry::init_json();
     let plan = function.start_plan();
-    let app =
-        if function.sends_email() { App::from_lambda_env_mailing(plan).await } else { App::from_lambda_env(plan).await };
+    let app = if function.sends_email() {
+        App::from_lambda_env_mailing(plan).await
+    } else {
+        App::from_lambda_env(plan).await
+    };
     serve(app, handler).await
 }
 

@@ -10,10 +10,10 @@
 
 use certificate_recovery::App;
 use certificate_recovery::app::StartupError;
+use certificate_recovery::code_hash_secret::CodeHashKeys;
 use certificate_recovery::code_hash_secret::{ARN_VARIABLE, SecretError};
 use certificate_recovery::domain::SecurityCode;
 use certificate_recovery::iam_recording;
-use certificate_recovery::code_hash_secret::CodeHashKeys;
 use certificate_recovery::lambda::{DELIVERY_EVENTS, DELIVERY_EVENTS_START_PLAN, Function};
 use certificate_recovery::local_aws;
 use certificate_recovery::security_code_hash::CodeHasher;
@@ -189,7 +189,8 @@ async fn starts_with_the_secret(dynamodb: &str, moto: &str) {
         (None, "setting CODE_HASH_SECRET_ARN is missing"),
     ];
     // Each on a function that reads the version that fails.
-    let readers = [Function::SendCode, Function::VerifyCode, Function::Report, Function::CheckInvoice, Function::AgentDesk];
+    let readers =
+        [Function::SendCode, Function::VerifyCode, Function::Report, Function::CheckInvoice, Function::AgentDesk];
     for (function, (arn, expected)) in readers.into_iter().zip(failures) {
         let Err(error) = start(function, arn).await else { panic!("{arn:?}: the function started") };
         let message = error.to_string();

@@ -485,9 +485,8 @@ fn the_secrets_arn_reaches_only_the_functions_that_read_the_secret() {
     assert!(template["Globals"]["Function"]["Environment"]["Variables"][ARN_VARIABLE].is_badvalue(), "not in Globals");
     for binary in binaries() {
         let (name, resource) = function(&template, binary);
-        let reads = Function::ALL
-            .iter()
-            .any(|f| f.name() == binary && f.start_plan().code_hash_keys != CodeHashKeys::None);
+        let reads =
+            Function::ALL.iter().any(|f| f.name() == binary && f.start_plan().code_hash_keys != CodeHashKeys::None);
         assert_eq!(
             environment(&template, resource).get(ARN_VARIABLE).and_then(|v| v.as_str()),
             reads.then_some("CodeHashSecretArn"),

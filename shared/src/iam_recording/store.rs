@@ -144,7 +144,8 @@ impl<S: RecoveryStore> RecoveryStore for RecordingStore<S> {
         reservation: &InvoiceTryReservation,
         session_too: bool,
     ) -> StoreResult<()> {
-        self.in_method("release_invoice_try", self.inner.release_invoice_try(invoice_try, reservation, session_too)).await
+        self.in_method("release_invoice_try", self.inner.release_invoice_try(invoice_try, reservation, session_too))
+            .await
     }
     async fn link(&self, command: &LinkCommand) -> StoreResult<LinkOutcome> {
         self.in_method("link", self.inner.link(command)).await

@@ -76,7 +76,7 @@ pub async fn check_invoice(
             return Err(e.into());
         }
     };
-    let attempts_left = reservation.attempts_left(&invoice_try);
+    let attempts_left = reservation.attempts_left(invoice_try);
     let refusal = match &invoice {
         None => Some(RecoveryError::InvoiceNotAccepted { attempts_left }),
         Some(i) if !i.is_recent(now.date(), settings.invoice_max_age_years) => {

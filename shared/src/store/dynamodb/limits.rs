@@ -412,9 +412,7 @@ impl DynamoStore {
         session_too: bool,
     ) -> StoreResult<()> {
         let (account, cert) = (account_pk(&invoice_try.account), cert_pk(&invoice_try.certificate_number));
-        let session = async {
-            if session_too { self.release_invoice_attempt(invoice_try).await } else { Ok(()) }
-        };
+        let session = async { if session_too { self.release_invoice_attempt(invoice_try).await } else { Ok(()) } };
         let (a, c, s) = tokio::join!(
             self.release(&account, Counter::RefusedInvoicesOfAccount, reservation.of_account.window_ends),
             self.release(&cert, Counter::RefusedInvoicesOfCertificate, reservation.of_certificate.window_ends),

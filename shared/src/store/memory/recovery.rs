@@ -271,10 +271,8 @@ impl RecoveryStore for MemoryStore {
             invoice_try.certificate_number.as_str(),
             reservation.of_certificate.window_ends,
         );
-        if let Some(session) = state
-            .sessions
-            .get_mut(&invoice_try.account)
-            .filter(|s| session_too && s.id == invoice_try.session_id)
+        if let Some(session) =
+            state.sessions.get_mut(&invoice_try.account).filter(|s| session_too && s.id == invoice_try.session_id)
         {
             session.invoice_attempts = session.invoice_attempts.saturating_sub(1);
         }
