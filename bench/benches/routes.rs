@@ -5,7 +5,7 @@
 
 use bench::walk::{Journey, Observer, Step, Walker, options, registry};
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 /// Times one step, ignores the others.
@@ -63,7 +63,7 @@ fn routes(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let dir = std::env::temp_dir().join(format!("bench-routes-{}", std::process::id()));
     let holders = registry(&dir, FILES).expect("the registry is written");
-    let pool = RefCell::new(Pool { dir: dir.clone(), holders, walker: None, next: 0 });
+    let pool = tokio::sync::Mutex::new(Pool { dir: dir.clone(), holders, walker: None, next: 0 });
     let mut group = c.benchmark_group("route");
     group.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     for step in Step::ALL {
@@ -80,7 +80,7 @@ fn routes(c: &mut Criterion) {
                         status: Cell::new(0),
                     };
                     for _ in 0..iters {
-                        let mut pool = pool.borrow_mut();
+                        let mut pool = pool.lock().await;
                         let (walker, holder) = pool.holder().await;
                         walker.walk(path_to(step), &holder, &watch).await;
                     }
