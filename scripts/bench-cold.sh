@@ -143,7 +143,9 @@ values = {
     "CODE_HASH_SECRET_ARN": secret_arn,
     "LOG_LEVEL": "info",
     "EMAIL_CHANGE_HOLD_SECONDS": "86400",
-    "SES_CONFIGURATION_SET": "bench-cold",
+    # The topic and configuration set of events/ses-delivery.json: delivery-events records it.
+    "SES_CONFIGURATION_SET": "certificate-recovery-MailConfigurationSet-EXAMPLE1a2b",
+    "DELIVERY_EVENTS_TOPIC_ARN": "arn:aws:sns:ca-central-1:123456789012:certificate-recovery-DeliveryEventsTopic-EXAMPLE3c4d",
     "HOLDER_PAGE_URL": "https://recovery.example.ca",
 }
 

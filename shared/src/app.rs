@@ -155,15 +155,22 @@ pub const CA_BUNDLE_VARIABLE: &str = "AWS_CA_BUNDLE";
 /// system's CA bundle at start (`rustls-native-certs`: every file of `/etc/ssl/certs` on
 /// Debian, `/etc/pki/tls/certs` in Lambda) — the largest part of init after the runtime's own.
 /// With [`CA_BUNDLE_VARIABLE`] set, the certificates of that file instead (read here, once);
-/// an unreadable file is logged and the compiled-in roots are kept. No proxy, as Lambda has
-/// none (the SDK's default client reads `HTTPS_PROXY`).
+/// a file that cannot be read or holds no certificate is logged and the compiled-in roots are
+/// kept (a malformed certificate in it stops the start at the first connection). No proxy, as
+/// Lambda has none (the SDK's default client reads `HTTPS_PROXY`).
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls;
     let compiled_in = || tls::TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS.as_bytes());
     let trust = match std::env::var_os(CA_BUNDLE_VARIABLE) {
         None => compiled_in(),
         Some(path) => match std::fs::read(&path) {
-            Ok(pem) => tls::TrustStore::empty().with_pem_certificate(pem),
+            Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => {
+                tls::TrustStore::empty().with_pem_certificate(pem)
+            }
+            Ok(_) => {
+                tracing::error!(path = %path.to_string_lossy(), "AWS_CA_BUNDLE holds no certificate; the compiled-in roots are trusted");
+                compiled_in()
+            }
             Err(e) => {
                 tracing::error!(path = %path.to_string_lossy(), error = %e, "AWS_CA_BUNDLE cannot be read; the compiled-in roots are trusted");
                 compiled_in()

@@ -282,14 +282,20 @@ impl IssuerVerifier {
     /// Fetches the issuer's keys before the first request (a function's start,
     /// `docs/rules.md#tokens`), so that the first signed-in request is verified without a
     /// handshake to the issuer. Tolerates failure: the keys stay as they were and no backoff
-    /// starts, so the first request fetches them as it would have. Keys given inline: nothing.
+    /// starts, so the first request fetches them as it would have. Bounded by
+    /// [`START_FETCH_TIMEOUT`], well under the fetch's own limits: it only saves the first
+    /// request a handshake, and a slow issuer must not stretch a cold start toward the
+    /// gateway's 30 s. Keys given inline: nothing.
     pub async fn fetch_at_start(&self) {
         let JwksSource::Url(url) = &self.settings.jwks else {
             return;
         };
         let started = Instant::now();
         let mut state = self.fetch.lock().await;
-        match self.fetch_keys(url).await {
+        let fetched = tokio::time::timeout(START_FETCH_TIMEOUT, self.fetch_keys(url))
+            .await
+            .unwrap_or_else(|_| Err("the fetch at start timed out".to_owned()));
+        match fetched {
             Ok(keys) => {
                 tracing::debug!(issuer = %self.settings.issuer, keys = keys.len(), elapsed_ms = started.elapsed().as_millis() as u64, "issuer keys fetched at start");
                 *self.keys.write().expect("keys lock") = keys;
@@ -398,6 +404,9 @@ fn usable(jwk: &Jwk, algorithm: Algorithm) -> bool {
     };
     family_ok && declared_ok
 }
+
+/// How long a function's start waits for its issuer's keys ([`IssuerVerifier::fetch_at_start`]).
+pub const START_FETCH_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Whose tokens a function verifies: citizens' (the government authentication service, SAG)
 /// or employees' (the staff issuer).

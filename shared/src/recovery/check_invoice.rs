@@ -18,6 +18,9 @@ pub async fn check_invoice(
     requester: &Requester,
     number: &InvoiceNumber,
 ) -> Result<RecoveryState, RecoveryError> {
+    // The link notice's report token is hashed: a function without the key fails here, before
+    // any write.
+    app.code_hasher()?;
     let account = &requester.account;
     let settings = &app.settings;
     let context = require_session(app, account).await?;
