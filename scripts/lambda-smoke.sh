@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cargo-lambda's emulator, scripted: the functions run under `cargo lambda watch` against
-# DynamoDB Local and moto with dev/lambda.env (each reads its code-hashing secret at start from
+# DynamoDB Local and moto with dev/lambda.env (report reads its code-hashing secret at start from
 # moto's Secrets Manager), and `cargo lambda invoke` sends them events/: `lookup` gets
 # events/lookup.json (with a development token) and must answer as the local API does;
 # `report` gets events/report-describe.json and events/report-confirm.json (no token: the
