@@ -96,53 +96,51 @@ impl Meter {
     }
 }
 
-/// `ReturnConsumedCapacity=TOTAL` on the inputs of the operations the store makes.
-fn ask_for_capacity(input: &mut aws_smithy_runtime_api::client::interceptors::context::Input) {
-    let total = Some(ReturnConsumedCapacity::Total);
-    if let Some(i) = input.downcast_mut::<op::get_item::GetItemInput>() {
-        i.return_consumed_capacity = total;
-    } else if let Some(i) = input.downcast_mut::<op::put_item::PutItemInput>() {
-        i.return_consumed_capacity = total;
-    } else if let Some(i) = input.downcast_mut::<op::update_item::UpdateItemInput>() {
-        i.return_consumed_capacity = total;
-    } else if let Some(i) = input.downcast_mut::<op::delete_item::DeleteItemInput>() {
-        i.return_consumed_capacity = total;
-    } else if let Some(i) = input.downcast_mut::<op::query::QueryInput>() {
-        i.return_consumed_capacity = total;
-    } else if let Some(i) = input.downcast_mut::<op::transact_write_items::TransactWriteItemsInput>() {
-        i.return_consumed_capacity = total;
-    } else if let Some(i) = input.downcast_mut::<op::transact_get_items::TransactGetItemsInput>() {
-        i.return_consumed_capacity = total;
-    } else if let Some(i) = input.downcast_mut::<op::batch_get_item::BatchGetItemInput>() {
-        i.return_consumed_capacity = total;
-    } else if let Some(i) = input.downcast_mut::<op::batch_write_item::BatchWriteItemInput>() {
-        i.return_consumed_capacity = total;
-    }
+/// The operations the store makes, each with its input and output, and whether its output
+/// reports one `ConsumedCapacity` (`one`) or one per table (`many`).
+macro_rules! operations {
+    ($each:ident) => {
+        $each!(get_item, GetItemInput, GetItemOutput, one);
+        $each!(put_item, PutItemInput, PutItemOutput, one);
+        $each!(update_item, UpdateItemInput, UpdateItemOutput, one);
+        $each!(delete_item, DeleteItemInput, DeleteItemOutput, one);
+        $each!(query, QueryInput, QueryOutput, one);
+        $each!(transact_write_items, TransactWriteItemsInput, TransactWriteItemsOutput, many);
+        $each!(transact_get_items, TransactGetItemsInput, TransactGetItemsOutput, many);
+        $each!(batch_get_item, BatchGetItemInput, BatchGetItemOutput, many);
+        $each!(batch_write_item, BatchWriteItemInput, BatchWriteItemOutput, many);
+    };
 }
 
-/// The capacity an operation's output reports.
-fn capacity_of(output: &aws_smithy_runtime_api::client::interceptors::context::Output) -> Vec<&ConsumedCapacity> {
-    if let Some(o) = output.downcast_ref::<op::get_item::GetItemOutput>() {
-        o.consumed_capacity.iter().collect()
-    } else if let Some(o) = output.downcast_ref::<op::put_item::PutItemOutput>() {
-        o.consumed_capacity.iter().collect()
-    } else if let Some(o) = output.downcast_ref::<op::update_item::UpdateItemOutput>() {
-        o.consumed_capacity.iter().collect()
-    } else if let Some(o) = output.downcast_ref::<op::delete_item::DeleteItemOutput>() {
-        o.consumed_capacity.iter().collect()
-    } else if let Some(o) = output.downcast_ref::<op::query::QueryOutput>() {
-        o.consumed_capacity.iter().collect()
-    } else if let Some(o) = output.downcast_ref::<op::transact_write_items::TransactWriteItemsOutput>() {
-        o.consumed_capacity.iter().flatten().collect()
-    } else if let Some(o) = output.downcast_ref::<op::transact_get_items::TransactGetItemsOutput>() {
-        o.consumed_capacity.iter().flatten().collect()
-    } else if let Some(o) = output.downcast_ref::<op::batch_get_item::BatchGetItemOutput>() {
-        o.consumed_capacity.iter().flatten().collect()
-    } else if let Some(o) = output.downcast_ref::<op::batch_write_item::BatchWriteItemOutput>() {
-        o.consumed_capacity.iter().flatten().collect()
-    } else {
-        Vec::new()
+/// `ReturnConsumedCapacity=TOTAL` on the input of any of [`operations`].
+fn ask_for_capacity(input: &mut aws_smithy_runtime_api::client::interceptors::context::Input) {
+    macro_rules! ask {
+        ($op:ident, $input:ident, $output:ident, $n:ident) => {
+            if let Some(i) = input.downcast_mut::<op::$op::$input>() {
+                i.return_consumed_capacity = Some(ReturnConsumedCapacity::Total);
+                return;
+            }
+        };
     }
+    operations!(ask);
+}
+
+/// The capacity the output of any of [`operations`] reports.
+fn capacity_of(output: &aws_smithy_runtime_api::client::interceptors::context::Output) -> Vec<&ConsumedCapacity> {
+    macro_rules! read {
+        ($op:ident, $input:ident, $output:ident, one) => {
+            if let Some(o) = output.downcast_ref::<op::$op::$output>() {
+                return o.consumed_capacity.iter().collect();
+            }
+        };
+        ($op:ident, $input:ident, $output:ident, many) => {
+            if let Some(o) = output.downcast_ref::<op::$op::$output>() {
+                return o.consumed_capacity.iter().flatten().collect();
+            }
+        };
+    }
+    operations!(read);
+    Vec::new()
 }
 
 impl Intercept for Meter {

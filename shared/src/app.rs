@@ -36,6 +36,13 @@ pub struct StartPlan {
     pub issuer: Option<crate::auth::Issuer>,
 }
 
+impl StartPlan {
+    /// Whether the function reads the code-hashing secret (and so builds a Secrets Manager client).
+    pub fn reads_secret(self) -> bool {
+        self.code_hash_keys != crate::code_hash_secret::CodeHashKeys::None
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
@@ -188,8 +195,7 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
 
 /// The Secrets Manager client, only for a function that reads the code-hashing secret.
 fn secrets_manager_for(config: &aws_config::SdkConfig, plan: StartPlan) -> Option<aws_sdk_secretsmanager::Client> {
-    (plan.code_hash_keys != crate::code_hash_secret::CodeHashKeys::None)
-        .then(|| aws_sdk_secretsmanager::Client::new(config))
+    plan.reads_secret().then(|| aws_sdk_secretsmanager::Client::new(config))
 }
 
 fn process_env(name: &str) -> Option<String> {
@@ -208,16 +214,6 @@ impl App {
         hasher: CodeHasher,
     ) -> Self {
         Self { settings, store, mailer, tokens, hasher: Some(hasher), clock: Arc::new(SystemClock) }
-    }
-
-    /// An `App` with no code-hashing key: a Lambda function whose routes hash nothing.
-    fn new_without_key(
-        settings: RuleSettings,
-        store: Arc<dyn Store>,
-        mailer: Arc<dyn Mailer>,
-        tokens: TokenVerifier,
-    ) -> Self {
-        Self { settings, store, mailer, tokens, hasher: None, clock: Arc::new(SystemClock) }
     }
 
     /// The code-hashing key, for the routes that hash (codes, report tokens).
@@ -307,9 +303,7 @@ impl App {
         let hasher = hasher?;
         let store =
             crate::store::dynamodb::DynamoStore::new(dynamodb, table).with_audit_retention(settings.audit_retention);
-        let mut app = Self::new_without_key(settings, Arc::new(store), mailer, tokens);
-        app.hasher = hasher;
-        Ok(app)
+        Ok(Self { settings, store: Arc::new(store), mailer, tokens, hasher, clock: Arc::new(SystemClock) })
     }
 }
 

@@ -298,9 +298,7 @@ impl IssuerVerifier {
         match fetched {
             Ok(keys) => {
                 tracing::debug!(issuer = %self.settings.issuer, keys = keys.len(), elapsed_ms = started.elapsed().as_millis() as u64, "issuer keys fetched at start");
-                *self.keys.write().expect("keys lock") = keys;
-                state.failures = 0;
-                state.next_allowed = Some(Instant::now() + self.refetch_interval);
+                self.keep(&mut state, keys);
             }
             Err(reason) => tracing::warn!(
                 issuer = %self.settings.issuer,
@@ -331,9 +329,7 @@ impl IssuerVerifier {
         match self.fetch_keys(url).await {
             Ok(keys) => {
                 tracing::info!(issuer = %self.settings.issuer, keys = keys.len(), "issuer keys fetched");
-                *self.keys.write().expect("keys lock") = keys;
-                state.failures = 0;
-                state.next_allowed = Some(Instant::now() + self.refetch_interval);
+                self.keep(&mut state, keys);
                 Ok(())
             }
             Err(reason) => {
@@ -350,6 +346,14 @@ impl IssuerVerifier {
                 Err(TokenError::KeysUnavailable(reason))
             }
         }
+    }
+
+    /// Keeps the keys of a good fetch: no failure in a row, and no fetch again before the
+    /// refetch interval.
+    fn keep(&self, state: &mut FetchState, keys: HashMap<String, DecodingKey>) {
+        *self.keys.write().expect("keys lock") = keys;
+        state.failures = 0;
+        state.next_allowed = Some(Instant::now() + self.refetch_interval);
     }
 
     /// The keys of the JWKS at `url`; a reply without a usable key is a failure, not an

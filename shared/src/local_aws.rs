@@ -65,10 +65,9 @@ pub fn clients(
     sends_email: bool,
     plan: crate::app::StartPlan,
 ) -> crate::app::AwsClients {
-    let reads_secret = plan.code_hash_keys != crate::code_hash_secret::CodeHashKeys::None;
     crate::app::AwsClients {
         dynamodb: dynamodb(config, Some(dynamodb_endpoint)),
         sesv2: sends_email.then(|| sesv2(config, Some(moto_endpoint))),
-        secrets_manager: reads_secret.then(|| secrets_manager(config, Some(moto_endpoint))),
+        secrets_manager: plan.reads_secret().then(|| secrets_manager(config, Some(moto_endpoint))),
     }
 }

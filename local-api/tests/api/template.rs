@@ -480,13 +480,12 @@ fn the_hold_and_the_holders_page_reach_the_functions_that_use_them() {
 /// (`Function::start_plan`); IAM parity holds their grants to the same calls.
 #[test]
 fn the_secrets_arn_reaches_only_the_functions_that_read_the_secret() {
-    use certificate_recovery::code_hash_secret::{ARN_VARIABLE, CodeHashKeys};
+    use certificate_recovery::code_hash_secret::ARN_VARIABLE;
     let template = template();
     assert!(template["Globals"]["Function"]["Environment"]["Variables"][ARN_VARIABLE].is_badvalue(), "not in Globals");
     for binary in binaries() {
         let (name, resource) = function(&template, binary);
-        let reads =
-            Function::ALL.iter().any(|f| f.name() == binary && f.start_plan().code_hash_keys != CodeHashKeys::None);
+        let reads = Function::ALL.iter().any(|f| f.name() == binary && f.start_plan().reads_secret());
         assert_eq!(
             environment(&template, resource).get(ARN_VARIABLE).and_then(|v| v.as_str()),
             reads.then_some("CodeHashSecretArn"),

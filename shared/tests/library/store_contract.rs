@@ -1029,26 +1029,27 @@ fn report(hash: &str, kind: ReportKind, n: &str, a: &str, at: OffsetDateTime) ->
 
 /// Links `a` to `n` by invoice at `at`, with the link notice's report `hash`.
 async fn link_with_report(store: &dyn Store, a: &str, n: &str, hash: &str, at: OffsetDateTime) -> Report {
-    let s = RecoverySession { opened_at: at, expires_at: at + HOUR, ..session(a, n) };
-    store.open_session(&s, event(n, at, "matched")).await.unwrap();
     let r = report(hash, ReportKind::Link, n, a, at);
-    let command = LinkCommand {
-        account: account(a),
-        certificate_number: number(n),
-        session_id: s.id.clone(),
-        proof: LinkProof::Invoice { max_attempts: 5 },
-        file_linked_account: None,
-        account_linked_certificate: None,
-        reports: vec![r.clone()],
-        now: at,
-        audit: vec![event(n, at, "linked")],
-    };
-    assert_eq!(store.link(&command).await.unwrap(), LinkOutcome::Linked);
+    let outcome = link_by_invoice(store, a, n, at, vec![r.clone()], vec![event(n, at, "linked")]).await;
+    assert_eq!(outcome, LinkOutcome::Linked);
     r
 }
 
 /// Links `a` to `n` by invoice at `at`, without a report: `Linked` or `Conflict`.
 async fn try_to_link(store: &dyn Store, a: &str, n: &str, at: OffsetDateTime) -> LinkOutcome {
+    link_by_invoice(store, a, n, at, Vec::new(), vec![]).await
+}
+
+/// Opens a session of `a` on `n` at `at` and links them by invoice, as the file and the account
+/// stand, with `reports` and `audit`.
+async fn link_by_invoice(
+    store: &dyn Store,
+    a: &str,
+    n: &str,
+    at: OffsetDateTime,
+    reports: Vec<Report>,
+    audit: Vec<AuditEvent>,
+) -> LinkOutcome {
     let s = RecoverySession { opened_at: at, expires_at: at + HOUR, ..session(a, n) };
     store.open_session(&s, event(n, at, "matched")).await.unwrap();
     let linked = store.certificate(&number(n)).await.unwrap().unwrap().linked_account;
@@ -1060,9 +1061,9 @@ async fn try_to_link(store: &dyn Store, a: &str, n: &str, at: OffsetDateTime) ->
         proof: LinkProof::Invoice { max_attempts: 5 },
         file_linked_account: linked,
         account_linked_certificate: account_link,
-        reports: Vec::new(),
+        reports,
         now: at,
-        audit: vec![],
+        audit,
     };
     store.link(&command).await.unwrap()
 }
